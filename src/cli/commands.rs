@@ -1,0 +1,331 @@
+//! Command handlers. Each returns an exit code; errors print one line on stderr.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::Utc;
+
+use super::output::{self, Bars};
+use super::{
+    Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
+    Format, SyncArgs,
+};
+use crate::config::Project;
+use crate::exposure::Exposure;
+use crate::mapping::Mapping;
+use crate::store::{RunStatus, Store};
+use crate::sync::{self, SyncOptions};
+use crate::views;
+
+/// A failure with its exit code.
+struct Failure(u8, anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(EXIT_FAILED, e.into())
+    }
+}
+
+type Outcome = std::result::Result<u8, Failure>;
+
+/// Runs a parsed command line and returns the process exit code.
+pub async fn run(cli: Cli) -> u8 {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(Failure(code, e)) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', "\n  "));
+            code
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Outcome {
+    let project = Project::load(&cli.root)
+        .map_err(|e| Failure(EXIT_USAGE, anyhow!("invalid configuration:\n{e}")))?;
+    match cli.command {
+        Command::Check => check(&project),
+        Command::Test { mappings } => test(&project, &mappings),
+        Command::Sync(args) => sync_cmd(&project, args).await,
+        Command::Customers { query, json } => {
+            let store = open(&project).await?;
+            let hits = views::search(&store.load_master().await?, query.as_deref().unwrap_or(""));
+            if json {
+                output::json(&hits)?;
+            } else {
+                output::customers(&hits);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Customer { id, json, asof } => {
+            let store = open(&project).await?;
+            let today = asof.as_of.unwrap_or_else(|| Utc::now().date_naive());
+            let c = views::customer_360(&project, &store, &id, today, Utc::now())
+                .await?
+                .ok_or_else(|| {
+                    anyhow!("no customer with master ID `{id}` (try `tributary customers QUERY`)")
+                })?;
+            if json {
+                output::json(&c)?;
+            } else {
+                output::customer(&c);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Credit(args) => credit(&project, args).await,
+        Command::Runs {
+            connector,
+            limit,
+            json,
+        } => {
+            let runs = open(&project)
+                .await?
+                .runs(connector.as_deref(), limit)
+                .await?;
+            if json {
+                output::json(&runs)?;
+            } else {
+                output::runs(&runs);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Errors {
+            connector,
+            limit,
+            json,
+        } => {
+            let rows = open(&project)
+                .await?
+                .quarantine(connector.as_deref(), limit)
+                .await?;
+            if json {
+                output::json(&rows)?;
+            } else {
+                output::quarantine(&rows);
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+async fn open(project: &Project) -> Result<Store> {
+    let url = project.store_url();
+    Store::connect(&url)
+        .await
+        .with_context(|| format!("opening the store at {}", redact(&url)))
+}
+
+/// Hides a password in a URL.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn compiled(project: &Project) -> std::result::Result<BTreeMap<String, Mapping>, Failure> {
+    project
+        .compile_mappings()
+        .map_err(|e| Failure(EXIT_USAGE, anyhow!("invalid mapping:\n{e}")))
+}
+
+fn check(project: &Project) -> Outcome {
+    let mappings = compiled(project)?;
+    let streams: usize = project
+        .connectors
+        .values()
+        .map(|c| c.config.streams.len())
+        .sum();
+    println!(
+        "ok: {} connectors ({} streams), {} mappings, store {}",
+        project.connectors.len(),
+        streams,
+        mappings.len(),
+        redact(&project.store_url())
+    );
+    Ok(EXIT_OK)
+}
+
+fn test(project: &Project, only: &[String]) -> Outcome {
+    for name in only {
+        if !project.mappings.contains_key(name) {
+            return Err(Failure(
+                EXIT_USAGE,
+                anyhow!("no mapping named `{name}` in mappings/"),
+            ));
+        }
+    }
+    let mappings = compiled(project)?;
+    let (mut passed, mut failed) = (0, 0);
+    for (name, mapping) in &mappings {
+        if !only.is_empty() && !only.contains(name) {
+            continue;
+        }
+        for outcome in mapping.run_tests(&project.mappings[name].spec) {
+            match outcome.failure {
+                None => {
+                    passed += 1;
+                    println!("PASS  {name}: {}", outcome.name);
+                }
+                Some(why) => {
+                    failed += 1;
+                    println!(
+                        "FAIL  {name}: {}\n      {}",
+                        outcome.name,
+                        why.replace('\n', "\n      ")
+                    );
+                }
+            }
+        }
+    }
+    println!("mapping tests: {passed} passed, {failed} failed");
+    Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
+}
+
+async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
+    let mappings = compiled(project)?;
+    let names: Vec<String> = if args.connectors.is_empty() {
+        project
+            .connectors
+            .values()
+            .filter(|c| c.config.enabled)
+            .map(|c| c.config.name.clone())
+            .collect()
+    } else {
+        args.connectors.clone()
+    };
+    let mut chosen = Vec::new();
+    for name in &names {
+        let c = project
+            .connectors
+            .values()
+            .find(|c| &c.config.name == name)
+            .ok_or_else(|| {
+                Failure(
+                    EXIT_USAGE,
+                    anyhow!("no connector named `{name}` in connectors/"),
+                )
+            })?;
+        chosen.push(c);
+    }
+    let store = open(project).await?;
+    let options = SyncOptions {
+        streams: args.streams.clone(),
+        full: args.full,
+    };
+    let bars = Bars::new();
+    let mut reports = Vec::new();
+    for c in chosen {
+        reports.push(sync::run_connector(project, &mappings, &store, c, &options, &bars).await?);
+    }
+    bars.clear();
+    let master = sync::reconcile_master(project, &store).await?;
+    output::sync_summary(&reports, &master);
+    let now = Utc::now();
+    let today = args.asof.as_of.unwrap_or_else(|| now.date_naive());
+    let mut rows: Vec<Exposure> = views::exposures(project, &store, today, now)
+        .await?
+        .into_values()
+        .collect();
+    sort_by_utilisation(&mut rows);
+    rows.truncate(args.top);
+    if !rows.is_empty() {
+        println!(
+            "\nHighest credit utilisation ({}, aged as of {today}):",
+            project.settings.currency.base
+        );
+        output::exposure_table(&rows);
+    }
+    for r in &reports {
+        for s in r.streams.iter().filter(|s| s.error.is_some()) {
+            eprintln!(
+                "error: {}/{}: {}",
+                r.connector,
+                s.stream,
+                s.error.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    Ok(if reports.iter().any(|r| r.status == RunStatus::Failed) {
+        EXIT_FAILED
+    } else if reports.iter().any(|r| r.status == RunStatus::Partial) {
+        eprintln!("note: some records were quarantined; see `tributary errors`");
+        EXIT_PARTIAL
+    } else {
+        EXIT_OK
+    })
+}
+
+/// Highest utilisation first; customers without a limit after those with one, by exposure.
+fn sort_by_utilisation(rows: &mut [Exposure]) {
+    rows.sort_by(|a, b| {
+        b.utilization_pct
+            .is_some()
+            .cmp(&a.utilization_pct.is_some())
+            .then(b.utilization_pct.cmp(&a.utilization_pct))
+            .then(b.exposure.cmp(&a.exposure))
+            .then(a.master_id.cmp(&b.master_id))
+    });
+}
+
+async fn credit(project: &Project, args: CreditArgs) -> Outcome {
+    let store = open(project).await?;
+    let now = Utc::now();
+    match (args.report, args.id) {
+        (
+            Some(CreditCommand::Report {
+                over_limit,
+                min_utilization,
+                format,
+                asof,
+            }),
+            _,
+        ) => {
+            let today = asof.as_of.unwrap_or_else(|| now.date_naive());
+            let mut rows: Vec<Exposure> = views::exposures(project, &store, today, now)
+                .await?
+                .into_values()
+                .filter(|e| {
+                    !over_limit
+                        || e.available
+                            .is_some_and(|a| a.is_sign_negative() && !a.is_zero())
+                })
+                .filter(|e| {
+                    min_utilization.is_none_or(|m| e.utilization_pct.is_some_and(|u| u >= m))
+                })
+                .collect();
+            sort_by_utilisation(&mut rows);
+            match format {
+                Format::Table => output::exposure_table(&rows),
+                Format::Csv => output::exposure_csv(&rows)?,
+                Format::Json => output::json(&rows)?,
+            }
+            Ok(EXIT_OK)
+        }
+        (None, Some(id)) => {
+            let today = args.asof.as_of.unwrap_or_else(|| now.date_naive());
+            let state = store.load_master().await?;
+            let master = views::resolve_id(&state, &id).ok_or_else(|| {
+                anyhow!("no customer with master ID `{id}` (try `tributary customers QUERY`)")
+            })?;
+            let e = views::exposures(project, &store, today, now)
+                .await?
+                .remove(&master.master_id)
+                .ok_or_else(|| anyhow!("no exposure computed for `{id}`"))?;
+            if args.json {
+                output::json(&e)?;
+            } else {
+                output::exposure_detail(&e);
+            }
+            Ok(EXIT_OK)
+        }
+        (None, None) => Err(Failure(
+            EXIT_USAGE,
+            anyhow!(
+                "name a master ID (`tributary credit ID`) or ask for `tributary credit report`"
+            ),
+        )),
+    }
+}

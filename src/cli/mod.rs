@@ -1,0 +1,170 @@
+//! The command line: thin over the library. Exit codes: 0 ok, 1 failed, 2 bad usage or
+//! configuration, 3 finished but partial (records quarantined).
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use commands::run;
+
+/// Exit code: everything went through.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a run or command failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or invalid configuration.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: finished, but some records were quarantined.
+pub const EXIT_PARTIAL: u8 = 3;
+
+/// Tributary: connectors, mappings, a unified customer master and credit exposure.
+#[derive(Debug, Parser)]
+#[command(name = "tributary", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Project root holding config/, connectors/ and mappings/.
+    #[arg(long, global = true, env = "TRIBUTARY_ROOT", default_value = ".")]
+    pub root: PathBuf,
+    /// Log filter (e.g. `info`, `tributary=debug`); logs go to stderr.
+    #[arg(long, global = true, env = "TRIBUTARY_LOG", default_value = "warn")]
+    pub log: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sync connectors into the store and rebuild the customer master.
+    Sync(SyncArgs),
+    /// Validate config, every connector and every mapping without touching a source.
+    Check,
+    /// Run the test cases shipped inside mapping files.
+    Test {
+        /// Only these mappings (file stems); all when omitted.
+        mappings: Vec<String>,
+    },
+    /// Search master customers by name, tax ID, master ID or source key.
+    Customers {
+        /// Text to look for; lists all when omitted.
+        query: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One customer: golden record with lineage, linked source records, exposure.
+    Customer {
+        /// Master ID (an alias of a merged master works too).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        asof: AsOf,
+    },
+    /// Credit exposure of one customer, or the report over all (`credit report`).
+    #[command(args_conflicts_with_subcommands = true)]
+    Credit(CreditArgs),
+    /// Recent sync runs.
+    Runs {
+        /// Only this connector.
+        #[arg(long)]
+        connector: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Quarantined records with their reasons.
+    Errors {
+        /// Only this connector.
+        #[arg(long)]
+        connector: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON (with raw payloads).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `sync` options.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Sync this connector (repeatable).
+    #[arg(long = "connector", short = 'c', conflicts_with = "all")]
+    pub connectors: Vec<String>,
+    /// Sync every enabled connector (the default when no connector is named).
+    #[arg(long)]
+    pub all: bool,
+    /// Only these streams of the named connector (repeatable).
+    #[arg(long = "stream", requires = "connectors")]
+    pub streams: Vec<String>,
+    /// Forget the streams' cursors and read everything again (backfill).
+    #[arg(long)]
+    pub full: bool,
+    /// How many customers to show by credit utilisation after the sync.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[command(flatten)]
+    pub asof: AsOf,
+}
+
+/// The date receivables are aged against.
+#[derive(Debug, Clone, Args)]
+pub struct AsOf {
+    /// Age receivables as of this date (YYYY-MM-DD; default today, UTC).
+    #[arg(long, env = "TRIBUTARY_AS_OF")]
+    pub as_of: Option<NaiveDate>,
+}
+
+/// `credit` options.
+#[derive(Debug, Args)]
+pub struct CreditArgs {
+    /// `report` for all customers.
+    #[command(subcommand)]
+    pub report: Option<CreditCommand>,
+    /// Master ID of one customer.
+    pub id: Option<String>,
+    /// Print the JSON contract (amounts as decimal strings).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub asof: AsOf,
+}
+
+/// `credit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CreditCommand {
+    /// Exposure of every customer, highest utilisation first.
+    Report {
+        /// Only customers whose exposure exceeds their credit limit.
+        #[arg(long)]
+        over_limit: bool,
+        /// Only customers at or above this utilisation (percent).
+        #[arg(long)]
+        min_utilization: Option<rust_decimal::Decimal>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[command(flatten)]
+        asof: AsOf,
+    },
+}
+
+/// Output formats of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array.
+    Json,
+}

@@ -1,0 +1,367 @@
+//! Printing: tables for people, CSV and JSON for scripts, a progress bar on terminals.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use comfy_table::{CellAlignment, Table, presets};
+use indicatif::{ProgressBar, ProgressStyle};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::exposure::Exposure;
+use crate::store::{Counts, QuarantineRow, RunRecord};
+use crate::sync::{MasterSummary, Progress, RunReport};
+use crate::views::{Customer360, CustomerHit};
+
+/// A spinner per stream on stderr; drawn only when stderr is a terminal.
+pub struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    pub fn new() -> Self {
+        Bars {
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// Removes the bar from the screen.
+    pub fn clear(&self) {
+        if let Some(b) = self.bar.lock().expect("progress lock").take() {
+            b.finish_and_clear();
+        }
+    }
+
+    fn show(&self, connector: &str, stream: &str, counts: Counts, done: bool) {
+        let mut guard = self.bar.lock().expect("progress lock");
+        let bar = guard.get_or_insert_with(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        bar.set_message(format!(
+            "{connector}/{stream}: {} fetched, {} staged, {} unchanged, {} quarantined{}",
+            counts.fetched,
+            counts.staged,
+            counts.unchanged,
+            counts.quarantined,
+            if done { " ✓" } else { "" }
+        ));
+    }
+}
+
+impl Progress for Bars {
+    fn stream_started(&self, connector: &str, stream: &str) {
+        self.show(connector, stream, Counts::default(), false);
+    }
+    fn page_committed(&self, connector: &str, stream: &str, counts: Counts) {
+        self.show(connector, stream, counts, false);
+    }
+    fn stream_finished(&self, connector: &str, stream: &str, counts: Counts) {
+        self.show(connector, stream, counts, true);
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_BORDERS_ONLY)
+        .set_header(header.to_vec());
+    t
+}
+
+fn right(t: &mut Table, from: usize) {
+    for i in from..t.column_count() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+fn opt(d: Option<Decimal>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "—".into())
+}
+
+/// Pretty JSON on stdout.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// The per-connector summary of a sync.
+pub fn sync_summary(reports: &[RunReport], master: &MasterSummary) {
+    let mut t = table(&[
+        "connector",
+        "run",
+        "status",
+        "fetched",
+        "staged",
+        "unchanged",
+        "quarantined",
+        "seconds",
+    ]);
+    for r in reports {
+        t.add_row(vec![
+            r.connector.clone(),
+            r.run.to_string(),
+            r.status.as_str().to_string(),
+            r.counts.fetched.to_string(),
+            r.counts.staged.to_string(),
+            r.counts.unchanged.to_string(),
+            r.counts.quarantined.to_string(),
+            format!("{:.2}", r.elapsed.as_secs_f64()),
+        ]);
+    }
+    right(&mut t, 3);
+    println!("{t}");
+    println!(
+        "customer master: {} source customers → {} master customers ({} merged this run)",
+        master.source_records, master.masters, master.merged
+    );
+}
+
+/// Exposure rows as a table.
+pub fn exposure_table(rows: &[Exposure]) {
+    let mut t = table(&[
+        "master",
+        "name",
+        "limit",
+        "receivables",
+        "open orders",
+        "unapplied",
+        "exposure",
+        "available",
+        "util %",
+        ">90 days",
+        "stale",
+    ]);
+    for e in rows {
+        let stale: Vec<&str> = e
+            .sources
+            .iter()
+            .filter(|s| s.stale)
+            .map(|s| s.source.as_str())
+            .collect();
+        t.add_row(vec![
+            e.master_id.clone(),
+            e.name.clone(),
+            opt(e.credit_limit),
+            e.open_receivables.to_string(),
+            e.open_orders.to_string(),
+            e.unapplied_payments.to_string(),
+            e.exposure.to_string(),
+            opt(e.available),
+            opt(e.utilization_pct),
+            e.aging.over_90.to_string(),
+            stale.join(","),
+        ]);
+    }
+    right(&mut t, 2);
+    println!("{t}");
+}
+
+/// Exposure rows as CSV on stdout.
+pub fn exposure_csv(rows: &[Exposure]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout());
+    w.write_record([
+        "master_id",
+        "name",
+        "currency",
+        "credit_limit",
+        "open_receivables",
+        "open_orders",
+        "unapplied_payments",
+        "exposure",
+        "available",
+        "utilization_pct",
+        "not_due",
+        "d1_30",
+        "d31_60",
+        "d61_90",
+        "over_90",
+        "stale_sources",
+    ])?;
+    for e in rows {
+        let stale: Vec<&str> = e
+            .sources
+            .iter()
+            .filter(|s| s.stale)
+            .map(|s| s.source.as_str())
+            .collect();
+        let a = &e.aging;
+        w.write_record([
+            e.master_id.clone(),
+            e.name.clone(),
+            e.currency.to_string(),
+            e.credit_limit.map(|d| d.to_string()).unwrap_or_default(),
+            e.open_receivables.to_string(),
+            e.open_orders.to_string(),
+            e.unapplied_payments.to_string(),
+            e.exposure.to_string(),
+            e.available.map(|d| d.to_string()).unwrap_or_default(),
+            e.utilization_pct.map(|d| d.to_string()).unwrap_or_default(),
+            a.not_due.to_string(),
+            a.d1_30.to_string(),
+            a.d31_60.to_string(),
+            a.d61_90.to_string(),
+            a.over_90.to_string(),
+            stale.join(";"),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// One customer's exposure, as a list.
+pub fn exposure_detail(e: &Exposure) {
+    println!("{}  {}  (amounts in {})", e.master_id, e.name, e.currency);
+    let mut t = table(&["", "amount"]);
+    let a = &e.aging;
+    for (label, value) in [
+        ("credit limit", opt(e.credit_limit)),
+        ("open receivables", e.open_receivables.to_string()),
+        ("  not due", a.not_due.to_string()),
+        ("  1–30 days overdue", a.d1_30.to_string()),
+        ("  31–60 days overdue", a.d31_60.to_string()),
+        ("  61–90 days overdue", a.d61_90.to_string()),
+        ("  over 90 days overdue", a.over_90.to_string()),
+        ("open orders", e.open_orders.to_string()),
+        ("unapplied payments", format!("−{}", e.unapplied_payments)),
+        ("exposure", e.exposure.to_string()),
+        ("available", opt(e.available)),
+        ("utilisation %", opt(e.utilization_pct)),
+    ] {
+        t.add_row(vec![label.to_string(), value]);
+    }
+    right(&mut t, 1);
+    println!("{t}");
+    sources(e);
+}
+
+fn sources(e: &Exposure) {
+    for s in &e.sources {
+        let when = s
+            .last_synced_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "source {:<16} last synced {when}{}",
+            s.source,
+            if s.stale { "  ⚠ STALE" } else { "" }
+        );
+    }
+}
+
+/// Customer search hits.
+pub fn customers(hits: &[CustomerHit]) {
+    let mut t = table(&[
+        "master",
+        "name",
+        "tax id",
+        "city",
+        "country",
+        "source records",
+    ]);
+    for h in hits {
+        t.add_row(vec![
+            h.master_id.clone(),
+            h.name.clone(),
+            h.tax_id.clone().unwrap_or_default(),
+            h.city.clone().unwrap_or_default(),
+            h.country.clone().unwrap_or_default(),
+            h.sources.join(" "),
+        ]);
+    }
+    println!("{t}");
+    println!("{} customers", hits.len());
+}
+
+/// The customer 360.
+pub fn customer(c: &Customer360) {
+    if let Some(alias) = &c.alias_of {
+        println!("{alias} was merged into {}", c.master_id);
+    }
+    println!("master {}", c.master_id);
+    let mut t = table(&["field", "value", "from source", "key", "run"]);
+    if let Some(fields) = c.golden.as_object() {
+        for (field, value) in fields {
+            let lin = &c.lineage[field];
+            let text = |v: &serde_json::Value| match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            t.add_row(vec![
+                field.clone(),
+                text(value),
+                text(&lin["source"]),
+                text(&lin["key"]),
+                text(&lin["run"]),
+            ]);
+        }
+    }
+    println!("{t}");
+    println!("linked source records:");
+    for r in &c.records {
+        let name = r
+            .record
+            .as_ref()
+            .and_then(|v| v["name"].as_str())
+            .unwrap_or("");
+        println!("  {}:{}  {name}  (linked by {})", r.source, r.key, r.rule);
+    }
+    if let Some(e) = &c.exposure {
+        println!();
+        exposure_detail(e);
+    }
+}
+
+/// Run history.
+pub fn runs(runs: &[RunRecord]) {
+    let mut t = table(&[
+        "run",
+        "connector",
+        "started",
+        "status",
+        "fetched",
+        "staged",
+        "unchanged",
+        "quarantined",
+        "error",
+    ]);
+    for r in runs {
+        t.add_row(vec![
+            r.id.to_string(),
+            r.connector.clone(),
+            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.status.as_str().to_string(),
+            r.counts.fetched.to_string(),
+            r.counts.staged.to_string(),
+            r.counts.unchanged.to_string(),
+            r.counts.quarantined.to_string(),
+            r.error.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{t}");
+}
+
+/// Quarantined records.
+pub fn quarantine(rows: &[QuarantineRow]) {
+    let mut t = table(&["id", "run", "connector", "stream", "key", "where", "reason"]);
+    for q in rows {
+        t.add_row(vec![
+            q.id.to_string(),
+            q.run.to_string(),
+            q.connector.clone(),
+            q.stream.clone(),
+            q.key.clone(),
+            q.locator.clone(),
+            q.reason.clone(),
+        ]);
+    }
+    println!("{t}");
+    println!("{} quarantined records", rows.len());
+}

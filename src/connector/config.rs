@@ -1,0 +1,262 @@
+//! The connector file format (`connectors/<name>.toml`).
+//!
+//! One file describes one source system: its kind, how to reach it, and its streams. Every
+//! table denies unknown keys so a typo is an error that names the key, not a silent default.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A whole connector file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// The connector's name; defaults to the file stem. Used as the `source` of its records.
+    #[serde(default)]
+    pub name: String,
+    /// Free text for humans.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Which kind of source this is.
+    pub kind: SourceKind,
+    /// Cron expression for scheduled polls (used by `tributary serve`).
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Set false to leave the connector out of `sync --all`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Options of the `file` kind.
+    #[serde(default)]
+    pub file: Option<FileOptions>,
+    /// Options of the `http` kind.
+    #[serde(default)]
+    pub http: Option<HttpOptions>,
+    /// The streams (record sets) this connector reads, each with its mapping.
+    pub streams: Vec<StreamConfig>,
+}
+
+/// Source kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Files (CSV, JSON Lines) dropped in a folder.
+    File,
+    /// A REST/JSON API.
+    Http,
+}
+
+/// Options of a `file` connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOptions {
+    /// Folder holding the files; relative paths are relative to the project root.
+    pub dir: String,
+}
+
+/// Options of an `http` connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpOptions {
+    /// Base URL; stream paths are appended to it.
+    pub base_url: String,
+    /// Authentication.
+    #[serde(default)]
+    pub auth: Option<HttpAuth>,
+    /// Extra headers sent with every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request timeout in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+/// How an `http` connector authenticates. Secrets come from `${ENV_VAR}` references.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HttpAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: String,
+    },
+    /// HTTP basic auth.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// An API key in a header or a query parameter.
+    ApiKey {
+        /// The key.
+        key: String,
+        /// Header to send it in (default `X-API-Key`), unless `query_param` is set.
+        #[serde(default)]
+        header: Option<String>,
+        /// Query parameter to send it in instead of a header.
+        #[serde(default)]
+        query_param: Option<String>,
+    },
+}
+
+/// One stream of a connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Stream name, unique within the connector.
+    pub name: String,
+    /// Name of the mapping file (`mappings/<mapping>.toml`) applied to its records.
+    pub mapping: String,
+    /// Set false to skip the stream.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How to read it when the connector is of the `file` kind.
+    #[serde(default)]
+    pub file: Option<FileStream>,
+    /// How to read it when the connector is of the `http` kind.
+    #[serde(default)]
+    pub http: Option<HttpStream>,
+}
+
+/// A stream read from files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStream {
+    /// Glob-like file name pattern inside the folder (`*` and `?`), e.g. `orders-*.jsonl`.
+    pub pattern: String,
+    /// File format.
+    pub format: FileFormat,
+    /// CSV field delimiter (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    /// Records per committed page (default 500).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+}
+
+/// File formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// A stream read from a REST endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStream {
+    /// Path appended to the base URL.
+    pub path: String,
+    /// Fixed query parameters.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Dotted path to the record array inside the response body; empty = the body itself.
+    #[serde(default)]
+    pub records: String,
+    /// Pagination.
+    #[serde(default)]
+    pub pagination: Pagination,
+    /// Incremental cursor; without it every run reads everything.
+    #[serde(default)]
+    pub incremental: Option<Incremental>,
+}
+
+/// Pagination styles.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Pagination {
+    /// One request returns everything.
+    #[default]
+    None,
+    /// `?page=N&per_page=S`, starting at `start`; stops at a short or empty page.
+    Page {
+        /// Page-number parameter.
+        #[serde(default = "default_page_param")]
+        page_param: String,
+        /// Page-size parameter.
+        #[serde(default = "default_size_param")]
+        size_param: String,
+        /// Page size.
+        #[serde(default = "default_page_size")]
+        size: u64,
+        /// First page number.
+        #[serde(default = "one")]
+        start: u64,
+    },
+    /// `?offset=N&limit=S`; stops at a short or empty page.
+    Offset {
+        /// Offset parameter.
+        #[serde(default = "default_offset_param")]
+        offset_param: String,
+        /// Limit parameter.
+        #[serde(default = "default_limit_param")]
+        limit_param: String,
+        /// Page size.
+        #[serde(default = "default_page_size")]
+        size: u64,
+    },
+    /// A token from the response body is sent back as a parameter; stops when it is absent.
+    Cursor {
+        /// Dotted path of the next token in the response body.
+        token_path: String,
+        /// Parameter that carries the token.
+        param: String,
+        /// Page-size parameter and size, if the API takes one.
+        #[serde(default)]
+        size_param: Option<String>,
+        /// Page size.
+        #[serde(default)]
+        size: Option<u64>,
+    },
+    /// The response names the next URL (body path, or the `Link: rel="next"` header).
+    NextLink {
+        /// Dotted path of the next URL in the body; absent = use the `Link` header.
+        #[serde(default)]
+        url_path: Option<String>,
+    },
+}
+
+/// Incremental reading: only records changed since the cursor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    /// Dotted path of the change timestamp (or sequence) inside each record.
+    pub field: String,
+    /// Query parameter that sends the cursor (e.g. `modified_since`).
+    pub param: String,
+    /// True when the API returns records sorted ascending by `field`; the cursor can then be
+    /// committed after every page. Otherwise it moves only when the stream has been read whole.
+    #[serde(default)]
+    pub sorted: bool,
+    /// Value sent on the first run, if any.
+    #[serde(default)]
+    pub start: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> u64 {
+    1
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_page_size() -> u64 {
+    100
+}
+fn default_page_param() -> String {
+    "page".into()
+}
+fn default_size_param() -> String {
+    "per_page".into()
+}
+fn default_offset_param() -> String {
+    "offset".into()
+}
+fn default_limit_param() -> String {
+    "limit".into()
+}

@@ -1,0 +1,123 @@
+//! Connectors: read records from source systems, page by page, from a durable cursor.
+//!
+//! A connector knows nothing of canonical entities or the store. It turns a source into
+//! [`Page`]s of [`RawRecord`]s; each page carries the cursor value to commit once the page is
+//! staged, so a failed run resumes from its last committed page.
+
+pub mod config;
+mod file;
+mod http;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use thiserror::Error;
+
+pub use config::ConnectorConfig;
+use config::SourceKind;
+
+/// One record as the source gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    /// Where it came from, for quarantine and logs (e.g. `customers.csv:17`, `page 3 #12`).
+    pub locator: String,
+    /// The record as JSON (CSV rows become objects of strings keyed by header).
+    pub payload: Value,
+}
+
+/// Input the connector could not even parse into a record (e.g. a CSV row with too many
+/// fields). It is quarantined with its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedInput {
+    /// Where it came from.
+    pub locator: String,
+    /// The raw text.
+    pub raw: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// One page of a stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    /// Records read.
+    pub records: Vec<RawRecord>,
+    /// Input that could not be parsed.
+    pub rejected: Vec<RejectedInput>,
+    /// Cursor to commit with this page; `None` leaves the stored cursor as it is.
+    pub checkpoint: Option<Value>,
+}
+
+/// Errors that stop a run (the cursor stays at the last committed page).
+#[derive(Debug, Error)]
+pub enum ConnectorError {
+    /// The connector file is not usable for this kind.
+    #[error("connector `{connector}`: {reason}")]
+    Config {
+        /// Connector name.
+        connector: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The HTTP request failed or the server answered with an error status.
+    #[error("HTTP {url}: {reason}")]
+    Http {
+        /// The URL requested.
+        url: String,
+        /// What went wrong (status and body excerpt, or transport error).
+        reason: String,
+    },
+    /// The response was not in the expected shape.
+    #[error("unexpected response from {url}: {reason}")]
+    Response {
+        /// The URL requested.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// What a source needs from its surroundings.
+#[derive(Debug, Clone)]
+pub struct SourceContext {
+    /// Project root: relative folders in connector files are resolved against it.
+    pub root: PathBuf,
+}
+
+/// A readable stream of one connector.
+#[async_trait]
+pub trait Source: Send {
+    /// Reads the next page, or `None` when the stream is exhausted. Called until it returns
+    /// `None` or an error; each returned page is committed before the next call.
+    async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError>;
+}
+
+/// Opens one stream of a connector, resuming after `cursor` (`None` = from the beginning).
+pub fn open_stream(
+    connector: &ConnectorConfig,
+    stream: &str,
+    cursor: Option<Value>,
+    ctx: &SourceContext,
+) -> Result<Box<dyn Source>, ConnectorError> {
+    let spec = connector
+        .streams
+        .iter()
+        .find(|s| s.name == stream)
+        .ok_or_else(|| ConnectorError::Config {
+            connector: connector.name.clone(),
+            reason: format!("no stream named `{stream}`"),
+        })?;
+    match connector.kind {
+        SourceKind::File => file::open(connector, spec, cursor, ctx),
+        SourceKind::Http => http::open(connector, spec, cursor, ctx),
+    }
+}

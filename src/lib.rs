@@ -1,0 +1,16 @@
+//! Tributary: CRM–ERP–DRP integration middleware.
+//!
+//! Records flow one way: [`connector`] → [`mapping`] → [`store`] (staging) → [`reconcile`]
+//! (customer master) → [`exposure`]. [`sync`] drives one run of one connector; [`config`]
+//! loads the files a user edits; [`model`] is the shared vocabulary.
+
+pub mod cli;
+pub mod config;
+pub mod connector;
+pub mod exposure;
+pub mod mapping;
+pub mod model;
+pub mod reconcile;
+pub mod store;
+pub mod sync;
+pub mod views;

@@ -1,0 +1,1 @@
+//! Normalisation of names, postal codes and contact data for matching.

@@ -1,0 +1,1 @@
+//! Tax identifiers: the Chinese Unified Social Credit Code, EU VAT numbers and US EINs.

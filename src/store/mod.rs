@@ -1,0 +1,337 @@
+//! The store: staging, cursors, quarantine, run history and the customer master.
+//!
+//! SQLite (embedded default) and PostgreSQL (production), chosen by the URL. Both run the same
+//! SQL text (`$1`-style placeholders work on both); schemas live in `migrations/sqlite` and
+//! `migrations/postgres`.
+//!
+//! Invariants:
+//! - a page of staged records, its quarantined records and the stream's cursor are written in
+//!   one transaction ([`Store::commit_batch`]): a crash leaves either all of them or none;
+//! - staging is keyed by (connector, stream, key); a record whose content hash is unchanged is
+//!   counted as unchanged and not rewritten, so re-running a sync changes nothing;
+//! - no business rules live here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::model::Entity;
+
+/// Store errors.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The URL names no supported backend.
+    #[error("unsupported store URL `{0}` (expected sqlite:… or postgres://…)")]
+    Url(String),
+    /// Database error.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migration error.
+    #[error("migrating the store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Creating the folder of an SQLite file failed.
+    #[error("creating {path}: {source}")]
+    Io {
+        /// The folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A stored value could not be decoded.
+    #[error("corrupt stored value in {table}: {reason}")]
+    Corrupt {
+        /// Table.
+        table: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Identifies a sync run.
+pub type RunId = i64;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still going (or the process died).
+    Running,
+    /// Everything staged.
+    Success,
+    /// Finished, but some records were quarantined.
+    Partial,
+    /// Stopped by an error; the cursor is at the last committed page.
+    Failed,
+}
+
+impl RunStatus {
+    /// Name stored in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// Counts of one run or one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Records read from the source (including rejected input).
+    pub fetched: u64,
+    /// Records newly staged or changed.
+    pub staged: u64,
+    /// Records identical to what was staged before.
+    pub unchanged: u64,
+    /// Records sent to quarantine.
+    pub quarantined: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.fetched += o.fetched;
+        self.staged += o.staged;
+        self.unchanged += o.unchanged;
+        self.quarantined += o.quarantined;
+    }
+}
+
+/// A record ready to stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedRecord {
+    /// The canonical record's source key.
+    pub key: String,
+    /// Its entity.
+    pub entity: Entity,
+    /// The key of the customer it belongs to, in the same source.
+    pub customer_key: Option<String>,
+    /// The raw payload as fetched.
+    pub payload: Value,
+    /// The canonical record (entity fields as JSON).
+    pub canonical: Value,
+    /// Hash of the canonical record; equal hash = unchanged.
+    pub hash: String,
+}
+
+/// A record that could not be staged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    /// Its key, when one could be read; otherwise the locator.
+    pub key: String,
+    /// Where it came from (file and line, page and index).
+    pub locator: String,
+    /// The raw payload (JSON, or a JSON string holding raw text).
+    pub payload: Value,
+    /// Why.
+    pub reason: String,
+}
+
+/// One page to commit.
+#[derive(Debug, Clone)]
+pub struct Batch<'a> {
+    /// The run it belongs to.
+    pub run: RunId,
+    /// Connector name (the records' source).
+    pub connector: &'a str,
+    /// Stream name.
+    pub stream: &'a str,
+    /// Records to upsert.
+    pub records: Vec<StagedRecord>,
+    /// Records to quarantine.
+    pub quarantined: Vec<Quarantined>,
+    /// New cursor of the stream; `None` leaves it as it is.
+    pub cursor: Option<Value>,
+}
+
+/// A staged record as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedRow {
+    /// Connector name.
+    pub connector: String,
+    /// Stream name.
+    pub stream: String,
+    /// Record key.
+    pub key: String,
+    /// Customer key in the same source.
+    pub customer_key: Option<String>,
+    /// Canonical record.
+    pub canonical: Value,
+    /// The run that last changed it.
+    pub run: RunId,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A quarantined record as read back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuarantineRow {
+    /// Row id.
+    pub id: i64,
+    /// Run that found it.
+    pub run: RunId,
+    /// Connector name.
+    pub connector: String,
+    /// Stream name.
+    pub stream: String,
+    /// Key or locator.
+    pub key: String,
+    /// Where it came from.
+    pub locator: String,
+    /// Raw payload.
+    pub payload: Value,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A run as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: RunId,
+    /// Connector name.
+    pub connector: String,
+    /// Start time.
+    pub started_at: DateTime<Utc>,
+    /// End time, once ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Status.
+    pub status: RunStatus,
+    /// Counts.
+    pub counts: Counts,
+    /// Error that stopped it.
+    pub error: Option<String>,
+}
+
+/// A master customer (golden record) as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterRow {
+    /// Stable master ID.
+    pub master_id: String,
+    /// Golden record: canonical customer fields as JSON.
+    pub golden: Value,
+    /// Per golden field: where its value came from (`{"name": {"source": …, "key": …, "run": …}}`).
+    pub lineage: Value,
+    /// When the master was first created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A cross-reference: one source customer and its master.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct XrefRow {
+    /// Connector name.
+    pub source: String,
+    /// Customer key in that source.
+    pub key: String,
+    /// Master ID.
+    pub master_id: String,
+    /// Why they were linked (`tax_id`, `name_postcode`, `singleton`, …).
+    pub rule: String,
+}
+
+/// The master as reconciliation leaves it; written by [`Store::save_master`] in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MasterState {
+    /// Every master (new or changed ones are upserted; others untouched).
+    pub masters: Vec<MasterRow>,
+    /// Every cross-reference (replaces the ones of the same (source, key)).
+    pub xrefs: Vec<XrefRow>,
+    /// Retired master ID → the master it was merged into.
+    pub aliases: Vec<(String, String)>,
+}
+
+/// The store. Cheap to clone (a pool handle).
+#[derive(Debug, Clone)]
+pub struct Store {
+    _private: (),
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite:path`, `sqlite::memory:`, `postgres://…`), creating an
+    /// SQLite file and its folder when missing, and applies pending migrations.
+    pub async fn connect(_url: &str) -> Result<Store, StoreError> {
+        todo!("store connect")
+    }
+
+    /// Records the start of a run.
+    pub async fn start_run(&self, _connector: &str) -> Result<RunId, StoreError> {
+        todo!()
+    }
+
+    /// Records the end of a run.
+    pub async fn finish_run(
+        &self,
+        _run: RunId,
+        _status: RunStatus,
+        _counts: Counts,
+        _error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        todo!()
+    }
+
+    /// Recent runs, newest first, optionally of one connector.
+    pub async fn runs(
+        &self,
+        _connector: Option<&str>,
+        _limit: i64,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        todo!()
+    }
+
+    /// Per connector: end time of its last run that finished as success or partial.
+    pub async fn last_successful_sync(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        todo!()
+    }
+
+    /// The committed cursor of a stream.
+    pub async fn cursor(
+        &self,
+        _connector: &str,
+        _stream: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        todo!()
+    }
+
+    /// Forgets a stream's cursor so its next run reads everything (backfill).
+    pub async fn reset_cursor(&self, _connector: &str, _stream: &str) -> Result<(), StoreError> {
+        todo!()
+    }
+
+    /// Upserts a page of records, quarantines the rejects and moves the cursor, in one
+    /// transaction. Returns staged/unchanged/quarantined counts (`fetched` is left 0).
+    pub async fn commit_batch(&self, _batch: Batch<'_>) -> Result<Counts, StoreError> {
+        todo!()
+    }
+
+    /// All staged records of an entity.
+    pub async fn staged(&self, _entity: Entity) -> Result<Vec<StagedRow>, StoreError> {
+        todo!()
+    }
+
+    /// Quarantined records, newest first, optionally of one connector.
+    pub async fn quarantine(
+        &self,
+        _connector: Option<&str>,
+        _limit: i64,
+    ) -> Result<Vec<QuarantineRow>, StoreError> {
+        todo!()
+    }
+
+    /// Every master, xref and alias.
+    pub async fn load_master(&self) -> Result<MasterState, StoreError> {
+        todo!()
+    }
+
+    /// Writes masters, xrefs and aliases in one transaction.
+    pub async fn save_master(&self, _state: &MasterState) -> Result<(), StoreError> {
+        todo!()
+    }
+}

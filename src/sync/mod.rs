@@ -1,0 +1,354 @@
+//! One run of one connector: fetch → map → stage (+ cursor, one transaction per page) →
+//! record the run. Then [`reconcile_master`] rebuilds the customer master from staging.
+//!
+//! Invariants:
+//! - every fetched record is either staged or quarantined with a reason; when a stream fails,
+//!   its cursor stays at the last committed page and the run is marked failed;
+//! - a run with quarantined records ends `partial`, never `success`;
+//! - streams are independent: one failing stream does not stop the others, and `--full` on one
+//!   stream resets only that stream's cursor.
+
+mod progress;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tracing::Instrument;
+
+pub use progress::{NoProgress, Progress};
+
+use crate::config::{ConnectorFile, Project};
+use crate::connector::{self, RawRecord, RejectedInput, SourceContext};
+use crate::mapping::Mapping;
+use crate::model::{CanonicalRecord, Entity};
+use crate::reconcile::{self, DeterministicMatcher, SourceCustomer, Survivorship};
+use crate::store::{Batch, Counts, Quarantined, RunId, RunStatus, StagedRecord, Store, StoreError};
+
+/// Errors that stop a sync before or outside a run.
+#[derive(Debug, Error)]
+pub enum SyncError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stream names a mapping that was not compiled.
+    #[error("connector `{connector}` stream `{stream}`: mapping `{mapping}` is not available")]
+    MissingMapping {
+        /// Connector.
+        connector: String,
+        /// Stream.
+        stream: String,
+        /// Mapping name.
+        mapping: String,
+    },
+    /// A requested stream does not exist.
+    #[error("connector `{connector}` has no stream `{stream}`")]
+    UnknownStream {
+        /// Connector.
+        connector: String,
+        /// Stream.
+        stream: String,
+    },
+}
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only these streams (all enabled streams when empty).
+    pub streams: Vec<String>,
+    /// Forget the streams' cursors first and read everything (backfill).
+    pub full: bool,
+}
+
+/// The outcome of one stream.
+#[derive(Debug, Clone)]
+pub struct StreamReport {
+    /// Stream name.
+    pub stream: String,
+    /// Counts.
+    pub counts: Counts,
+    /// The error that stopped it, if any.
+    pub error: Option<String>,
+}
+
+/// The outcome of one connector run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Connector name.
+    pub connector: String,
+    /// Run ID in the store.
+    pub run: RunId,
+    /// Final status.
+    pub status: RunStatus,
+    /// Counts over all streams.
+    pub counts: Counts,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Per stream.
+    pub streams: Vec<StreamReport>,
+}
+
+/// Runs one connector.
+pub async fn run_connector(
+    project: &Project,
+    mappings: &BTreeMap<String, Mapping>,
+    store: &Store,
+    connector: &ConnectorFile,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<RunReport, SyncError> {
+    let config = &connector.config;
+    let started = Instant::now();
+    for s in &options.streams {
+        if !config.streams.iter().any(|c| &c.name == s) {
+            return Err(SyncError::UnknownStream {
+                connector: config.name.clone(),
+                stream: s.clone(),
+            });
+        }
+    }
+    let run = store.start_run(&config.name).await?;
+    let span = tracing::info_span!("sync", connector = %config.name, run);
+    run_streams(
+        project, mappings, store, connector, options, progress, run, started,
+    )
+    .instrument(span)
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_streams(
+    project: &Project,
+    mappings: &BTreeMap<String, Mapping>,
+    store: &Store,
+    connector: &ConnectorFile,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    run: RunId,
+    started: Instant,
+) -> Result<RunReport, SyncError> {
+    let config = &connector.config;
+    tracing::info!("run started");
+    let ctx = SourceContext {
+        root: project.root.clone(),
+    };
+    let mut reports = Vec::new();
+    let mut total = Counts::default();
+    for stream in config.streams.iter().filter(|s| {
+        if options.streams.is_empty() {
+            s.enabled
+        } else {
+            options.streams.contains(&s.name)
+        }
+    }) {
+        let mapping = mappings
+            .get(&stream.mapping)
+            .ok_or_else(|| SyncError::MissingMapping {
+                connector: config.name.clone(),
+                stream: stream.name.clone(),
+                mapping: stream.mapping.clone(),
+            })?;
+        if options.full {
+            store.reset_cursor(&config.name, &stream.name).await?;
+        }
+        let mut counts = Counts::default();
+        let outcome = run_stream(
+            store,
+            run,
+            connector,
+            &stream.name,
+            mapping,
+            &ctx,
+            &mut counts,
+            progress,
+        )
+        .await;
+        let error = match outcome {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(stream = %stream.name, error = %e, "stream failed; its cursor stays at the last committed page");
+                Some(e)
+            }
+        };
+        total += counts;
+        reports.push(StreamReport {
+            stream: stream.name.clone(),
+            counts,
+            error,
+        });
+    }
+    let errors: Vec<String> = reports
+        .iter()
+        .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.stream)))
+        .collect();
+    let status = if !errors.is_empty() {
+        RunStatus::Failed
+    } else if total.quarantined > 0 {
+        RunStatus::Partial
+    } else {
+        RunStatus::Success
+    };
+    let error = (!errors.is_empty()).then(|| errors.join("; "));
+    store
+        .finish_run(run, status, total, error.as_deref())
+        .await?;
+    tracing::info!(
+        status = status.as_str(),
+        fetched = total.fetched,
+        staged = total.staged,
+        unchanged = total.unchanged,
+        quarantined = total.quarantined,
+        "run finished"
+    );
+    Ok(RunReport {
+        connector: config.name.clone(),
+        run,
+        status,
+        counts: total,
+        elapsed: started.elapsed(),
+        streams: reports,
+    })
+}
+
+/// Reads one stream page by page; each page is committed with its cursor before the next.
+#[allow(clippy::too_many_arguments)]
+async fn run_stream(
+    store: &Store,
+    run: RunId,
+    connector: &ConnectorFile,
+    stream: &str,
+    mapping: &Mapping,
+    ctx: &SourceContext,
+    counts: &mut Counts,
+    progress: &dyn Progress,
+) -> Result<(), String> {
+    let name = &connector.config.name;
+    let cursor = store
+        .cursor(name, stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut source = connector::open_stream(&connector.config, stream, cursor, ctx)
+        .map_err(|e| e.to_string())?;
+    progress.stream_started(name, stream);
+    while let Some(page) = source.next_page().await.map_err(|e| e.to_string())? {
+        let fetched = (page.records.len() + page.rejected.len()) as u64;
+        let (records, mut quarantined) = map_records(mapping, page.records);
+        quarantined.extend(page.rejected.into_iter().map(reject));
+        let mut batch_counts = store
+            .commit_batch(Batch {
+                run,
+                connector: name,
+                stream,
+                records,
+                quarantined,
+                cursor: page.checkpoint,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        batch_counts.fetched = fetched;
+        *counts += batch_counts;
+        progress.page_committed(name, stream, *counts);
+    }
+    progress.stream_finished(name, stream, *counts);
+    Ok(())
+}
+
+/// Maps a page: each record is staged or quarantined, never dropped.
+pub fn map_records(
+    mapping: &Mapping,
+    records: Vec<RawRecord>,
+) -> (Vec<StagedRecord>, Vec<Quarantined>) {
+    let mut staged = Vec::with_capacity(records.len());
+    let mut quarantined = Vec::new();
+    for raw in records {
+        match mapping.apply(&raw.payload) {
+            Ok(rec) => staged.push(stage(rec, raw.payload)),
+            Err(e) => quarantined.push(Quarantined {
+                key: mapping
+                    .key_of(&raw.payload)
+                    .unwrap_or_else(|| raw.locator.clone()),
+                locator: raw.locator,
+                payload: raw.payload,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (staged, quarantined)
+}
+
+fn stage(rec: CanonicalRecord, payload: Value) -> StagedRecord {
+    let canonical = rec.to_value();
+    let hash = hex::encode(Sha256::digest(canonical.to_string().as_bytes()));
+    StagedRecord {
+        key: rec.source_key().to_string(),
+        entity: rec.entity(),
+        customer_key: rec.customer_key().map(str::to_string),
+        payload,
+        canonical,
+        hash,
+    }
+}
+
+fn reject(r: RejectedInput) -> Quarantined {
+    Quarantined {
+        key: r.locator.clone(),
+        locator: r.locator,
+        payload: Value::String(r.raw),
+        reason: r.reason,
+    }
+}
+
+/// Summary of a master rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MasterSummary {
+    /// Source customer records considered.
+    pub source_records: usize,
+    /// Master customers after the rebuild (aliases not counted).
+    pub masters: usize,
+    /// Masters retired into others by this rebuild.
+    pub merged: usize,
+}
+
+/// Rebuilds the customer master from every staged customer, keeping master IDs stable.
+pub async fn reconcile_master(
+    project: &Project,
+    store: &Store,
+) -> Result<MasterSummary, SyncError> {
+    let mut customers = Vec::new();
+    for row in store.staged(Entity::Customer).await? {
+        match CanonicalRecord::from_value(Entity::Customer, row.canonical) {
+            Ok(CanonicalRecord::Customer(customer)) => customers.push(SourceCustomer {
+                source: row.connector,
+                run: row.run,
+                customer,
+            }),
+            Ok(_) => unreachable!("from_value(Customer) yields a customer"),
+            Err(e) => {
+                return Err(SyncError::Store(StoreError::Corrupt {
+                    table: "staged_records",
+                    reason: format!("{} {}: {e}", row.connector, row.key),
+                }));
+            }
+        }
+    }
+    let existing = store.load_master().await?;
+    let survivorship = Survivorship {
+        source_priority: project.settings.reconcile.source_priority.clone(),
+    };
+    let state = reconcile::reconcile(
+        &existing,
+        &customers,
+        &DeterministicMatcher,
+        &survivorship,
+        Utc::now(),
+    );
+    store.save_master(&state).await?;
+    Ok(MasterSummary {
+        source_records: customers.len(),
+        masters: state.masters.len(),
+        merged: state.aliases.len().saturating_sub(existing.aliases.len()),
+    })
+}

@@ -1,0 +1,256 @@
+//! Read-side views over the store for the CLI and (later) the API: credit exposure, customer
+//! search and the customer 360. Nothing here writes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::config::Project;
+use crate::exposure::{self, Exposure, ExposureError, ExposureInput, FxTable};
+use crate::model::{CanonicalRecord, Entity};
+use crate::store::{MasterRow, MasterState, StagedRow, Store, StoreError, XrefRow};
+
+/// Errors of the views.
+#[derive(Debug, Error)]
+pub enum ViewError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Exposure could not be computed.
+    #[error(transparent)]
+    Exposure(#[from] ExposureError),
+    /// A staged record no longer fits its entity.
+    #[error("staged {entity} {connector}/{key} does not fit the model: {reason}")]
+    Corrupt {
+        /// Entity.
+        entity: Entity,
+        /// Connector.
+        connector: String,
+        /// Key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The FX table of the project's settings.
+pub fn fx_table(project: &Project) -> FxTable {
+    FxTable {
+        base: project.settings.currency.base,
+        rates: project
+            .settings
+            .currency
+            .rates
+            .iter()
+            .map(|(c, r)| (*c, *r))
+            .collect(),
+    }
+}
+
+fn typed(
+    rows: Vec<StagedRow>,
+    entity: Entity,
+) -> Result<Vec<(String, CanonicalRecord)>, ViewError> {
+    rows.into_iter()
+        .map(|row| {
+            CanonicalRecord::from_value(entity, row.canonical)
+                .map(|rec| (row.connector.clone(), rec))
+                .map_err(|e| ViewError::Corrupt {
+                    entity,
+                    connector: row.connector,
+                    key: row.key,
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Credit exposure of every master customer, as of `today` / `now`.
+pub async fn exposures(
+    project: &Project,
+    store: &Store,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, Exposure>, ViewError> {
+    let master = store.load_master().await?;
+    let mut input = ExposureInput {
+        masters: master.masters,
+        xrefs: master.xrefs,
+        last_sync: store.last_successful_sync().await?,
+        ..ExposureInput::default()
+    };
+    for (source, rec) in typed(store.staged(Entity::Invoice).await?, Entity::Invoice)? {
+        if let CanonicalRecord::Invoice(i) = rec {
+            input.invoices.push((source, i));
+        }
+    }
+    for (source, rec) in typed(store.staged(Entity::SalesOrder).await?, Entity::SalesOrder)? {
+        if let CanonicalRecord::SalesOrder(o) = rec {
+            input.orders.push((source, o));
+        }
+    }
+    for (source, rec) in typed(store.staged(Entity::Payment).await?, Entity::Payment)? {
+        if let CanonicalRecord::Payment(p) = rec {
+            input.payments.push((source, p));
+        }
+    }
+    let stale_after = chrono::Duration::hours(project.settings.exposure.stale_after_hours as i64);
+    Ok(exposure::compute(
+        &input,
+        &fx_table(project),
+        today,
+        now,
+        stale_after,
+    )?)
+}
+
+/// Resolves a master ID that may be an alias of a merged master.
+pub fn resolve_id<'a>(state: &'a MasterState, id: &str) -> Option<&'a MasterRow> {
+    let aliases: HashMap<&str, &str> = state
+        .aliases
+        .iter()
+        .map(|(a, m)| (a.as_str(), m.as_str()))
+        .collect();
+    let mut current = id;
+    for _ in 0..=state.aliases.len() {
+        if let Some(m) = state.masters.iter().find(|m| m.master_id == current) {
+            return Some(m);
+        }
+        current = aliases.get(current)?;
+    }
+    None
+}
+
+/// A line of a customer search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerHit {
+    /// Master ID.
+    pub master_id: String,
+    /// Golden name.
+    pub name: String,
+    /// Golden tax ID.
+    pub tax_id: Option<String>,
+    /// Golden city.
+    pub city: Option<String>,
+    /// Golden country.
+    pub country: Option<String>,
+    /// Linked source records as `source:key`.
+    pub sources: Vec<String>,
+}
+
+fn text(v: &Value, field: &str) -> Option<String> {
+    v.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Master customers whose name, tax ID, master ID or a linked source key contains `query`
+/// (case-insensitive); all of them when `query` is empty.
+pub fn search(state: &MasterState, query: &str) -> Vec<CustomerHit> {
+    let q = query.trim().to_lowercase();
+    let mut members: HashMap<&str, Vec<&XrefRow>> = HashMap::new();
+    for x in &state.xrefs {
+        members.entry(x.master_id.as_str()).or_default().push(x);
+    }
+    state
+        .masters
+        .iter()
+        .filter_map(|m| {
+            let xrefs = members
+                .get(m.master_id.as_str())
+                .cloned()
+                .unwrap_or_default();
+            let name = text(&m.golden, "name").unwrap_or_default();
+            let tax_id = text(&m.golden, "tax_id");
+            let hit = q.is_empty()
+                || name.to_lowercase().contains(&q)
+                || m.master_id.to_lowercase().contains(&q)
+                || tax_id
+                    .as_deref()
+                    .is_some_and(|t| t.to_lowercase().contains(&q))
+                || xrefs.iter().any(|x| x.key.to_lowercase().contains(&q));
+            hit.then(|| CustomerHit {
+                master_id: m.master_id.clone(),
+                name,
+                tax_id,
+                city: text(&m.golden, "city"),
+                country: text(&m.golden, "country"),
+                sources: xrefs
+                    .iter()
+                    .map(|x| format!("{}:{}", x.source, x.key))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// One linked source record of a master.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkedRecord {
+    /// Connector.
+    pub source: String,
+    /// Customer key there.
+    pub key: String,
+    /// Why it is linked.
+    pub rule: String,
+    /// The staged canonical customer, when staged.
+    pub record: Option<Value>,
+}
+
+/// The whole customer: golden record with lineage, its source records and its exposure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Customer360 {
+    /// Master ID (the surviving one when an alias was asked for).
+    pub master_id: String,
+    /// The ID asked for, when it was an alias.
+    pub alias_of: Option<String>,
+    /// Golden record.
+    pub golden: Value,
+    /// Where each golden value came from.
+    pub lineage: Value,
+    /// Linked source records.
+    pub records: Vec<LinkedRecord>,
+    /// Credit exposure, when computed.
+    pub exposure: Option<Exposure>,
+}
+
+/// The 360 of one master (ID or alias), or `None` when unknown.
+pub async fn customer_360(
+    project: &Project,
+    store: &Store,
+    id: &str,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Option<Customer360>, ViewError> {
+    let state = store.load_master().await?;
+    let Some(master) = resolve_id(&state, id) else {
+        return Ok(None);
+    };
+    let staged: HashMap<(String, String), Value> = store
+        .staged(Entity::Customer)
+        .await?
+        .into_iter()
+        .map(|r| ((r.connector, r.key), r.canonical))
+        .collect();
+    let records = state
+        .xrefs
+        .iter()
+        .filter(|x| x.master_id == master.master_id)
+        .map(|x| LinkedRecord {
+            source: x.source.clone(),
+            key: x.key.clone(),
+            rule: x.rule.clone(),
+            record: staged.get(&(x.source.clone(), x.key.clone())).cloned(),
+        })
+        .collect();
+    let mut all = exposures(project, store, today, now).await?;
+    Ok(Some(Customer360 {
+        master_id: master.master_id.clone(),
+        alias_of: (master.master_id != id).then(|| id.to_string()),
+        golden: master.golden.clone(),
+        lineage: master.lineage.clone(),
+        records,
+        exposure: all.remove(&master.master_id),
+    }))
+}

@@ -1,0 +1,136 @@
+//! The binary over a copy of the shipped project: the main job, its exit codes and outputs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the shipped project (config, connectors, mappings, samples) in a temp folder.
+fn shipped_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["config", "connectors", "mappings", "samples"] {
+        copy_dir(&root.join(sub), &dir.path().join(sub));
+    }
+    dir
+}
+
+fn tributary(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(args)
+        .env("TRIBUTARY_ROOT", root)
+        .env("TRIBUTARY_AS_OF", "2026-11-22")
+        .env_remove("TRIBUTARY__STORE__URL")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn the_main_job_runs_on_the_embedded_store_and_is_idempotent() {
+    let dir = shipped_project();
+    let first = tributary(dir.path(), &["sync", "--all"]);
+    let out = stdout(&first);
+    // The shipped samples hold two deliberately malformed records: partial, exit code 3.
+    assert_eq!(first.status.code(), Some(3), "stdout:\n{out}\nstderr:\n{}", stderr(&first));
+    assert!(dir.path().join("data/tributary.db").exists(), "the SQLite file is created under data/");
+    for needle in ["erp", "dealer-portal", "partial", "customer master:", "Highest credit utilisation"] {
+        assert!(out.contains(needle), "`{needle}` missing from:\n{out}");
+    }
+
+    let second = tributary(dir.path(), &["sync", "--all"]);
+    assert_eq!(second.status.code(), Some(0), "nothing new to quarantine: {}", stdout(&second));
+    assert!(stdout(&second).contains("success"), "{}", stdout(&second));
+
+    let errors = tributary(dir.path(), &["errors", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&errors.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows:#}");
+    assert!(rows.as_array().unwrap().iter().all(|r| !r["reason"].as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn credit_outputs_follow_the_contract() {
+    let dir = shipped_project();
+    tributary(dir.path(), &["sync", "--all"]);
+
+    let report = tributary(dir.path(), &["credit", "report", "--format", "json"]);
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&report.stdout).unwrap();
+    assert!(!rows.is_empty());
+    let first = &rows[0];
+    for key in [
+        "master_id", "name", "currency", "credit_limit", "open_receivables", "open_orders", "unapplied_payments",
+        "exposure", "available", "utilization_pct", "aging", "sources",
+    ] {
+        assert!(first.get(key).is_some(), "row lacks `{key}`: {first:#}");
+    }
+    assert!(first["exposure"].is_string(), "amounts are decimal strings");
+    // Sorted by utilisation, highest first.
+    let utils: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r["utilization_pct"].as_str().map(|s| s.parse().unwrap()))
+        .collect();
+    assert!(utils.windows(2).all(|w| w[0] >= w[1]), "{utils:?}");
+
+    let id = first["master_id"].as_str().unwrap();
+    let one = tributary(dir.path(), &["credit", id, "--json"]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    let single: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(&single, first, "one customer's JSON equals its report row");
+
+    let csv = tributary(dir.path(), &["credit", "report", "--over-limit", "--format", "csv"]);
+    let text = stdout(&csv);
+    assert!(text.starts_with("master_id,name,currency,credit_limit,"), "{text}");
+
+    let customer = tributary(dir.path(), &["customer", id]);
+    assert_eq!(customer.status.code(), Some(0), "{}", stderr(&customer));
+    assert!(stdout(&customer).contains("linked source records"), "{}", stdout(&customer));
+
+    let missing = tributary(dir.path(), &["credit", "M-NOPE", "--json"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).starts_with("error: no customer with master ID `M-NOPE`"), "{}", stderr(&missing));
+}
+
+#[test]
+fn check_and_test_accept_the_shipped_files() {
+    let dir = shipped_project();
+    let check = tributary(dir.path(), &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}{}", stdout(&check), stderr(&check));
+    assert!(stdout(&check).starts_with("ok: 2 connectors"), "{}", stdout(&check));
+
+    let test = tributary(dir.path(), &["test"]);
+    let out = stdout(&test);
+    assert_eq!(test.status.code(), Some(0), "{out}");
+    assert!(out.contains(" 0 failed") && !out.contains("FAIL"), "{out}");
+}
+
+#[test]
+fn a_broken_connector_file_exits_2_naming_file_line_and_field() {
+    let dir = shipped_project();
+    let path = dir.path().join("connectors/erp.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}\nbogus_key = 1\n")).unwrap();
+    let out = tributary(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("connectors/erp.toml:"), "{err}");
+    assert!(err.contains("bogus_key"), "{err}");
+}
