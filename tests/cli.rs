@@ -50,20 +50,44 @@ fn the_main_job_runs_on_the_embedded_store_and_is_idempotent() {
     let first = tributary(dir.path(), &["sync", "--all"]);
     let out = stdout(&first);
     // The shipped samples hold two deliberately malformed records: partial, exit code 3.
-    assert_eq!(first.status.code(), Some(3), "stdout:\n{out}\nstderr:\n{}", stderr(&first));
-    assert!(dir.path().join("data/tributary.db").exists(), "the SQLite file is created under data/");
-    for needle in ["erp", "dealer-portal", "partial", "customer master:", "Highest credit utilisation"] {
+    assert_eq!(
+        first.status.code(),
+        Some(3),
+        "stdout:\n{out}\nstderr:\n{}",
+        stderr(&first)
+    );
+    assert!(
+        dir.path().join("data/tributary.db").exists(),
+        "the SQLite file is created under data/"
+    );
+    for needle in [
+        "erp",
+        "dealer-portal",
+        "partial",
+        "customer master:",
+        "Highest credit utilisation",
+    ] {
         assert!(out.contains(needle), "`{needle}` missing from:\n{out}");
     }
 
     let second = tributary(dir.path(), &["sync", "--all"]);
-    assert_eq!(second.status.code(), Some(0), "nothing new to quarantine: {}", stdout(&second));
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "nothing new to quarantine: {}",
+        stdout(&second)
+    );
     assert!(stdout(&second).contains("success"), "{}", stdout(&second));
 
     let errors = tributary(dir.path(), &["errors", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&errors.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows:#}");
-    assert!(rows.as_array().unwrap().iter().all(|r| !r["reason"].as_str().unwrap().is_empty()));
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["reason"].as_str().unwrap().is_empty())
+    );
 }
 
 #[test]
@@ -77,8 +101,18 @@ fn credit_outputs_follow_the_contract() {
     assert!(!rows.is_empty());
     let first = &rows[0];
     for key in [
-        "master_id", "name", "currency", "credit_limit", "open_receivables", "open_orders", "unapplied_payments",
-        "exposure", "available", "utilization_pct", "aging", "sources",
+        "master_id",
+        "name",
+        "currency",
+        "credit_limit",
+        "open_receivables",
+        "open_orders",
+        "unapplied_payments",
+        "exposure",
+        "available",
+        "utilization_pct",
+        "aging",
+        "sources",
     ] {
         assert!(first.get(key).is_some(), "row lacks `{key}`: {first:#}");
     }
@@ -96,25 +130,49 @@ fn credit_outputs_follow_the_contract() {
     let single: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
     assert_eq!(&single, first, "one customer's JSON equals its report row");
 
-    let csv = tributary(dir.path(), &["credit", "report", "--over-limit", "--format", "csv"]);
+    let csv = tributary(
+        dir.path(),
+        &["credit", "report", "--over-limit", "--format", "csv"],
+    );
     let text = stdout(&csv);
-    assert!(text.starts_with("master_id,name,currency,credit_limit,"), "{text}");
+    assert!(
+        text.starts_with("master_id,name,currency,credit_limit,"),
+        "{text}"
+    );
 
     let customer = tributary(dir.path(), &["customer", id]);
     assert_eq!(customer.status.code(), Some(0), "{}", stderr(&customer));
-    assert!(stdout(&customer).contains("linked source records"), "{}", stdout(&customer));
+    assert!(
+        stdout(&customer).contains("linked source records"),
+        "{}",
+        stdout(&customer)
+    );
 
     let missing = tributary(dir.path(), &["credit", "M-NOPE", "--json"]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).starts_with("error: no customer with master ID `M-NOPE`"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).starts_with("error: no customer with master ID `M-NOPE`"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
 fn check_and_test_accept_the_shipped_files() {
     let dir = shipped_project();
     let check = tributary(dir.path(), &["check"]);
-    assert_eq!(check.status.code(), Some(0), "{}{}", stdout(&check), stderr(&check));
-    assert!(stdout(&check).starts_with("ok: 2 connectors"), "{}", stdout(&check));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    assert!(
+        stdout(&check).starts_with("ok: 2 connectors"),
+        "{}",
+        stdout(&check)
+    );
 
     let test = tributary(dir.path(), &["test"]);
     let out = stdout(&test);

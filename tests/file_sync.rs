@@ -205,7 +205,10 @@ fn fixture(customers_csv: &str) -> tempfile::TempDir {
             "no,customer,date,currency,amount,unapplied\nP1,C1,2026-11-15,USD,5000,1500\nP2,C1,2026-11-16,CNY,3000,0\n",
         ),
         ("in/dealers/dealers.csv", &dealers),
-        ("in/dealers/invoices.csv", "no,customer,type,date,due,currency,total,open\nDI1,D9,INV,2026-09-01,01.10.2026,EUR,1000,1000\n"),
+        (
+            "in/dealers/invoices.csv",
+            "no,customer,type,date,due,currency,total,open\nDI1,D9,INV,2026-09-01,01.10.2026,EUR,1000,1000\n",
+        ),
     ])
 }
 
@@ -218,9 +221,16 @@ async fn sync_all(project: &Project, store: &Store) -> Vec<RunReport> {
     let mut out = vec![];
     for c in project.connectors.values() {
         out.push(
-            sync::run_connector(project, &mappings, store, c, &SyncOptions::default(), &NoProgress)
-                .await
-                .unwrap(),
+            sync::run_connector(
+                project,
+                &mappings,
+                store,
+                c,
+                &SyncOptions::default(),
+                &NoProgress,
+            )
+            .await
+            .unwrap(),
         );
     }
     sync::reconcile_master(project, store).await.unwrap();
@@ -233,12 +243,24 @@ async fn exposure_of_the_hand_computed_fixture_is_exact() {
         let dir = fixture(CUSTOMERS);
         let project = common::load(dir.path(), &[]);
         let reports = sync_all(&project, &store).await;
-        assert!(reports.iter().all(|r| r.status == RunStatus::Success), "{backend}: {reports:?}");
+        assert!(
+            reports.iter().all(|r| r.status == RunStatus::Success),
+            "{backend}: {reports:?}"
+        );
 
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        let all = views::exposures(&project, &store, today, Utc::now()).await.unwrap();
-        assert_eq!(all.len(), 2, "{backend}: C1 and D9 are one master, C2 another: {all:#?}");
-        let e = all.values().find(|e| e.open_orders > dec!(0)).expect("the Feiyue master");
+        let all = views::exposures(&project, &store, today, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            all.len(),
+            2,
+            "{backend}: C1 and D9 are one master, C2 another: {all:#?}"
+        );
+        let e = all
+            .values()
+            .find(|e| e.open_orders > dec!(0))
+            .expect("the Feiyue master");
 
         // Receivables (CNY): 100000 (not due) + 4000 USD × 7.10 = 28400 (15 days overdue)
         // + 12345.67 (95 days) − 2000 credit note (due today: not due) + 1000 EUR × 7.80 = 7800
@@ -260,12 +282,26 @@ async fn exposure_of_the_hand_computed_fixture_is_exact() {
         assert_eq!(e.utilization_pct, Some(dec!(32.49)));
         let sources: Vec<&str> = e.sources.iter().map(|s| s.source.as_str()).collect();
         assert_eq!(sources, ["dealers", "erp"]);
-        assert!(e.sources.iter().all(|s| s.last_synced_at.is_some() && !s.stale));
+        assert!(
+            e.sources
+                .iter()
+                .all(|s| s.last_synced_at.is_some() && !s.stale)
+        );
 
         let json = serde_json::to_value(e).unwrap();
         for key in [
-            "master_id", "name", "currency", "credit_limit", "open_receivables", "open_orders",
-            "unapplied_payments", "exposure", "available", "utilization_pct", "aging", "sources",
+            "master_id",
+            "name",
+            "currency",
+            "credit_limit",
+            "open_receivables",
+            "open_orders",
+            "unapplied_payments",
+            "exposure",
+            "available",
+            "utilization_pct",
+            "aging",
+            "sources",
         ] {
             assert!(json.get(key).is_some(), "the JSON contract lacks `{key}`");
         }

@@ -78,17 +78,29 @@ impl Erp {
 }
 
 fn ts(minute: u32) -> String {
-    format!("2026-11-01T{:02}:{:02}:00+08:00", 8 + minute / 60, minute % 60)
+    format!(
+        "2026-11-01T{:02}:{:02}:00+08:00",
+        8 + minute / 60,
+        minute % 60
+    )
 }
 
 impl Respond for Erp {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let q: BTreeMap<String, String> = req.url.query_pairs().map(|(k, v)| (k.into(), v.into())).collect();
-        self.requests.lock().unwrap().push(req.url.query().unwrap_or("").to_string());
+        let q: BTreeMap<String, String> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self.requests
+            .lock()
+            .unwrap()
+            .push(req.url.query().unwrap_or("").to_string());
         let page: u64 = q["page"].parse().unwrap();
         let size: usize = q["per_page"].parse().unwrap();
         if self.down.load(Ordering::SeqCst) || *self.fail_page.lock().unwrap() == Some(page) {
-            return ResponseTemplate::new(500).set_body_json(json!({"error": "internal server error"}));
+            return ResponseTemplate::new(500)
+                .set_body_json(json!({"error": "internal server error"}));
         }
         let since = q.get("modified_since").cloned();
         let mut rows: Vec<Value> = self
@@ -96,13 +108,23 @@ impl Respond for Erp {
             .lock()
             .unwrap()
             .values()
-            .filter(|r| since.as_deref().is_none_or(|s| r["updated_at"].as_str().unwrap() >= s))
+            .filter(|r| {
+                since
+                    .as_deref()
+                    .is_none_or(|s| r["updated_at"].as_str().unwrap() >= s)
+            })
             .cloned()
             .collect();
-        rows.sort_by_key(|r| (r["updated_at"].as_str().unwrap().to_string(), r["id"].as_u64().unwrap()));
+        rows.sort_by_key(|r| {
+            (
+                r["updated_at"].as_str().unwrap().to_string(),
+                r["id"].as_u64().unwrap(),
+            )
+        });
         let start = (page as usize - 1) * size;
         let data: Vec<Value> = rows.iter().skip(start).take(size).cloned().collect();
-        ResponseTemplate::new(200).set_body_json(json!({"data": data, "meta": {"page": page, "total": rows.len()}}))
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"data": data, "meta": {"page": page, "total": rows.len()}}))
     }
 }
 
@@ -121,9 +143,16 @@ async fn sync_once(root: &std::path::Path, url: &str, store: &Store) -> RunRepor
     let project = common::load(root, &[("ERP_URL", url), ("ERP_TOKEN", "s3cret")]);
     let mappings = project.compile_mappings().unwrap();
     let connector = &project.connectors["erp"];
-    sync::run_connector(&project, &mappings, store, connector, &SyncOptions::default(), &NoProgress)
-        .await
-        .unwrap()
+    sync::run_connector(
+        &project,
+        &mappings,
+        store,
+        connector,
+        &SyncOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap()
 }
 
 async fn names(store: &Store) -> BTreeMap<String, String> {
@@ -153,15 +182,35 @@ async fn incremental_syncs_restage_only_changed_records() {
 
         let first = sync_once(dir.path(), &server.uri(), &store).await;
         assert_eq!(first.status, RunStatus::Success, "{backend}");
-        assert_eq!((first.counts.fetched, first.counts.staged, first.counts.unchanged), (12, 12, 0), "{backend}");
+        assert_eq!(
+            (
+                first.counts.fetched,
+                first.counts.staged,
+                first.counts.unchanged
+            ),
+            (12, 12, 0),
+            "{backend}"
+        );
         assert_eq!(names(&store).await.len(), 12);
 
         // Nothing changed: the cursor re-reads only the newest record (>=) and stages nothing.
         let second = sync_once(dir.path(), &server.uri(), &store).await;
-        assert_eq!((second.counts.staged, second.counts.unchanged), (0, second.counts.fetched), "{backend}");
-        assert!(second.counts.fetched <= 1, "{backend}: the cursor was not used: {second:?}");
+        assert_eq!(
+            (second.counts.staged, second.counts.unchanged),
+            (0, second.counts.fetched),
+            "{backend}"
+        );
         assert!(
-            erp.requests.lock().unwrap().last().unwrap().contains("modified_since=2026-11-01T08%3A12%3A00%2B08%3A00"),
+            second.counts.fetched <= 1,
+            "{backend}: the cursor was not used: {second:?}"
+        );
+        assert!(
+            erp.requests
+                .lock()
+                .unwrap()
+                .last()
+                .unwrap()
+                .contains("modified_since=2026-11-01T08%3A12%3A00%2B08%3A00"),
             "{backend}: {:?}",
             erp.requests.lock().unwrap()
         );
@@ -191,24 +240,42 @@ async fn a_run_failing_on_page_three_resumes_without_loss_or_duplicates() {
 
         let failed = sync_once(dir.path(), &server.uri(), &store).await;
         assert_eq!(failed.status, RunStatus::Failed, "{backend}");
-        assert!(failed.streams[0].error.as_deref().unwrap().contains("500"), "{backend}: {failed:?}");
+        assert!(
+            failed.streams[0].error.as_deref().unwrap().contains("500"),
+            "{backend}: {failed:?}"
+        );
         assert_eq!(failed.counts.staged, 10, "{backend}: pages 1-2 are kept");
         assert_eq!(names(&store).await.len(), 10);
         let cursor = store.cursor("erp", "customers").await.unwrap();
-        assert!(cursor.is_some(), "{backend}: the cursor of page 2 was committed");
+        assert!(
+            cursor.is_some(),
+            "{backend}: the cursor of page 2 was committed"
+        );
 
         let runs = store.runs(Some("erp"), 10).await.unwrap();
         assert_eq!(runs[0].status, RunStatus::Failed);
-        assert!(runs[0].error.as_deref().unwrap_or("").contains("500"), "{backend}: {:?}", runs[0]);
+        assert!(
+            runs[0].error.as_deref().unwrap_or("").contains("500"),
+            "{backend}: {:?}",
+            runs[0]
+        );
 
         *erp.fail_page.lock().unwrap() = None;
         let resumed = sync_once(dir.path(), &server.uri(), &store).await;
         assert_eq!(resumed.status, RunStatus::Success, "{backend}");
         let n = names(&store).await;
         assert_eq!(n.len(), 12, "{backend}: nothing missing");
-        let expected: std::collections::BTreeSet<String> = (1..=12).map(|i| i.to_string()).collect();
-        assert_eq!(n.keys().cloned().collect::<std::collections::BTreeSet<_>>(), expected, "{backend}");
-        assert_eq!(resumed.counts.staged, 2, "{backend}: only the two records never staged: {resumed:?}");
+        let expected: std::collections::BTreeSet<String> =
+            (1..=12).map(|i| i.to_string()).collect();
+        assert_eq!(
+            n.keys().cloned().collect::<std::collections::BTreeSet<_>>(),
+            expected,
+            "{backend}"
+        );
+        assert_eq!(
+            resumed.counts.staged, 2,
+            "{backend}: only the two records never staged: {resumed:?}"
+        );
         // The resumed run started from the committed cursor, not from the beginning.
         assert!(resumed.counts.fetched < 12, "{backend}: {resumed:?}");
         let all = store.staged(Entity::Customer).await.unwrap();
@@ -223,13 +290,27 @@ async fn a_wrong_token_fails_the_run_and_moves_no_cursor() {
         let erp = Erp::new(3);
         let server = serve(&erp).await; // only answers to `Bearer s3cret`; anything else 404s
         let dir = files();
-        let project = common::load(dir.path(), &[("ERP_URL", &server.uri()), ("ERP_TOKEN", "wrong")]);
+        let project = common::load(
+            dir.path(),
+            &[("ERP_URL", &server.uri()), ("ERP_TOKEN", "wrong")],
+        );
         let mappings = project.compile_mappings().unwrap();
-        let report = sync::run_connector(&project, &mappings, &store, &project.connectors["erp"], &SyncOptions::default(), &NoProgress)
-            .await
-            .unwrap();
+        let report = sync::run_connector(
+            &project,
+            &mappings,
+            &store,
+            &project.connectors["erp"],
+            &SyncOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
         assert_eq!(report.status, RunStatus::Failed, "{backend}");
-        assert_eq!(store.cursor("erp", "customers").await.unwrap(), None, "{backend}");
+        assert_eq!(
+            store.cursor("erp", "customers").await.unwrap(),
+            None,
+            "{backend}"
+        );
         assert!(names(&store).await.is_empty());
     })
     .await;

@@ -7,7 +7,8 @@ use rust_decimal_macros::dec;
 use super::*;
 
 const SETTINGS: &str = "[store]\nurl = \"sqlite://data/t.db\"\n[currency]\nbase = \"CNY\"\n[currency.rates]\nUSD = \"7.10\"\n";
-const MAPPING: &str = "entity = \"customer\"\n[fields.source_key]\npath = \"id\"\n[fields.name]\npath = \"name\"\n";
+const MAPPING: &str =
+    "entity = \"customer\"\n[fields.source_key]\npath = \"id\"\n[fields.name]\npath = \"name\"\n";
 const HTTP: &str = r#"kind = "http"
 [http]
 base_url = "${ERP_URL}/api"
@@ -32,7 +33,10 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn errors(root: &Path, e: &HashMap<String, String>) -> Vec<String> {
@@ -51,15 +55,25 @@ fn loads_a_valid_project_with_secrets_and_defaults() {
         ("mappings/m.toml", MAPPING),
         ("connectors/shop.toml", HTTP),
     ]);
-    let p = Project::load_with_env(dir.path(), &env(&[("ERP_URL", "http://x"), ("ERP_TOKEN", "t0k")])).unwrap();
+    let p = Project::load_with_env(
+        dir.path(),
+        &env(&[("ERP_URL", "http://x"), ("ERP_TOKEN", "t0k")]),
+    )
+    .unwrap();
     let c = &p.connectors["shop"].config;
     assert_eq!(c.name, "shop", "name defaults to the file stem");
     let http = c.http.as_ref().unwrap();
     assert_eq!(http.base_url, "http://x/api");
     assert!(matches!(&http.auth, Some(HttpAuth::Bearer { token }) if token == "t0k"));
-    assert_eq!(p.settings.currency.rates[&"USD".parse().unwrap()], dec!(7.10));
+    assert_eq!(
+        p.settings.currency.rates[&"USD".parse().unwrap()],
+        dec!(7.10)
+    );
     assert_eq!(p.settings.exposure.stale_after_hours, 36);
-    assert_eq!(p.store_url(), format!("sqlite://{}", dir.path().join("data/t.db").display()));
+    assert_eq!(
+        p.store_url(),
+        format!("sqlite://{}", dir.path().join("data/t.db").display())
+    );
 }
 
 #[test]
@@ -80,32 +94,69 @@ fn unknown_keys_name_file_line_and_field() {
     let dir = project(&[
         (SETTINGS_FILE, SETTINGS),
         ("mappings/m.toml", MAPPING),
-        ("connectors/erp.toml", "kind = \"file\"\nfile = { dir = \"x\" }\nshedule = \"0 2 * * *\"\nstreams = []\n"),
+        (
+            "connectors/erp.toml",
+            "kind = \"file\"\nfile = { dir = \"x\" }\nshedule = \"0 2 * * *\"\nstreams = []\n",
+        ),
     ]);
     let errs = errors(dir.path(), &env(&[]));
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].starts_with("connectors/erp.toml:3: field `shedule`: unknown field `shedule`"), "{}", errs[0]);
+    assert!(
+        errs[0].starts_with("connectors/erp.toml:3: field `shedule`: unknown field `shedule`"),
+        "{}",
+        errs[0]
+    );
 }
 
 #[test]
 fn secrets_must_be_references_and_set() {
     let clear = HTTP.replace("${ERP_TOKEN}", "hunter2");
-    let dir = project(&[(SETTINGS_FILE, SETTINGS), ("mappings/m.toml", MAPPING), ("connectors/a.toml", &clear)]);
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/a.toml", &clear),
+    ]);
     let errs = errors(dir.path(), &env(&[("ERP_URL", "http://x")]));
-    assert!(errs[0].contains("field `http.auth.token`: secrets are never written"), "{errs:?}");
+    assert!(
+        errs[0].contains("field `http.auth.token`: secrets are never written"),
+        "{errs:?}"
+    );
 
-    let dir = project(&[(SETTINGS_FILE, SETTINGS), ("mappings/m.toml", MAPPING), ("connectors/a.toml", HTTP)]);
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/a.toml", HTTP),
+    ]);
     let errs = errors(dir.path(), &env(&[("ERP_URL", "http://x")]));
-    assert_eq!(errs, vec!["connectors/a.toml:4: field `http.auth.token`: environment variable `ERP_TOKEN` is not set"]);
+    assert_eq!(
+        errs,
+        vec![
+            "connectors/a.toml:4: field `http.auth.token`: environment variable `ERP_TOKEN` is not set"
+        ]
+    );
 }
 
 #[test]
 fn streams_are_checked_against_kind_and_mappings() {
-    let text = "kind = \"file\"\n[file]\ndir = \"d\"\n\n[[streams]]\nname = \"a\"\nmapping = \"nope\"\n";
-    let dir = project(&[(SETTINGS_FILE, SETTINGS), ("mappings/m.toml", MAPPING), ("connectors/f.toml", text)]);
+    let text =
+        "kind = \"file\"\n[file]\ndir = \"d\"\n\n[[streams]]\nname = \"a\"\nmapping = \"nope\"\n";
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/f.toml", text),
+    ]);
     let errs = errors(dir.path(), &env(&[]));
-    assert!(errs.contains(&"connectors/f.toml:7: field `streams[0].mapping`: no mapping file mappings/nope.toml".to_string()), "{errs:?}");
-    assert!(errs.iter().any(|e| e.contains("needs a `file` table")), "{errs:?}");
+    assert!(
+        errs.contains(
+            &"connectors/f.toml:7: field `streams[0].mapping`: no mapping file mappings/nope.toml"
+                .to_string()
+        ),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("needs a `file` table")),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -117,7 +168,10 @@ fn float_rates_and_bad_currencies_are_refused() {
 
     let dir = project(&[(SETTINGS_FILE, &SETTINGS.replace("\"CNY\"", "\"RMB1\""))]);
     let errs = errors(dir.path(), &env(&[]));
-    assert!(errs[0].starts_with("config/tributary.toml:4: field `base`"), "{errs:?}");
+    assert!(
+        errs[0].starts_with("config/tributary.toml:4: field `base`"),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -128,7 +182,18 @@ fn every_problem_is_reported_at_once() {
     ]);
     let errs = errors(dir.path(), &env(&[]));
     assert_eq!(errs.len(), 3, "{errs:?}");
-    assert!(errs[0].starts_with("config/tributary.toml: cannot read"), "{errs:?}");
-    assert!(errs.iter().any(|e| e.starts_with("mappings/bad.toml:1: field `entity`")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.starts_with("connectors/c.toml:1: field `kind`")), "{errs:?}");
+    assert!(
+        errs[0].starts_with("config/tributary.toml: cannot read"),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("mappings/bad.toml:1: field `entity`")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("connectors/c.toml:1: field `kind`")),
+        "{errs:?}"
+    );
 }

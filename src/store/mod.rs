@@ -11,6 +11,8 @@
 //!   counted as unchanged and not rewritten, so re-running a sync changes nothing;
 //! - no business rules live here.
 
+pub mod testing;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};

@@ -6,7 +6,6 @@ use std::fs;
 use std::path::Path;
 
 use tributary::config::Project;
-use tributary::store::Store;
 
 /// Writes files into a fresh temporary project root.
 pub fn project_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -24,7 +23,10 @@ pub fn project_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// Loads a project with the given environment.
 pub fn load(root: &Path, env: &[(&str, &str)]) -> Project {
-    let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Project::load_with_env(root, &env).unwrap_or_else(|e| panic!("project does not load:\n{e}"))
 }
 
@@ -41,16 +43,5 @@ source_priority = ["erp"]
 stale_after_hours = 36
 "#;
 
-/// Both backends: a fresh SQLite file and a fresh PostgreSQL database.
-pub use tributary::store::testing::backends;
-
-/// Opens a store on each backend and runs `body` with it.
-pub async fn on_each_backend<F, Fut>(body: F)
-where
-    F: Fn(String, Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in backends().await {
-        body(backend.name.to_string(), backend.store.clone()).await;
-    }
-}
+/// Runs a test body on each store backend (a fresh SQLite file, a fresh PostgreSQL database).
+pub use tributary::store::testing::each_backend_named as on_each_backend;
