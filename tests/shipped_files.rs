@@ -418,3 +418,53 @@ fn the_samples_are_coherent() {
         assert_ne!(c.name, d.name, "written differently");
     }
 }
+
+#[test]
+fn the_http_connector_example_validates_in_place_of_the_file_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["config", "mappings", "connectors"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    for path in ["config/tributary.toml"]
+        .into_iter()
+        .map(PathBuf::from)
+        .chain(
+            files(&root().join("mappings"), "*.toml")
+                .into_iter()
+                .map(|p| Path::new("mappings").join(p.file_name().unwrap())),
+        )
+    {
+        std::fs::copy(root().join(&path), dir.path().join(&path)).unwrap();
+    }
+    std::fs::copy(
+        root().join("examples/connectors/erp-http.toml.example"),
+        dir.path().join("connectors/erp.toml"),
+    )
+    .unwrap();
+
+    let env: HashMap<String, String> = [
+        ("ERP_BASE_URL", "https://erp.example.cn"),
+        ("ERP_API_TOKEN", "t0ken"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let project = Project::load_with_env(dir.path(), &env).unwrap_or_else(|e| panic!("{e}"));
+    let erp = &project.connectors["erp"].config;
+    assert_eq!(erp.kind, SourceKind::Http);
+    assert_eq!(
+        erp.http.as_ref().unwrap().base_url,
+        "https://erp.example.cn/api/v1"
+    );
+    let streams: Vec<&str> = erp.streams.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        streams,
+        ["customers", "sales_orders", "invoices", "payments", "stock"]
+    );
+
+    // Without its variables, the example names what is missing.
+    let errors = Project::load_with_env(dir.path(), &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("ERP_API_TOKEN"), "{errors}");
+}
