@@ -299,3 +299,36 @@ async fn a_duplicate_header_stops_the_stream() {
     let err = s.next_page().await.err().unwrap();
     assert!(err.to_string().contains("a.csv:1"), "{err}");
 }
+
+#[tokio::test]
+async fn a_csv_without_final_line_break_is_read_and_its_last_row_reread_when_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.csv", b"no\n1\n2");
+    let c = connector(CSV);
+    let (pages, cursor) = run(dir.path(), &c, None).await;
+    assert_eq!(
+        payloads(&pages),
+        vec![json!({"no": "1"}), json!({"no": "2"})]
+    );
+    append(dir.path(), "a.csv", b"3\n4\n");
+    let (pages, _) = run(dir.path(), &c, cursor).await;
+    assert_eq!(
+        payloads(&pages),
+        vec![json!({"no": "23"}), json!({"no": "4"})]
+    );
+    assert_eq!(locators(&pages), ["a.csv:3", "a.csv:4"]);
+}
+
+#[tokio::test]
+async fn a_resumed_stream_keeps_going_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.jsonl", b"{\"id\":1}\n{\"id\":2}\n");
+    write(dir.path(), "b.jsonl", b"{\"id\":3}\n{\"id\":4}\n");
+    let c = connector(r#"{ pattern = "*.jsonl", format = "jsonl", batch_size = 3 }"#);
+    let (pages, _) = run(dir.path(), &c, None).await;
+    assert_eq!(pages.len(), 2);
+    // The run "failed" after page 1 (ids 1-3): resuming reads id 4 only.
+    let (rest, _) = run(dir.path(), &c, pages[0].checkpoint.clone()).await;
+    assert_eq!(payloads(&rest), vec![json!({"id": 4})]);
+    assert_eq!(locators(&rest), ["b.jsonl:2"]);
+}
