@@ -7,7 +7,8 @@
 //! - `next_link`: the URL at `url_path` in the body, or else the `Link: <…>; rel="next"` header
 //!   (relative URLs are resolved against the request); stops when there is none.
 //!
-//! A token or link that repeats the previous one is an error rather than an endless loop.
+//! A token or link that repeats the previous one is an error rather than an endless loop, and a
+//! link to another scheme, host or port is an error rather than a leak of the credentials.
 
 use reqwest::header::LINK;
 use serde_json::Value;
@@ -151,13 +152,19 @@ impl Paginator {
                 };
                 let link = match link {
                     None => None,
-                    Some(l) => Some(
-                        response
+                    Some(l) => {
+                        let url = response
                             .request_url
                             .join(&l)
-                            .map_err(|e| bad(format!("next link `{l}`: {e}")))?
-                            .to_string(),
-                    ),
+                            .map_err(|e| bad(format!("next link `{l}`: {e}")))?;
+                        // Credentials go with every request: never follow a link elsewhere.
+                        if url.origin() != response.request_url.origin() {
+                            return Err(bad(format!(
+                                "the next link `{l}` leaves the API's host; not following it with credentials"
+                            )));
+                        }
+                        Some(url.to_string())
+                    }
                 };
                 self.set_token(link, &bad)
             }

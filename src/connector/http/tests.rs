@@ -650,3 +650,24 @@ fn stream_urls_join_base_and_path() {
     assert_eq!(u("http://h", "https://other/x"), "https://other/x");
     assert_eq!(u("http://h/a", ""), "http://h/a");
 }
+
+#[tokio::test]
+async fn a_next_link_to_another_host_is_not_followed() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", "<https://elsewhere.example/p2>; rel=\"next\"")
+                .set_body_json(json!([{"id": 1}])),
+        )
+        .mount(&server)
+        .await;
+    let c = connector(
+        &server.uri(),
+        "auth = { type = \"bearer\", token = \"t\" }",
+        "path = \"/p1\"\npagination = { type = \"next_link\" }",
+    );
+    let err = read_all(&c, None).await.unwrap_err();
+    assert!(err.to_string().contains("leaves the API's host"), "{err}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
