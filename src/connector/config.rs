@@ -68,6 +68,14 @@ pub struct HttpOptions {
     /// Request timeout in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// How many times a request is retried after a transport error or a 429, 502, 503 or 504
+    /// answer (default 3). Other statuses, 500 included, fail at once.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// Base delay of the exponential backoff between retries, in milliseconds (default 500:
+    /// 0.5 s, 1 s, 2 s, …). A `Retry-After` header (capped at 60 s) takes precedence.
+    #[serde(default = "default_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
 }
 
 /// How an `http` connector authenticates. Secrets come from `${ENV_VAR}` references.
@@ -244,6 +252,12 @@ fn one() -> u64 {
 }
 fn default_timeout() -> u64 {
     30
+}
+fn default_max_retries() -> u32 {
+    3
+}
+fn default_retry_backoff_ms() -> u64 {
+    500
 }
 fn default_page_size() -> u64 {
     100

@@ -7,6 +7,7 @@
 pub mod config;
 mod file;
 mod http;
+mod path;
 
 use std::path::PathBuf;
 
@@ -16,6 +17,7 @@ use thiserror::Error;
 
 pub use config::ConnectorConfig;
 use config::SourceKind;
+pub use path::value_at_path;
 
 /// One record as the source gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +76,15 @@ pub enum ConnectorError {
         /// The URL requested.
         url: String,
         /// What went wrong (status and body excerpt, or transport error).
+        reason: String,
+    },
+    /// Input that cannot be read at all (e.g. a CSV header that is not UTF-8): unlike a bad
+    /// row, nothing after it could be interpreted, so the stream stops.
+    #[error("{locator}: {reason}")]
+    Input {
+        /// Where (`file:line`).
+        locator: String,
+        /// What is wrong.
         reason: String,
     },
     /// The response was not in the expected shape.

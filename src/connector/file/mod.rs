@@ -1,0 +1,316 @@
+//! The `file` kind: CSV and JSON Lines files dropped in a folder.
+//!
+//! A stream reads the files of `[file] dir` whose names match its `pattern`, in name order,
+//! and yields pages of at most `batch_size` items (records plus rejected input). Each page
+//! carries the whole stream cursor (see [`cursor`]) up to its last item, so a run that fails
+//! resumes after the last committed page, an appended file is read only from where it
+//! stopped, and a rewritten file is read again from the start.
+//!
+//! Locators are `name:line` with the physical, 1-based line number where the record starts.
+//!
+//! A last line without a line break is read as it is (a file that simply ends without one is
+//! common); the cursor remembers where it started so that, should the file grow, the line is
+//! read again in full. Files are read whole into memory, one at a time.
+
+mod csv;
+mod cursor;
+mod glob;
+mod jsonl;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use self::cursor::{FileCursor, FilePos, LineStart, Resume, resume_point};
+use super::config::{ConnectorConfig, FileFormat, FileStream, StreamConfig};
+use super::{ConnectorError, Page, RawRecord, RejectedInput, Source, SourceContext};
+
+/// Items per page when the stream does not say.
+const DEFAULT_BATCH_SIZE: usize = 500;
+
+/// What a format reader yields: one record or one rejected piece of input.
+pub(super) struct Item {
+    /// Byte offset where it starts.
+    start: usize,
+    /// Line breaks before it (its line number minus one).
+    lines_before: u64,
+    outcome: Outcome,
+}
+
+/// A parsed record or rejected input.
+pub(super) enum Outcome {
+    Record(RawRecord),
+    Rejected(RejectedInput),
+}
+
+/// A format reader over one file.
+pub(super) trait Reader: Send {
+    /// The next item, or `None` at the end of the file.
+    fn next_item(&mut self) -> Result<Option<Item>, ConnectorError>;
+    /// Byte offset read so far and the line breaks before it.
+    fn position(&self) -> (usize, u64);
+}
+
+/// Counts line breaks.
+pub(super) fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// The text of a rejected line, without its line break.
+pub(super) fn raw_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches(['\r', '\n'])
+        .to_string()
+}
+
+/// Opens a file stream.
+pub(super) fn open(
+    connector: &ConnectorConfig,
+    stream: &StreamConfig,
+    cursor: Option<Value>,
+    ctx: &SourceContext,
+) -> Result<Box<dyn Source>, ConnectorError> {
+    let config_error = |reason: String| ConnectorError::Config {
+        connector: connector.name.clone(),
+        reason,
+    };
+    let options = connector
+        .file
+        .as_ref()
+        .ok_or_else(|| config_error("kind \"file\" needs a [file] table".into()))?;
+    let spec = stream.file.clone().ok_or_else(|| {
+        config_error(format!(
+            "stream `{}` needs a `file` table for kind \"file\"",
+            stream.name
+        ))
+    })?;
+    let batch_size = spec.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+    if batch_size == 0 {
+        return Err(config_error(format!(
+            "stream `{}`: batch_size must be at least 1",
+            stream.name
+        )));
+    }
+    let delimiter = match spec.delimiter {
+        None => b',',
+        Some(c) if c.is_ascii() && c != '"' && c != '\n' && c != '\r' => c as u8,
+        Some(c) => {
+            return Err(config_error(format!(
+                "stream `{}`: delimiter {c:?} must be one ASCII character other than a quote or a line break",
+                stream.name
+            )));
+        }
+    };
+    let dir = ctx.root.join(&options.dir);
+    let files = list(&dir, &spec.pattern)?;
+    let mut state = match cursor {
+        None => FileCursor::default(),
+        Some(v) => FileCursor::from_value(v)
+            .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?,
+    };
+    let before = state.files.len();
+    state
+        .files
+        .retain(|name, _| files.iter().any(|f| f == name));
+    let dirty = state.files.len() != before;
+    tracing::debug!(dir = %dir.display(), pattern = %spec.pattern, files = files.len(), "file stream opened");
+    Ok(Box::new(FileSource {
+        dir,
+        spec,
+        delimiter,
+        batch_size,
+        pending: files.into_iter().collect(),
+        current: None,
+        state,
+        dirty,
+    }))
+}
+
+/// Names of the files in `dir` matching `pattern`, sorted.
+fn list(dir: &std::path::Path, pattern: &str) -> Result<Vec<String>, ConnectorError> {
+    let io = |source| ConnectorError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if !entry.file_type().map_err(io)?.is_file() {
+            continue;
+        }
+        match entry.file_name().into_string() {
+            Ok(name) if glob::matches(pattern, &name) => names.push(name),
+            Ok(_) => {}
+            Err(name) => tracing::warn!(?name, "skipping a file whose name is not UTF-8"),
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The file being read.
+struct Current {
+    name: String,
+    bytes: Arc<[u8]>,
+    reader: Box<dyn Reader>,
+    /// Hash of `bytes[..hashed]`.
+    hasher: Sha256,
+    hashed: usize,
+    lines: u64,
+    partial_line: Option<LineStart>,
+}
+
+impl Current {
+    /// Moves the hashed prefix to what the reader has consumed.
+    fn advance(&mut self) {
+        let (end, lines) = self.reader.position();
+        if end > self.hashed {
+            self.hasher.update(&self.bytes[self.hashed..end]);
+            self.hashed = end;
+        }
+        self.lines = lines;
+    }
+
+    fn pos(&self) -> FilePos {
+        FilePos {
+            offset: self.hashed as u64,
+            lines: self.lines,
+            sha256: hex::encode(self.hasher.clone().finalize()),
+            partial_line: self.partial_line,
+        }
+    }
+}
+
+struct FileSource {
+    dir: PathBuf,
+    spec: FileStream,
+    delimiter: u8,
+    batch_size: usize,
+    pending: std::collections::VecDeque<String>,
+    current: Option<Current>,
+    /// Positions of the files done (and of files not reached yet, from the stored cursor).
+    state: FileCursor,
+    /// True when the cursor moved since the last page.
+    dirty: bool,
+}
+
+impl FileSource {
+    /// Opens the next file that has something new; false when none is left.
+    async fn open_next(&mut self) -> Result<bool, ConnectorError> {
+        while let Some(name) = self.pending.pop_front() {
+            let path = self.dir.join(&name);
+            let bytes: Arc<[u8]> = tokio::fs::read(&path)
+                .await
+                .map_err(|source| ConnectorError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?
+                .into();
+            let from = match resume_point(self.state.files.get(&name), &bytes) {
+                Resume::Unchanged => {
+                    tracing::debug!(file = %name, "unchanged since the cursor");
+                    continue;
+                }
+                Resume::From(from) => from,
+            };
+            let offset = usize::try_from(from.offset).unwrap_or(0).min(bytes.len());
+            if offset == 0 && self.state.files.contains_key(&name) {
+                tracing::info!(file = %name, "file was rewritten; reading it again from the start");
+            }
+            let reader: Box<dyn Reader> = match self.spec.format {
+                FileFormat::Csv => Box::new(csv::CsvReader::new(
+                    &name,
+                    bytes.clone(),
+                    offset,
+                    from.lines,
+                    self.delimiter,
+                )?),
+                FileFormat::Jsonl => Box::new(jsonl::JsonlReader::new(
+                    &name,
+                    bytes.clone(),
+                    offset,
+                    from.lines,
+                )),
+            };
+            let mut hasher = Sha256::new();
+            hasher.update(&bytes[..offset]);
+            tracing::debug!(file = %name, offset, "reading file");
+            self.current = Some(Current {
+                name,
+                bytes,
+                reader,
+                hasher,
+                hashed: offset,
+                lines: from.lines,
+                partial_line: None,
+            });
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn checkpoint(&self) -> Value {
+        let mut cursor = self.state.clone();
+        if let Some(c) = &self.current {
+            cursor.files.insert(c.name.clone(), c.pos());
+        }
+        cursor.to_value()
+    }
+}
+
+#[async_trait]
+impl Source for FileSource {
+    async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError> {
+        let mut page = Page::default();
+        let mut count = 0;
+        while count < self.batch_size {
+            let Some(current) = self.current.as_mut() else {
+                if self.open_next().await? {
+                    continue;
+                }
+                break;
+            };
+            match current.reader.next_item()? {
+                Some(item) => {
+                    current.advance();
+                    let len = current.bytes.len();
+                    current.partial_line = (current.hashed == len
+                        && item.start < len
+                        && current.bytes.last() != Some(&b'\n'))
+                    .then_some(LineStart {
+                        offset: item.start as u64,
+                        lines: item.lines_before,
+                    });
+                    match item.outcome {
+                        Outcome::Record(r) => page.records.push(r),
+                        Outcome::Rejected(r) => page.rejected.push(r),
+                    }
+                    count += 1;
+                    self.dirty = true;
+                }
+                None => {
+                    current.advance();
+                    let pos = current.pos();
+                    let name = current.name.clone();
+                    if self.state.files.get(&name) != Some(&pos) {
+                        self.dirty = true;
+                    }
+                    self.state.files.insert(name, pos);
+                    self.current = None;
+                }
+            }
+        }
+        if count == 0 && !self.dirty {
+            return Ok(None);
+        }
+        page.checkpoint = Some(self.checkpoint());
+        self.dirty = false;
+        Ok(Some(page))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,247 @@
+//! Sending one GET and reading its JSON answer, with retries.
+//!
+//! Retried: transport errors (connection refused or reset, timeouts) and the statuses that say
+//! "try again later" — 429, 502, 503, 504 — up to `max_retries` times, waiting
+//! `retry_backoff_ms × 2^attempt` or what `Retry-After` asks (seconds or an HTTP date, capped at
+//! 60 s). Not retried: 500 and every other 4xx/5xx, which fail the stream at once with the
+//! status and the start of the body.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use serde_json::Value;
+use url::Url;
+
+use super::auth::Auth;
+use crate::connector::ConnectorError;
+use crate::connector::config::HttpOptions;
+
+/// Longest wait a `Retry-After` header can impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Longest backoff between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Characters of a response body quoted in an error.
+const EXCERPT_CHARS: usize = 300;
+
+/// A decoded answer.
+pub(super) struct Response {
+    /// The URL as shown in logs and errors (without an API key).
+    pub url: String,
+    /// The URL requested, to resolve relative links against.
+    pub request_url: Url,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The JSON body.
+    pub body: Value,
+}
+
+/// An HTTP client bound to one connector's headers, credentials and retry policy.
+pub(super) struct Client {
+    http: reqwest::Client,
+    headers: HeaderMap,
+    auth: Auth,
+    max_retries: u32,
+    backoff: Duration,
+}
+
+impl Client {
+    /// Builds the client. Installs the ring TLS provider as the process default when none is
+    /// installed yet (the binary does so in `main`; tests and library users may not).
+    pub fn new(options: &HttpOptions) -> Result<Self, String> {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Losing a race with another thread installing one is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &options.headers {
+            let header = HeaderName::try_from(name.as_str())
+                .map_err(|_| format!("http.headers: `{name}` is not a header name"))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|_| format!("http.headers.{name}: the value is not a valid header"))?;
+            headers.insert(header, value);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(options.timeout_secs.max(1)))
+            .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            headers,
+            auth: Auth::new(options.auth.as_ref())?,
+            max_retries: options.max_retries,
+            backoff: Duration::from_millis(options.retry_backoff_ms),
+        })
+    }
+
+    /// GETs `url` with `query` added, retrying as described in the module doc.
+    pub async fn get_json(
+        &self,
+        url: &Url,
+        query: &[(String, String)],
+    ) -> Result<Response, ConnectorError> {
+        let mut shown = url.clone();
+        if !query.is_empty() {
+            let mut pairs = shown.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        let mut actual = shown.clone();
+        if let Some((param, key)) = self.auth.query_pair() {
+            actual.query_pairs_mut().append_pair(param, key);
+        }
+        let shown = shown.to_string();
+        let mut attempt: u32 = 0;
+        loop {
+            tracing::debug!(url = %shown, attempt, "GET");
+            let request = self
+                .auth
+                .apply(self.http.get(actual.clone()).headers(self.headers.clone()));
+            let (error, retry_after) = match request.send().await {
+                Err(e) if e.is_builder() => {
+                    return Err(http_error(&shown, error_chain(&e)));
+                }
+                Err(e) => (http_error(&shown, error_chain(&e)), None),
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    match response.bytes().await {
+                        Err(e) => (http_error(&shown, error_chain(&e)), None),
+                        Ok(body) if status.is_success() => {
+                            let body = serde_json::from_slice(&body).map_err(|e| {
+                                ConnectorError::Response {
+                                    url: shown.clone(),
+                                    reason: format!(
+                                        "the body is not JSON ({e}): {}",
+                                        excerpt(&body)
+                                    ),
+                                }
+                            })?;
+                            return Ok(Response {
+                                url: shown,
+                                request_url: actual,
+                                headers,
+                                body,
+                            });
+                        }
+                        Ok(body) => {
+                            let error =
+                                http_error(&shown, format!("status {status}: {}", excerpt(&body)));
+                            if !retryable(status) {
+                                return Err(error);
+                            }
+                            (error, retry_after(&headers))
+                        }
+                    }
+                }
+            };
+            if attempt >= self.max_retries {
+                return Err(error);
+            }
+            let delay = retry_after.unwrap_or_else(|| backoff(self.backoff, attempt));
+            tracing::warn!(url = %shown, attempt = attempt + 1, max_retries = self.max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying request");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+}
+
+fn http_error(url: &str, reason: String) -> ConnectorError {
+    ConnectorError::Http {
+        url: url.to_string(),
+        reason,
+    }
+}
+
+/// Statuses worth retrying: the server asks to slow down or a gateway is briefly unavailable.
+fn retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// `base × 2^attempt`, capped.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
+        .min(MAX_BACKOFF)
+}
+
+/// The wait a `Retry-After` header asks for, in seconds or as an HTTP date, capped.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match text.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// The start of a body, on one line, for error messages.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.is_empty() {
+        return "(empty body)".into();
+    }
+    match flat.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}
+
+/// An error with its causes, `a: b: c`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let base = Duration::from_millis(500);
+        assert_eq!(backoff(base, 0), Duration::from_millis(500));
+        assert_eq!(backoff(base, 2), Duration::from_secs(2));
+        assert_eq!(backoff(base, 40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date_is_capped() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3600"));
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(
+            retry_after(&h),
+            Some(Duration::ZERO),
+            "a past date: no wait"
+        );
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn excerpts_are_flat_and_short() {
+        assert_eq!(excerpt(b"  {\"error\":\n \"x\"} "), "{\"error\": \"x\"}");
+        assert_eq!(excerpt(b""), "(empty body)");
+        assert_eq!(excerpt("é".repeat(400).as_bytes()).chars().count(), 301);
+    }
+}

@@ -1,0 +1,234 @@
+//! Pagination: which parameters (or which URL) the next request uses, and when to stop.
+//!
+//! - `page`: `page_param=N&size_param=S` from `start`; stops after a short or empty page.
+//! - `offset`: `offset_param=N&limit_param=S` from 0; stops after a short or empty page.
+//! - `cursor`: the token at `token_path` in each body is sent back as `param`; stops when it is
+//!   absent, null or empty.
+//! - `next_link`: the URL at `url_path` in the body, or else the `Link: <…>; rel="next"` header
+//!   (relative URLs are resolved against the request); stops when there is none.
+//!
+//! A token or link that repeats the previous one is an error rather than an endless loop, and a
+//! link to another scheme, host or port is an error rather than a leak of the credentials.
+
+use reqwest::header::LINK;
+use serde_json::Value;
+use url::Url;
+
+use super::client::Response;
+use crate::connector::config::Pagination;
+use crate::connector::{ConnectorError, value_at_path};
+
+/// What the next request looks like.
+pub(super) enum NextRequest {
+    /// The stream URL with these parameters added (after the fixed ones).
+    Params(Vec<(String, String)>),
+    /// This URL as it is (a next link).
+    Url(Url),
+}
+
+/// Pagination state of one stream read.
+pub(super) struct Paginator {
+    config: Pagination,
+    /// Page number or offset of the next request.
+    position: u64,
+    /// Token or link of the next request (`None` before the first).
+    token: Option<String>,
+}
+
+impl Paginator {
+    /// Checks the settings.
+    pub fn new(config: &Pagination) -> Result<Self, String> {
+        let position = match config {
+            Pagination::Page { size: 0, .. } | Pagination::Offset { size: 0, .. } => {
+                return Err("pagination size must be at least 1".into());
+            }
+            Pagination::Cursor { size: Some(0), .. } => {
+                return Err("pagination size must be at least 1".into());
+            }
+            Pagination::Page { start, .. } => *start,
+            _ => 0,
+        };
+        Ok(Paginator {
+            config: config.clone(),
+            position,
+            token: None,
+        })
+    }
+
+    /// The next request.
+    pub fn next_request(&self) -> Result<NextRequest, String> {
+        Ok(match &self.config {
+            Pagination::None => NextRequest::Params(vec![]),
+            Pagination::Page {
+                page_param,
+                size_param,
+                size,
+                ..
+            } => NextRequest::Params(vec![
+                (page_param.clone(), self.position.to_string()),
+                (size_param.clone(), size.to_string()),
+            ]),
+            Pagination::Offset {
+                offset_param,
+                limit_param,
+                size,
+            } => NextRequest::Params(vec![
+                (offset_param.clone(), self.position.to_string()),
+                (limit_param.clone(), size.to_string()),
+            ]),
+            Pagination::Cursor {
+                param,
+                size_param,
+                size,
+                ..
+            } => {
+                let mut params = vec![];
+                if let (Some(p), Some(s)) = (size_param, size) {
+                    params.push((p.clone(), s.to_string()));
+                }
+                if let Some(token) = &self.token {
+                    params.push((param.clone(), token.clone()));
+                }
+                NextRequest::Params(params)
+            }
+            Pagination::NextLink { .. } => match &self.token {
+                None => NextRequest::Params(vec![]),
+                Some(link) => NextRequest::Url(
+                    Url::parse(link).map_err(|e| format!("next link `{link}`: {e}"))?,
+                ),
+            },
+        })
+    }
+
+    /// Takes in a response that held `count` records; true when another page follows.
+    pub fn advance(&mut self, response: &Response, count: usize) -> Result<bool, ConnectorError> {
+        let count = count as u64;
+        let bad = |reason: String| ConnectorError::Response {
+            url: response.url.clone(),
+            reason,
+        };
+        match &self.config {
+            Pagination::None => Ok(false),
+            Pagination::Page { size, .. } => {
+                self.position += 1;
+                Ok(count >= *size)
+            }
+            Pagination::Offset { size, .. } => {
+                self.position += count;
+                Ok(count >= *size)
+            }
+            Pagination::Cursor { token_path, .. } => {
+                let token = match value_at_path(&response.body, token_path) {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) if s.is_empty() => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "the cursor token at `{token_path}` is neither a string nor a number: {other}"
+                        )));
+                    }
+                };
+                self.set_token(token, &bad)
+            }
+            Pagination::NextLink { url_path } => {
+                let link = match url_path {
+                    Some(path) => match value_at_path(&response.body, path) {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(s)) if s.is_empty() => None,
+                        Some(Value::String(s)) => Some(s.clone()),
+                        Some(other) => {
+                            return Err(bad(format!(
+                                "the next link at `{path}` is not a string: {other}"
+                            )));
+                        }
+                    },
+                    None => response
+                        .headers
+                        .get_all(LINK)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .find_map(next_from_link_header),
+                };
+                let link = match link {
+                    None => None,
+                    Some(l) => {
+                        let url = response
+                            .request_url
+                            .join(&l)
+                            .map_err(|e| bad(format!("next link `{l}`: {e}")))?;
+                        // Credentials go with every request: never follow a link elsewhere.
+                        if url.origin() != response.request_url.origin() {
+                            return Err(bad(format!(
+                                "the next link `{l}` leaves the API's host; not following it with credentials"
+                            )));
+                        }
+                        Some(url.to_string())
+                    }
+                };
+                self.set_token(link, &bad)
+            }
+        }
+    }
+
+    fn set_token(
+        &mut self,
+        token: Option<String>,
+        bad: &dyn Fn(String) -> ConnectorError,
+    ) -> Result<bool, ConnectorError> {
+        match token {
+            None => Ok(false),
+            Some(t) if self.token.as_deref() == Some(t.as_str()) => Err(bad(format!(
+                "the server sent the same next page `{t}` twice; stopping instead of looping"
+            ))),
+            Some(t) => {
+                self.token = Some(t);
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// The `rel="next"` target of one `Link` header value (RFC 8288), if any.
+pub(super) fn next_from_link_header(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let part = part.trim();
+        let open = part.find('<')?;
+        let close = part[open..].find('>')? + open;
+        let target = &part[open + 1..close];
+        let is_next = part[close + 1..].split(';').any(|param| {
+            let Some((key, value)) = param.split_once('=') else {
+                return false;
+            };
+            key.trim().eq_ignore_ascii_case("rel")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .split_ascii_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        is_next.then(|| target.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_from_link_header;
+
+    #[test]
+    fn link_headers() {
+        assert_eq!(
+            next_from_link_header(
+                r#"<https://x/api?page=1>; rel="prev", <https://x/api?page=3>; rel="next""#
+            ),
+            Some("https://x/api?page=3".into())
+        );
+        assert_eq!(next_from_link_header("</p2>; rel=next"), Some("/p2".into()));
+        assert_eq!(next_from_link_header(r#"</p9>; rel="last nofollow""#), None);
+        assert_eq!(
+            next_from_link_header(r#"</a>; title="x"; rel="prefetch next""#),
+            Some("/a".into())
+        );
+        assert_eq!(next_from_link_header("garbage"), None);
+    }
+}
