@@ -65,9 +65,12 @@ pub struct FieldSpec {
     /// A constant.
     #[serde(default)]
     pub value: Option<toml::Value>,
-    /// Target type (default `string`).
+    /// The type the source value is read as. When not given, the target field's own type
+    /// (`decimal` for `credit_limit`, `date` for `order_date`, `string` for text, enums and
+    /// currencies). Any type may fill a text field (it is rendered as text); `integer` may fill
+    /// a decimal field and `datetime` a date field (its local date).
     #[serde(default, rename = "type")]
-    pub ty: FieldType,
+    pub ty: Option<FieldType>,
     /// Transforms applied in order to the (string) value before typing.
     #[serde(default)]
     pub transforms: Vec<Transform>,

@@ -1,0 +1,458 @@
+//! The compiled plan: one [`FieldPlan`] per mapped target field, built once from the spec and
+//! then applied to each record without parsing anything again.
+//!
+//! Applying one field: read the source (path, template, expr or constant) → if not empty, run
+//! the transforms and the lookup → if empty now, use the default (or fail when the field is
+//! required, by the spec or by the entity) or leave the field out → read it as its type →
+//! emit it in the target's JSON form. A field with `each` maps every element of its array with
+//! its own sub-plans.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::convert::{Fail, Typing, Zone, is_empty, shorten};
+use super::expr::Expr;
+use super::path::Path;
+use super::schema::{self, Kind, TargetField};
+use super::spec::{FieldSpec, FieldType};
+use super::template::Template;
+use super::transform::Step;
+use super::{CompileError, MappingError};
+
+/// Where a field's value comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    Path(Path),
+    Template(Template),
+    Expr(Expr),
+    Const(Value),
+}
+
+/// A code table: code → replacement, with an optional `"*"` fallback.
+#[derive(Debug)]
+pub struct Lookup {
+    name: String,
+    codes: BTreeMap<String, String>,
+    fallback: Option<String>,
+}
+
+impl Lookup {
+    /// Builds a table from the spec's `[lookups.<name>]`.
+    pub fn new(name: &str, table: &BTreeMap<String, String>) -> Lookup {
+        let mut codes = table.clone();
+        let fallback = codes.remove("*");
+        Lookup {
+            name: name.to_string(),
+            codes,
+            fallback,
+        }
+    }
+
+    fn translate(&self, value: Value) -> Result<Value, Fail> {
+        let code = match &value {
+            Value::Array(items) => {
+                return items
+                    .iter()
+                    .map(|i| self.translate(i.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Value::Array);
+            }
+            Value::Object(_) => {
+                return Err(Fail::new(
+                    Some(shorten(&value)),
+                    format!("lookup `{}` needs a code, not an object", self.name),
+                ));
+            }
+            Value::String(s) => s.clone(),
+            Value::Null => return Ok(Value::Null),
+            other => other.to_string(),
+        };
+        match self.codes.get(&code).or(self.fallback.as_ref()) {
+            Some(to) => Ok(Value::String(to.clone())),
+            None => Err(Fail::new(
+                Some(shorten(&value)),
+                format!(
+                    "code `{code}` is not in lookup `{}` (add it, or a \"*\" fallback)",
+                    self.name
+                ),
+            )),
+        }
+    }
+
+    /// Every value the table can produce.
+    fn outputs(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.codes
+            .iter()
+            .chain(self.fallback.as_ref().map(|f| (&STAR, f)))
+    }
+}
+
+static STAR: String = String::new();
+
+/// How one target field is filled.
+#[derive(Debug, Clone)]
+pub struct FieldPlan {
+    /// Target field name.
+    pub name: &'static str,
+    kind: Kind,
+    source: Source,
+    steps: Vec<Step>,
+    lookup: Option<Arc<Lookup>>,
+    /// The default, already in the target's JSON form.
+    default: Option<Value>,
+    required: bool,
+    /// `None` for lists of lines.
+    typing: Option<Typing>,
+    each: Option<Vec<FieldPlan>>,
+}
+
+/// Compiles the field specs of one object (the entity, or the element of an `each`).
+pub fn compile_fields(
+    specs: &BTreeMap<String, FieldSpec>,
+    table: &'static [TargetField],
+    lookups: &BTreeMap<String, Arc<Lookup>>,
+    prefix: &str,
+    entity: &str,
+) -> Result<Vec<FieldPlan>, CompileError> {
+    let mut plans = Vec::with_capacity(specs.len());
+    for (name, spec) in specs {
+        let full = format!("{prefix}{name}");
+        let target = schema::find(table, name).ok_or_else(|| CompileError {
+            field: full.clone(),
+            reason: format!(
+                "`{name}` is not a field of {entity} (fields: {})",
+                schema::names(table)
+            ),
+        })?;
+        plans.push(compile_field(spec, target, lookups, &full, entity)?);
+    }
+    for target in table.iter().filter(|t| t.required) {
+        if !specs.contains_key(target.name) {
+            return Err(CompileError {
+                field: format!("{prefix}{}", target.name),
+                reason: format!("{entity} needs this field, but the mapping does not fill it"),
+            });
+        }
+    }
+    // Fill fields in the model's order, so output objects read naturally.
+    plans.sort_by_key(|p| table.iter().position(|t| t.name == p.name));
+    Ok(plans)
+}
+
+fn compile_field(
+    spec: &FieldSpec,
+    target: &'static TargetField,
+    lookups: &BTreeMap<String, Arc<Lookup>>,
+    full: &str,
+    entity: &str,
+) -> Result<FieldPlan, CompileError> {
+    let err = |reason: String| CompileError {
+        field: full.to_string(),
+        reason,
+    };
+    let mut given = Vec::new();
+    for (key, set) in [
+        ("path", spec.path.is_some()),
+        ("template", spec.template.is_some()),
+        ("expr", spec.expr.is_some()),
+        ("value", spec.value.is_some()),
+    ] {
+        if set {
+            given.push(key);
+        }
+    }
+    let source = match given.as_slice() {
+        [] => {
+            return Err(err(
+                "no source: set one of `path`, `template`, `expr`, `value`".to_string(),
+            ));
+        }
+        [_] => {
+            if let Some(p) = &spec.path {
+                Source::Path(Path::parse(p).map_err(|e| err(format!("bad path {e}")))?)
+            } else if let Some(t) = &spec.template {
+                Source::Template(Template::parse(t).map_err(|e| err(format!("bad template: {e}")))?)
+            } else if let Some(x) = &spec.expr {
+                Source::Expr(Expr::compile(x).map_err(err)?)
+            } else if let Some(v) = &spec.value {
+                Source::Const(toml_to_json(v))
+            } else {
+                unreachable!("one source is set")
+            }
+        }
+        many => {
+            return Err(err(format!(
+                "more than one source ({}); set only one",
+                many.join(", ")
+            )));
+        }
+    };
+
+    let steps = spec
+        .transforms
+        .iter()
+        .map(Step::compile)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    let lookup = match &spec.lookup {
+        None => None,
+        Some(name) => Some(lookups.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = lookups.keys().map(String::as_str).collect();
+            err(format!(
+                "lookup `{name}` is not defined in [lookups] (defined: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?),
+    };
+
+    let mut plan = FieldPlan {
+        name: target.name,
+        kind: target.kind,
+        source,
+        steps,
+        lookup,
+        default: None,
+        required: spec.required || target.required,
+        typing: None,
+        each: None,
+    };
+
+    if let Kind::Lines(sub) = target.kind {
+        if spec.ty.is_some() || spec.format.is_some() || spec.timezone.is_some() {
+            return Err(err(
+                "a list of lines takes no `type`, `format` or `timezone`; type its `each` fields"
+                    .to_string(),
+            ));
+        }
+        if !plan.steps.is_empty() || plan.lookup.is_some() || spec.default.is_some() {
+            return Err(err(
+                "a list of lines takes no `transforms`, `lookup` or `default`".to_string(),
+            ));
+        }
+        if let Some(each) = &spec.each {
+            let element = format!("{entity} {}", target.name);
+            plan.each = Some(compile_fields(
+                each,
+                sub,
+                lookups,
+                &format!("{full}."),
+                &element,
+            )?);
+        }
+        return Ok(plan);
+    }
+    if spec.each.is_some() {
+        return Err(err(format!(
+            "`each` is only for lists of objects; `{}` holds {}",
+            target.name,
+            target.kind.describe()
+        )));
+    }
+
+    let ty = spec
+        .ty
+        .or(target.kind.default_type())
+        .unwrap_or(FieldType::String);
+    if !target.kind.accepts(ty) {
+        return Err(err(format!(
+            "type `{}` cannot fill this field, which holds {}",
+            type_name(ty),
+            target.kind.describe()
+        )));
+    }
+    if spec.format.is_some() && !matches!(ty, FieldType::Date | FieldType::Datetime) {
+        return Err(err("`format` is only for date and datetime".to_string()));
+    }
+    let zone = match &spec.timezone {
+        None => None,
+        Some(z) => {
+            if ty != FieldType::Datetime {
+                return Err(err("`timezone` is only for datetime".to_string()));
+            }
+            Some(Zone::parse(z).map_err(err)?)
+        }
+    };
+    let typing = Typing {
+        ty,
+        format: spec.format.clone(),
+        zone,
+    };
+
+    // Lookup outputs that can never fit the target are a mistake in the file.
+    if let (Some(lookup), Kind::Enum(_) | Kind::Currency, FieldType::String) =
+        (&plan.lookup, target.kind, ty)
+    {
+        for (code, out) in lookup.outputs() {
+            if out.trim().is_empty() {
+                continue;
+            }
+            if let Err(f) = typing
+                .read(&Value::String(out.clone()))
+                .and_then(|t| t.emit(target.kind, &Value::Null))
+            {
+                let code = if code.is_empty() { "*" } else { code };
+                return Err(err(format!(
+                    "lookup `{}` maps `{code}` to `{out}`: {}",
+                    lookup.name, f.reason
+                )));
+            }
+        }
+    }
+
+    if let Some(d) = &spec.default {
+        let raw = toml_to_json(d);
+        if !is_empty(Some(&raw), Some(ty)) {
+            let emitted = typing
+                .read(&raw)
+                .and_then(|t| t.emit(target.kind, &raw))
+                .map_err(|f| err(format!("default {}: {}", shorten(&raw), f.reason)))?;
+            plan.default = Some(emitted);
+        }
+    }
+    plan.typing = Some(typing);
+    Ok(plan)
+}
+
+fn type_name(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::String => "string",
+        FieldType::Decimal => "decimal",
+        FieldType::Integer => "integer",
+        FieldType::Bool => "bool",
+        FieldType::Date => "date",
+        FieldType::Datetime => "datetime",
+    }
+}
+
+impl FieldPlan {
+    /// The field's output value for one record (`None`: leave the field out).
+    /// `path` is the field's name as shown in errors (e.g. `lines[2].quantity`).
+    pub fn eval(&self, record: &Value, path: &str) -> Result<Option<Value>, MappingError> {
+        let fail = |f: Fail| MappingError {
+            field: path.to_string(),
+            value: f.value,
+            reason: f.reason,
+        };
+        let ty = self.typing.as_ref().map(|t| t.ty);
+
+        let raw: Option<Value> = match &self.source {
+            Source::Path(p) => p.get(record).cloned(),
+            Source::Template(t) => Some(t.render(record).map_err(fail)?),
+            Source::Expr(x) => x.run(record).map_err(|reason| MappingError {
+                field: path.to_string(),
+                value: None,
+                reason,
+            })?,
+            Source::Const(v) => Some(v.clone()),
+        };
+        // Kept for the message only when transforms may empty the value.
+        let before = if self.steps.is_empty() && self.lookup.is_none() {
+            None
+        } else {
+            raw.clone()
+        };
+
+        let mut value = raw;
+        if !is_empty(value.as_ref(), ty)
+            && let Some(mut v) = value.take()
+        {
+            for step in &self.steps {
+                v = step.apply(v).map_err(fail)?;
+            }
+            if let Some(lookup) = &self.lookup
+                && !is_empty(Some(&v), ty)
+            {
+                v = lookup.translate(v).map_err(fail)?;
+            }
+            value = Some(v);
+        }
+
+        if is_empty(value.as_ref(), ty) {
+            if let Some(d) = &self.default {
+                return Ok(Some(d.clone()));
+            }
+            if self.required {
+                return Err(MappingError {
+                    field: path.to_string(),
+                    value: match before.as_ref().or(value.as_ref()) {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(shorten(v)),
+                    },
+                    reason: "required, but the source has no value".to_string(),
+                });
+            }
+            return Ok(None);
+        }
+        let Some(value) = value else {
+            return Ok(None);
+        };
+
+        match (&self.typing, &self.each) {
+            (Some(typing), _) => {
+                let typed = typing.read(&value).map_err(fail)?;
+                typed.emit(self.kind, &value).map(Some).map_err(fail)
+            }
+            (None, Some(each)) => {
+                let Value::Array(items) = &value else {
+                    return Err(fail(Fail::new(
+                        Some(shorten(&value)),
+                        "not a list (`each` needs an array of objects)",
+                    )));
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let prefix = format!("{path}[{i}].");
+                    out.push(Value::Object(build(each, item, &prefix)?));
+                }
+                Ok(Some(Value::Array(out)))
+            }
+            // A list filled as a whole (e.g. by `expr`): the model checks its shape.
+            (None, None) => Ok(Some(value)),
+        }
+    }
+}
+
+/// Maps one object: every plan's output, keyed by field name.
+pub fn build(
+    plans: &[FieldPlan],
+    record: &Value,
+    prefix: &str,
+) -> Result<Map<String, Value>, MappingError> {
+    let mut out = Map::with_capacity(plans.len());
+    for plan in plans {
+        let shown = if prefix.is_empty() {
+            plan.name.to_string()
+        } else {
+            format!("{prefix}{}", plan.name)
+        };
+        if let Some(v) = plan.eval(record, &shown)? {
+            out.insert(plan.name.to_string(), v);
+        }
+    }
+    Ok(out)
+}
+
+/// A TOML value as JSON (datetimes become their RFC 3339 text).
+pub fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::Number((*i).into()),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
