@@ -88,9 +88,7 @@ impl Zone {
     pub fn parse(s: &str) -> Result<Zone, String> {
         let t = s.trim();
         if t == "Z" || t == "z" {
-            return Ok(Zone::Fixed(
-                FixedOffset::east_opt(0).unwrap_or(utc_offset()),
-            ));
+            return Ok(Zone::Fixed(utc_offset()));
         }
         if let Some(rest) = t.strip_prefix('+').or_else(|| t.strip_prefix('-')) {
             let sign = if t.starts_with('-') { -1 } else { 1 };
