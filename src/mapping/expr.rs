@@ -82,14 +82,25 @@ impl Expr {
     }
 
     /// Runs the program on `input`: its first output, `None` when it has none.
-    pub fn run(&self, input: &Value) -> Result<Option<Value>, String> {
+    pub fn run(&self, input: &JqInput) -> Result<Option<Value>, String> {
         let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
-        let mut out = self.filter.id.run((ctx, to_val(input))).map(unwrap_valr);
+        // Cloning a jq value only bumps reference counts.
+        let mut out = self.filter.id.run((ctx, input.0.clone())).map(unwrap_valr);
         match out.next() {
             None => Ok(None),
             Some(Ok(v)) => Ok(Some(from_val(&v))),
             Some(Err(e)) => Err(format!("jq error: {e}")),
         }
+    }
+}
+
+/// A record converted to jq's value type (done once per record, shared by its `expr` fields).
+pub struct JqInput(Val);
+
+impl JqInput {
+    /// Converts `record`.
+    pub fn new(record: &Value) -> Self {
+        JqInput(to_val(record))
     }
 }
 

@@ -30,7 +30,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::model::{CanonicalRecord, Entity, ModelError};
-use plan::{FieldPlan, Lookup};
+use plan::{At, FieldPlan, Lookup, Scope};
 pub use spec::MappingSpec;
 
 /// The mapping file itself is wrong (found when compiling).
@@ -106,14 +106,14 @@ impl Mapping {
 
     /// Maps one source record.
     pub fn apply(&self, record: &Value) -> Result<CanonicalRecord, MappingError> {
-        let object = plan::build(&self.plans, record, "")?;
+        let object = plan::build(&self.plans, &Scope::new(record), At::Top)?;
         CanonicalRecord::from_value(self.entity, Value::Object(object)).map_err(shape_error)
     }
 
     /// Best effort: the record's `source_key` even when the full mapping fails (for quarantine).
     pub fn key_of(&self, record: &Value) -> Option<String> {
         let plan = &self.plans[self.key?];
-        match plan.eval(record, plan.name) {
+        match plan.eval(&Scope::new(record), At::Top) {
             Ok(Some(Value::String(s))) => Some(s),
             _ => None,
         }

@@ -7,13 +7,15 @@
 //! emit it in the target's JSON form. A field with `each` maps every element of its array with
 //! its own sub-plans.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::convert::{Fail, Typing, Zone, is_empty, shorten};
-use super::expr::Expr;
+use super::expr::{Expr, JqInput};
 use super::path::Path;
 use super::schema::{self, Kind, TargetField};
 use super::spec::{FieldSpec, FieldType};
@@ -316,6 +318,16 @@ fn compile_field(
         }
     }
     plan.typing = Some(typing);
+    // A constant does not depend on the record: check it now rather than on every record.
+    if matches!(plan.source, Source::Const(_))
+        && let Err(e) = plan.eval(&Scope::new(&Value::Null), At::Top)
+    {
+        let shown = e
+            .value
+            .map(|v| format!(" (value: {v})"))
+            .unwrap_or_default();
+        return Err(err(format!("`value`: {}{shown}", e.reason)));
+    }
     Ok(plan)
 }
 
@@ -330,38 +342,70 @@ fn type_name(ty: FieldType) -> &'static str {
     }
 }
 
+/// Where a field sits, for error messages: at the top, or inside one element of a list.
+#[derive(Debug, Clone, Copy)]
+pub enum At<'a> {
+    /// A field of the record itself.
+    Top,
+    /// A field of element `i` of the list field named here (`lines[2].quantity`).
+    Line(&'a str, usize),
+}
+
+impl At<'_> {
+    fn name(self, field: &str) -> String {
+        match self {
+            At::Top => field.to_string(),
+            At::Line(list, i) => format!("{list}[{i}].{field}"),
+        }
+    }
+}
+
+/// The object being mapped, with its jq form made once on first use and shared by every
+/// `expr` field of the object.
+pub struct Scope<'a> {
+    record: &'a Value,
+    jq: OnceCell<JqInput>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope over `record`.
+    pub fn new(record: &'a Value) -> Self {
+        Scope {
+            record,
+            jq: OnceCell::new(),
+        }
+    }
+
+    fn jq(&self) -> &JqInput {
+        self.jq.get_or_init(|| JqInput::new(self.record))
+    }
+}
+
 impl FieldPlan {
-    /// The field's output value for one record (`None`: leave the field out).
-    /// `path` is the field's name as shown in errors (e.g. `lines[2].quantity`).
-    pub fn eval(&self, record: &Value, path: &str) -> Result<Option<Value>, MappingError> {
+    /// The field's output value for one object (`None`: leave the field out).
+    pub fn eval(&self, scope: &Scope<'_>, at: At<'_>) -> Result<Option<Value>, MappingError> {
         let fail = |f: Fail| MappingError {
-            field: path.to_string(),
+            field: at.name(self.name),
             value: f.value,
             reason: f.reason,
         };
         let ty = self.typing.as_ref().map(|t| t.ty);
 
-        let raw: Option<Value> = match &self.source {
-            Source::Path(p) => p.get(record).cloned(),
-            Source::Template(t) => Some(t.render(record).map_err(fail)?),
-            Source::Expr(x) => x.run(record).map_err(|reason| MappingError {
-                field: path.to_string(),
-                value: None,
-                reason,
-            })?,
-            Source::Const(v) => Some(v.clone()),
-        };
-        // Kept for the message only when transforms may empty the value.
-        let before = if self.steps.is_empty() && self.lookup.is_none() {
-            None
-        } else {
-            raw.clone()
+        let mut value: Option<Cow<'_, Value>> = match &self.source {
+            Source::Path(p) => p.get(scope.record).map(Cow::Borrowed),
+            Source::Template(t) => Some(Cow::Owned(t.render(scope.record).map_err(fail)?)),
+            Source::Expr(x) => x
+                .run(scope.jq())
+                .map_err(|reason| fail(Fail::new(None, reason)))?
+                .map(Cow::Owned),
+            Source::Const(v) => Some(Cow::Borrowed(v)),
         };
 
-        let mut value = raw;
-        if !is_empty(value.as_ref(), ty)
-            && let Some(mut v) = value.take()
+        if (!self.steps.is_empty() || self.lookup.is_some())
+            && !is_empty(value.as_deref(), ty)
+            && let Some(raw) = value.take()
         {
+            let mut v = raw.into_owned();
             for step in &self.steps {
                 v = step.apply(v).map_err(fail)?;
             }
@@ -370,27 +414,28 @@ impl FieldPlan {
             {
                 v = lookup.translate(v).map_err(fail)?;
             }
-            value = Some(v);
+            value = Some(Cow::Owned(v));
         }
 
-        if is_empty(value.as_ref(), ty) {
-            if let Some(d) = &self.default {
-                return Ok(Some(d.clone()));
+        let value = match value {
+            Some(v) if !is_empty(Some(&v), ty) => v,
+            emptied => {
+                if let Some(d) = &self.default {
+                    return Ok(Some(d.clone()));
+                }
+                if !self.required {
+                    return Ok(None);
+                }
+                // Show what the source held, before transforms emptied it.
+                let held = match &self.source {
+                    Source::Path(p) => p.get(scope.record),
+                    _ => emptied.as_deref(),
+                };
+                return Err(fail(Fail::new(
+                    held.filter(|v| !v.is_null()).map(shorten),
+                    "required, but the source has no value",
+                )));
             }
-            if self.required {
-                return Err(MappingError {
-                    field: path.to_string(),
-                    value: match before.as_ref().or(value.as_ref()) {
-                        None | Some(Value::Null) => None,
-                        Some(v) => Some(shorten(v)),
-                    },
-                    reason: "required, but the source has no value".to_string(),
-                });
-            }
-            return Ok(None);
-        }
-        let Some(value) = value else {
-            return Ok(None);
         };
 
         match (&self.typing, &self.each) {
@@ -399,7 +444,7 @@ impl FieldPlan {
                 typed.emit(self.kind, &value).map(Some).map_err(fail)
             }
             (None, Some(each)) => {
-                let Value::Array(items) = &value else {
+                let Value::Array(items) = value.as_ref() else {
                     return Err(fail(Fail::new(
                         Some(shorten(&value)),
                         "not a list (`each` needs an array of objects)",
@@ -407,13 +452,13 @@ impl FieldPlan {
                 };
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let prefix = format!("{path}[{i}].");
-                    out.push(Value::Object(build(each, item, &prefix)?));
+                    let object = build(each, &Scope::new(item), At::Line(self.name, i))?;
+                    out.push(Value::Object(object));
                 }
                 Ok(Some(Value::Array(out)))
             }
             // A list filled as a whole (e.g. by `expr`): the model checks its shape.
-            (None, None) => Ok(Some(value)),
+            (None, None) => Ok(Some(value.into_owned())),
         }
     }
 }
@@ -421,17 +466,12 @@ impl FieldPlan {
 /// Maps one object: every plan's output, keyed by field name.
 pub fn build(
     plans: &[FieldPlan],
-    record: &Value,
-    prefix: &str,
+    scope: &Scope<'_>,
+    at: At<'_>,
 ) -> Result<Map<String, Value>, MappingError> {
     let mut out = Map::with_capacity(plans.len());
     for plan in plans {
-        let shown = if prefix.is_empty() {
-            plan.name.to_string()
-        } else {
-            format!("{prefix}{}", plan.name)
-        };
-        if let Some(v) = plan.eval(record, &shown)? {
+        if let Some(v) = plan.eval(scope, at)? {
             out.insert(plan.name.to_string(), v);
         }
     }

@@ -644,6 +644,12 @@ fn target_fields_and_sources_are_checked_at_compile_time() {
     assert!(e.reason.contains("no source"), "{e}");
     let e = compile_err(&format!("{base}[fields.city]\npath = \"a..b\"\n"));
     assert_eq!(e.field, "city");
+    let e = compile_err(&format!("{base}[fields.kind]\nvalue = \"vip\"\n"));
+    assert_eq!(e.field, "kind");
+    assert!(
+        e.reason.contains("`value`") && e.reason.contains("not one of"),
+        "{e}"
+    );
     let e = compile_err(&format!(
         "{base}[fields.credit_limit]\npath = \"c\"\ntype = \"bool\"\n"
     ));

@@ -4,10 +4,7 @@
 //! equals `"5000.00"` and `5000`), date-times by instant, lines element by element with the
 //! same rules, everything else by equality of the JSON values.
 
-use std::str::FromStr;
-
 use chrono::DateTime;
-use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::convert::decimal;
@@ -128,7 +125,6 @@ fn same(kind: Kind, wanted: &Value, got: &Value) -> bool {
 fn show(v: &Value) -> String {
     match v {
         Value::Null => "nothing".to_string(),
-        Value::String(s) if Decimal::from_str(s).is_ok() => format!("\"{s}\""),
         other => other.to_string(),
     }
 }
