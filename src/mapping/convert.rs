@@ -12,8 +12,11 @@
 //!   shortest textual form; thousands separators and other stray characters are errors;
 //! - decimals are emitted as strings that keep their scale (`"5000.00"`).
 
+use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -134,7 +137,7 @@ pub struct Typing {
     /// The source type.
     pub ty: FieldType,
     /// chrono format for dates and date-times.
-    pub format: Option<String>,
+    pub format: Option<Pattern>,
     /// Zone for naive date-times.
     pub zone: Option<Zone>,
 }
@@ -158,18 +161,23 @@ pub enum Typed {
 
 impl Typing {
     /// Reads a non-empty value as the source type.
-    pub fn read(&self, value: &Value) -> Result<Typed, Fail> {
-        if matches!(value, Value::Array(_) | Value::Object(_)) {
+    pub fn read(&self, value: Cow<'_, Value>) -> Result<Typed, Fail> {
+        if matches!(*value, Value::Array(_) | Value::Object(_)) {
             return Err(Fail::about(
-                value,
+                &value,
                 "not a single value (a list or an object; use an index, `join` or `expr`)",
             ));
         }
-        match self.ty {
-            FieldType::String => Ok(Typed::Str(match value {
-                Value::String(s) => s.clone(),
+        if self.ty == FieldType::String {
+            return Ok(Typed::Str(match value {
+                Cow::Owned(Value::String(s)) => s,
+                Cow::Borrowed(Value::String(s)) => s.clone(),
                 other => other.to_string(),
-            })),
+            }));
+        }
+        let value = value.as_ref();
+        match self.ty {
+            FieldType::String => unreachable!("handled above"),
             FieldType::Decimal => decimal(value)
                 .map(Typed::Dec)
                 .ok_or_else(|| Fail::about(value, "not a decimal")),
@@ -184,7 +192,7 @@ impl Typing {
                     return Err(Fail::about(value, "not a date"));
                 };
                 self.date(s.trim()).map(Typed::Date).ok_or_else(|| {
-                    let expected = self.format.as_deref().unwrap_or("%Y-%m-%d");
+                    let expected = self.format.as_ref().map_or("%Y-%m-%d", |f| f.text.as_str());
                     Fail::about(value, format!("not a date (expected format {expected})"))
                 })
             }
@@ -199,45 +207,35 @@ impl Typing {
 
     fn date(&self, s: &str) -> Option<NaiveDate> {
         if let Some(fmt) = &self.format {
-            return NaiveDate::parse_from_str(s, fmt)
-                .ok()
-                .or_else(|| NaiveDateTime::parse_from_str(s, fmt).ok().map(|d| d.date()))
-                .or_else(|| {
-                    DateTime::parse_from_str(s, fmt)
-                        .ok()
-                        .map(|d| d.date_naive())
-                });
+            return fmt.parse(s)?.to_naive_date().ok();
         }
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .ok()
+        ISO_DATE
+            .parse(s)
+            .and_then(|p| p.to_naive_date().ok())
             .or_else(|| DateTime::parse_from_rfc3339(s).ok().map(|d| d.date_naive()))
             .or_else(|| naive_iso(s).map(|d| d.date()))
     }
 
     fn datetime(&self, s: &str, value: &Value) -> Result<DateTime<FixedOffset>, Fail> {
         let (aware, naive) = match &self.format {
-            Some(fmt) => (
-                DateTime::parse_from_str(s, fmt).ok(),
-                NaiveDateTime::parse_from_str(s, fmt).ok().or_else(|| {
-                    NaiveDate::parse_from_str(s, fmt)
-                        .ok()
-                        .map(|d| d.and_time(NaiveTime::MIN))
-                }),
-            ),
-            None => (
-                DateTime::parse_from_rfc3339(s).ok(),
-                naive_iso(s).or_else(|| {
-                    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                        .ok()
-                        .map(|d| d.and_time(NaiveTime::MIN))
-                }),
-            ),
+            Some(fmt) => match fmt.parse(s) {
+                Some(p) if p.offset.is_some() => (p.to_datetime().ok(), None),
+                Some(p) => (None, naive_of(&p)),
+                None => (None, None),
+            },
+            None => match DateTime::parse_from_rfc3339(s) {
+                Ok(dt) => (Some(dt), None),
+                Err(_) => (
+                    None,
+                    naive_iso(s).or_else(|| ISO_DATE.parse(s).and_then(|p| naive_of(&p))),
+                ),
+            },
         };
         if let Some(dt) = aware {
             return Ok(dt);
         }
         let Some(naive) = naive else {
-            let expected = self.format.as_deref().unwrap_or("RFC 3339");
+            let expected = self.format.as_ref().map_or("RFC 3339", |f| f.text.as_str());
             return Err(Fail::about(
                 value,
                 format!("not a date-time (expected {expected})"),
@@ -254,10 +252,53 @@ impl Typing {
     }
 }
 
-fn naive_iso(s: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+/// A chrono format string, parsed once when the mapping is compiled.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    text: String,
+    items: Vec<Item<'static>>,
+}
+
+impl Pattern {
+    /// Parses a chrono format such as `%d.%m.%Y`; the error says what is wrong.
+    pub fn new(text: &str) -> Result<Pattern, String> {
+        let items = StrftimeItems::new(text)
+            .parse_to_owned()
+            .map_err(|e| format!("bad `format` `{text}`: {e}"))?;
+        Ok(Pattern {
+            text: text.to_string(),
+            items,
+        })
+    }
+
+    /// The fields read from `s`, when the whole of `s` fits the format.
+    fn parse(&self, s: &str) -> Option<Parsed> {
+        let mut parsed = Parsed::new();
+        chrono::format::parse(&mut parsed, s, self.items.iter()).ok()?;
+        Some(parsed)
+    }
+}
+
+fn builtin(text: &str) -> Pattern {
+    Pattern::new(text).unwrap_or_else(|e| unreachable!("built-in format: {e}"))
+}
+
+static ISO_DATE: LazyLock<Pattern> = LazyLock::new(|| builtin("%Y-%m-%d"));
+static ISO_T: LazyLock<Pattern> = LazyLock::new(|| builtin("%Y-%m-%dT%H:%M:%S%.f"));
+static ISO_SPACE: LazyLock<Pattern> = LazyLock::new(|| builtin("%Y-%m-%d %H:%M:%S%.f"));
+
+/// A naive date-time from parsed fields; a date alone means midnight.
+fn naive_of(p: &Parsed) -> Option<NaiveDateTime> {
+    p.to_naive_datetime_with_offset(0)
         .ok()
+        .or_else(|| p.to_naive_date().ok().map(|d| d.and_time(NaiveTime::MIN)))
+}
+
+fn naive_iso(s: &str) -> Option<NaiveDateTime> {
+    ISO_T
+        .parse(s)
+        .or_else(|| ISO_SPACE.parse(s))
+        .and_then(|p| p.to_naive_datetime_with_offset(0).ok())
 }
 
 /// A decimal from a string or a JSON number, exactly; `None` when it is not one.
@@ -326,11 +367,14 @@ fn boolean(value: &Value) -> Option<bool> {
 
 impl Typed {
     /// The JSON value for a target of `kind`; `shown` is the source value for messages.
-    pub fn emit(self, kind: Kind, shown: &Value) -> Result<Value, Fail> {
+    pub fn emit(self, kind: Kind) -> Result<Value, Fail> {
         Ok(match (kind, self) {
             (Kind::Text, t) => Value::String(t.into_text()),
             (Kind::Enum(names), t) => {
                 let text = t.into_text();
+                if names.contains(&text.as_str()) {
+                    return Ok(Value::String(text));
+                }
                 let wanted = text.trim().to_lowercase().replace([' ', '-'], "_");
                 match names.iter().find(|n| **n == wanted) {
                     Some(n) => Value::String((*n).to_string()),
@@ -363,10 +407,10 @@ impl Typed {
                 Value::String(dt.date_naive().format("%Y-%m-%d").to_string())
             }
             (Kind::Datetime, Typed::DateTime(dt)) => Value::String(dt.to_rfc3339()),
-            (kind, _) => {
+            (kind, t) => {
                 // Compile-time checks make this unreachable; fail softly all the same.
-                return Err(Fail::about(
-                    shown,
+                return Err(Fail::new(
+                    Some(t.into_text()),
                     format!("cannot fill a {} field", kind.describe()),
                 ));
             }

@@ -143,3 +143,5 @@ fn shape_error(e: ModelError) -> MappingError {
         reason: text,
     }
 }
+#[cfg(test)]
+mod scratch;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::convert::{Fail, Typing, Zone, is_empty, shorten};
+use super::convert::{Fail, Pattern, Typing, Zone, is_empty, shorten};
 use super::expr::{Expr, JqInput};
 use super::path::Path;
 use super::schema::{self, Kind, TargetField};
@@ -52,29 +52,33 @@ impl Lookup {
         }
     }
 
-    fn translate(&self, value: Value) -> Result<Value, Fail> {
-        let code = match &value {
+    fn translate(&self, value: &Value) -> Result<Value, Fail> {
+        let rendered;
+        let code: &str = match value {
             Value::Array(items) => {
                 return items
                     .iter()
-                    .map(|i| self.translate(i.clone()))
+                    .map(|i| self.translate(i))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Value::Array);
             }
             Value::Object(_) => {
                 return Err(Fail::new(
-                    Some(shorten(&value)),
+                    Some(shorten(value)),
                     format!("lookup `{}` needs a code, not an object", self.name),
                 ));
             }
-            Value::String(s) => s.clone(),
             Value::Null => return Ok(Value::Null),
-            other => other.to_string(),
+            Value::String(s) => s,
+            other => {
+                rendered = other.to_string();
+                &rendered
+            }
         };
-        match self.codes.get(&code).or(self.fallback.as_ref()) {
+        match self.codes.get(code).or(self.fallback.as_ref()) {
             Some(to) => Ok(Value::String(to.clone())),
             None => Err(Fail::new(
-                Some(shorten(&value)),
+                Some(shorten(value)),
                 format!(
                     "code `{code}` is not in lookup `{}` (add it, or a \"*\" fallback)",
                     self.name
@@ -282,7 +286,12 @@ fn compile_field(
     };
     let typing = Typing {
         ty,
-        format: spec.format.clone(),
+        format: spec
+            .format
+            .as_deref()
+            .map(Pattern::new)
+            .transpose()
+            .map_err(err)?,
         zone,
     };
 
@@ -295,8 +304,8 @@ fn compile_field(
                 continue;
             }
             if let Err(f) = typing
-                .read(&Value::String(out.clone()))
-                .and_then(|t| t.emit(target.kind, &Value::Null))
+                .read(Cow::Owned(Value::String(out.clone())))
+                .and_then(|t| t.emit(target.kind))
             {
                 let code = if code.is_empty() { "*" } else { code };
                 return Err(err(format!(
@@ -311,8 +320,8 @@ fn compile_field(
         let raw = toml_to_json(d);
         if !is_empty(Some(&raw), Some(ty)) {
             let emitted = typing
-                .read(&raw)
-                .and_then(|t| t.emit(target.kind, &raw))
+                .read(Cow::Borrowed(&raw))
+                .and_then(|t| t.emit(target.kind))
                 .map_err(|f| err(format!("default {}: {}", shorten(&raw), f.reason)))?;
             plan.default = Some(emitted);
         }
@@ -401,7 +410,7 @@ impl FieldPlan {
             Source::Const(v) => Some(Cow::Borrowed(v)),
         };
 
-        if (!self.steps.is_empty() || self.lookup.is_some())
+        if !self.steps.is_empty()
             && !is_empty(value.as_deref(), ty)
             && let Some(raw) = value.take()
         {
@@ -409,12 +418,14 @@ impl FieldPlan {
             for step in &self.steps {
                 v = step.apply(v).map_err(fail)?;
             }
-            if let Some(lookup) = &self.lookup
-                && !is_empty(Some(&v), ty)
-            {
-                v = lookup.translate(v).map_err(fail)?;
-            }
             value = Some(Cow::Owned(v));
+        }
+        if let Some(lookup) = &self.lookup
+            && let Some(v) = value.as_deref()
+            && !is_empty(Some(v), ty)
+        {
+            let translated = lookup.translate(v).map_err(fail)?;
+            value = Some(Cow::Owned(translated));
         }
 
         let value = match value {
@@ -440,8 +451,8 @@ impl FieldPlan {
 
         match (&self.typing, &self.each) {
             (Some(typing), _) => {
-                let typed = typing.read(&value).map_err(fail)?;
-                typed.emit(self.kind, &value).map(Some).map_err(fail)
+                let typed = typing.read(value).map_err(fail)?;
+                typed.emit(self.kind).map(Some).map_err(fail)
             }
             (None, Some(each)) => {
                 let Value::Array(items) = value.as_ref() else {

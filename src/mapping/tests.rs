@@ -250,11 +250,23 @@ value = "1"
     assert_eq!(e.field, "payment_date");
     assert!(e.reason.contains("not a date"), "{e}");
 
-    let m = compile(&text.replace("path = \"d\"", "path = \"d\"\nformat = \"%d.%m.%Y\"")).unwrap();
+    let with_format =
+        |f: &str| text.replace("path = \"d\"", &format!("path = \"d\"\nformat = \"{f}\""));
+    let m = compile(&with_format("%d.%m.%Y")).unwrap();
     assert_eq!(
         out(&m, json!({"id": 1, "c": 2, "d": "01.03.2026"}))["payment_date"],
         json!("2026-03-01")
     );
+    let e = err(&m, json!({"id": 1, "c": 2, "d": "2026-03-01"}));
+    assert!(e.reason.contains("%d.%m.%Y"), "{e}");
+    let m = compile(&with_format("%d/%m/%Y %H:%M")).unwrap();
+    assert_eq!(
+        out(&m, json!({"id": 1, "c": 2, "d": "01/03/2026 17:45"}))["payment_date"],
+        json!("2026-03-01")
+    );
+    let e = compile_err(&with_format("%d.%Q"));
+    assert_eq!(e.field, "payment_date");
+    assert!(e.reason.contains("format"), "{e}");
 }
 
 #[test]
