@@ -143,5 +143,3 @@ fn shape_error(e: ModelError) -> MappingError {
         reason: text,
     }
 }
-#[cfg(test)]
-mod scratch;
