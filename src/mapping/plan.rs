@@ -88,14 +88,13 @@ impl Lookup {
     }
 
     /// Every value the table can produce.
-    fn outputs(&self) -> impl Iterator<Item = (&String, &String)> {
+    fn outputs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.codes
             .iter()
-            .chain(self.fallback.as_ref().map(|f| (&STAR, f)))
+            .map(|(code, out)| (code.as_str(), out.as_str()))
+            .chain(self.fallback.as_deref().map(|out| ("*", out)))
     }
 }
-
-static STAR: String = String::new();
 
 /// How one target field is filled.
 #[derive(Debug, Clone)]
@@ -304,10 +303,9 @@ fn compile_field(
                 continue;
             }
             if let Err(f) = typing
-                .read(Cow::Owned(Value::String(out.clone())))
+                .read(Cow::Owned(Value::String(out.to_string())))
                 .and_then(|t| t.emit(target.kind))
             {
-                let code = if code.is_empty() { "*" } else { code };
                 return Err(err(format!(
                     "lookup `{}` maps `{code}` to `{out}`: {}",
                     lookup.name, f.reason

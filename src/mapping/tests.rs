@@ -806,3 +806,68 @@ fn mappings_can_be_shared_between_tasks() {
     fn shared<T: Send + Sync + Clone + std::fmt::Debug>() {}
     shared::<Mapping>();
 }
+
+#[test]
+fn each_sub_fields_read_the_element_with_every_source() {
+    let text = ORDER.replace(
+        "[fields.lines.each.sku]\npath = \"product\"\ntransforms = [\"trim\"]\n",
+        "[fields.lines.each.sku]\nexpr = \".product | ascii_upcase\"\n\
+         [fields.lines.each.description]\ntemplate = \"{product} x{qty}\"\n",
+    );
+    let m = compile(&text).unwrap();
+    let v = out(
+        &m,
+        order_record(json!([{"product": "ab", "qty": 2, "price": "1.50"}])),
+    );
+    assert_eq!(v["lines"][0]["sku"], json!("AB"));
+    assert_eq!(v["lines"][0]["description"], json!("ab x2"));
+    assert_eq!(v["lines"][0]["unit_price"], json!("1.50"));
+}
+
+#[test]
+fn lookups_take_numbers_and_can_empty_a_value() {
+    let m = customer(
+        r#"
+[fields.tier]
+path = "tier"
+lookup = "tiers"
+[fields.region]
+path = "r"
+lookup = "regions"
+[lookups.tiers]
+"1" = "gold"
+"2" = "silver"
+[lookups.regions]
+NONE = ""
+"*" = "elsewhere"
+"#,
+    );
+    let v = out(&m, json!({"id": 1, "name": "N", "tier": "1", "r": "NONE"}));
+    assert_eq!(v["tier"], json!("gold"));
+    assert_eq!(v["region"], Value::Null, "a code mapped to \"\" is empty");
+    let v = out(&m, json!({"id": 1, "name": "N", "tier": 2, "r": "EU"}));
+    assert_eq!(v["tier"], json!("silver"), "a numeric code");
+    assert_eq!(v["region"], json!("elsewhere"));
+    let e = err(&m, json!({"id": 1, "name": "N", "tier": "3"}));
+    assert_eq!(
+        e.to_string(),
+        "field `tier`: code `3` is not in lookup `tiers` (add it, or a \"*\" fallback) (value: 3)"
+    );
+
+    // Transforms run before the lookup, which translates each element of a list; a list
+    // left for a text field is an error naming the field.
+    let m = customer(
+        r#"
+[fields.tier]
+path = "tags"
+transforms = [{ split = { sep = "," } }, "trim"]
+lookup = "tiers"
+[lookups.tiers]
+"1" = "gold"
+"2" = "silver"
+"#,
+    );
+    let e = err(&m, json!({"id": 1, "name": "N", "tags": "1, 2"}));
+    assert_eq!(e.field, "tier");
+    assert!(e.reason.contains("not a single value"), "{e}");
+}
