@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use jaq_core::compile::Undefined;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
 use jaq_json::{Map, Num, Val};
@@ -69,8 +70,13 @@ impl Expr {
                 let names: Vec<String> = errs
                     .into_iter()
                     .flat_map(|(_, es)| {
-                        es.into_iter()
-                            .map(|(name, what)| format!("{name} ({what:?})"))
+                        es.into_iter().map(|(name, what)| match what {
+                            Undefined::Filter(arity) => format!("filter `{name}/{arity}`"),
+                            Undefined::Var => format!("variable `{name}`"),
+                            Undefined::Mod => format!("module `{name}`"),
+                            Undefined::Label => format!("label `{name}`"),
+                            _ => format!("`{name}`"),
+                        })
                     })
                     .collect();
                 format!("jq: undefined {}", names.join(", "))

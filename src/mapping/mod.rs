@@ -4,10 +4,10 @@
 //! are parsed, regexes and jq filters compiled, lookups resolved and the target fields checked
 //! against the entity. [`Mapping::apply`] then maps one record without further parsing and
 //! never does I/O. A failure names the field, the value and the reason.
-
 //!
-//! The engine is split by job: [`spec`] (the file format), `schema` (target fields per
-//! entity), `path` (source paths), `template`, `expr` (jq via jaq), `transform`, `convert`
+//! The language itself (sources, empty values, transforms, lookups, types) is described in
+//! [`spec`]. The engine is split by job: [`spec`] (the file format), [`schema`] (target fields
+//! per entity), `path` (source paths), `template`, `expr` (jq via jaq), `transform`, `convert`
 //! (empty values and typing), `plan` (the compiled plan) and `tests_runner` (`[[tests]]`).
 
 mod convert;

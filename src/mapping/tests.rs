@@ -517,7 +517,11 @@ expr = "if .r then (.r | error) else empty end"
     let e = compile_err(
         "entity = \"customer\"\n[fields.source_key]\npath = \"id\"\n[fields.name]\nexpr = \"nosuchfn(1)\"\n",
     );
-    assert!(e.reason.contains("nosuchfn"), "{e}");
+    assert!(e.reason.contains("filter `nosuchfn/1`"), "{e}");
+    let e = compile_err(
+        "entity = \"customer\"\n[fields.source_key]\npath = \"id\"\n[fields.name]\nexpr = \"$nope\"\n",
+    );
+    assert!(e.reason.contains("variable `$nope`"), "{e}");
 }
 
 const ORDER: &str = r#"
@@ -795,10 +799,8 @@ fn a_list_filled_whole_by_expr_is_shape_checked() {
         ))
         .unwrap();
     assert_eq!(rec.to_value()["lines"][0]["quantity"], json!("2"));
-    assert!(
-        m.apply(&order_record(json!([{"product": "A", "qty": 2}])))
-            .is_err()
-    );
+    let e = err(&m, order_record(json!([{"product": "A", "qty": 2}])));
+    assert!(e.reason.contains("does not fit entity sales_order"), "{e}");
 }
 
 #[test]
