@@ -168,16 +168,17 @@ impl Typing {
                 "not a single value (a list or an object; use an index, `join` or `expr`)",
             ));
         }
-        if self.ty == FieldType::String {
-            return Ok(Typed::Str(match value {
-                Cow::Owned(Value::String(s)) => s,
-                Cow::Borrowed(Value::String(s)) => s.clone(),
-                other => other.to_string(),
-            }));
-        }
+        let value = match (self.ty, value) {
+            // Text takes an owned string as it is, without copying.
+            (FieldType::String, Cow::Owned(Value::String(s))) => return Ok(Typed::Str(s)),
+            (_, value) => value,
+        };
         let value = value.as_ref();
         match self.ty {
-            FieldType::String => unreachable!("handled above"),
+            FieldType::String => Ok(Typed::Str(match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })),
             FieldType::Decimal => decimal(value)
                 .map(Typed::Dec)
                 .ok_or_else(|| Fail::about(value, "not a decimal")),

@@ -2,8 +2,10 @@
 //! before it is typed.
 //!
 //! Text transforms work on strings; a number or `true` is first rendered as text, and on an
-//! array they apply to each element (so `split` → `trim` → `join` works). `split` turns a
-//! string into an array of strings and `join` turns an array back into a string.
+//! array they apply to each element (so `split` → `trim` → `join` works); `null` and `false`
+//! pass through untouched. `split` turns a string into an array of strings and leaves an
+//! array as it is; `join` turns an array into a string, skipping empty elements, and leaves a
+//! single value as it is.
 
 use regex::Regex;
 use serde_json::Value;
@@ -94,7 +96,8 @@ impl Step {
                     .map(|item| self.apply(item))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Value::Array),
-                Value::Null => Ok(Value::Null),
+                // Nothing to transform (Odoo's `false` included).
+                Value::Null | Value::Bool(false) => Ok(value),
                 other => Ok(Value::String(self.on_text(&text_of(&other, self.name())?))),
             },
         }
