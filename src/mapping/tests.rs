@@ -873,3 +873,83 @@ lookup = "tiers"
     assert_eq!(e.field, "tier");
     assert!(e.reason.contains("not a single value"), "{e}");
 }
+
+#[test]
+fn an_odoo_partner_mapping_with_its_own_tests() {
+    let text = r#"
+entity = "customer"
+description = "Odoo res.partner via JSON-RPC search_read"
+
+[fields.source_key]
+path = "id"
+[fields.name]
+path = "name"
+transforms = ["collapse_whitespace"]
+[fields.kind]
+path = "x_channel_role"
+lookup = "roles"
+[fields.tax_id]
+path = "vat"
+transforms = ["trim", "upper", { regex_replace = { pattern = "\\s+", with = "" } }]
+[fields.country]
+path = "country_id[1]"
+lookup = "countries"
+[fields.city]
+path = "city"
+[fields.address]
+template = "{street} {street2}"
+[fields.parent_key]
+path = "parent_id[0]"
+[fields.credit_limit]
+path = "credit_limit"
+[fields.currency]
+path = "currency_id[1]"
+[fields.active]
+path = "active"
+[fields.updated_at]
+path = "write_date"
+timezone = "UTC"
+
+[lookups.roles]
+dealer = "dealer"
+distributor = "distributor"
+"*" = "customer"
+[lookups.countries]
+China = "CN"
+Germany = "DE"
+
+[[tests]]
+name = "a dealer with unset fields"
+input = { id = 41, name = "Feiyue  Tech", x_channel_role = "dealer", vat = " 91350100m000100y43 ", country_id = [48, "China"], city = false, street = "1 Jianshe Rd", street2 = false, parent_id = false, credit_limit = 500000.0, currency_id = [7, "CNY"], active = true, write_date = "2026-11-01 02:03:04" }
+expect = { source_key = "41", name = "Feiyue Tech", kind = "dealer", tax_id = "91350100M000100Y43", country = "CN", address = "1 Jianshe Rd", credit_limit = "500000", currency = "CNY", active = true, updated_at = 2026-11-01T02:03:04Z }
+
+[[tests]]
+name = "an archived customer of an unknown role"
+input = { id = 42, name = "Acme", x_channel_role = false, vat = false, country_id = [57, "Germany"], active = false, write_date = "2026-11-01 10:00:00" }
+expect = { kind = "customer", country = "DE", active = false, updated_at = "2026-11-01T11:00:00+01:00" }
+
+[[tests]]
+name = "an unknown country is reported"
+input = { id = 43, name = "X", country_id = [1, "Atlantis"], write_date = "2026-11-01 10:00:00" }
+error = "code `Atlantis` is not in lookup `countries`"
+"#;
+    let s = spec(text);
+    let m = Mapping::compile(&s).unwrap();
+    let outcomes = m.run_tests(&s);
+    for o in &outcomes {
+        assert_eq!(o.failure, None, "{}", o.name);
+    }
+    assert_eq!(outcomes.len(), 3);
+    let rec = m
+        .apply(
+            &json!({"id": 42, "name": "Acme", "x_channel_role": false, "active": false,
+                       "write_date": "2026-11-01 10:00:00", "city": false}),
+        )
+        .unwrap();
+    let CanonicalRecord::Customer(c) = rec else {
+        panic!("not a customer")
+    };
+    assert_eq!(c.kind, crate::model::CustomerKind::Customer);
+    assert_eq!(c.city, None);
+    assert!(!c.active);
+}
