@@ -157,44 +157,7 @@ fn compile_field(
         field: full.to_string(),
         reason,
     };
-    let mut given = Vec::new();
-    for (key, set) in [
-        ("path", spec.path.is_some()),
-        ("template", spec.template.is_some()),
-        ("expr", spec.expr.is_some()),
-        ("value", spec.value.is_some()),
-    ] {
-        if set {
-            given.push(key);
-        }
-    }
-    let source = match given.as_slice() {
-        [] => {
-            return Err(err(
-                "no source: set one of `path`, `template`, `expr`, `value`".to_string(),
-            ));
-        }
-        [_] => {
-            if let Some(p) = &spec.path {
-                Source::Path(Path::parse(p).map_err(|e| err(format!("bad path {e}")))?)
-            } else if let Some(t) = &spec.template {
-                Source::Template(Template::parse(t).map_err(|e| err(format!("bad template: {e}")))?)
-            } else if let Some(x) = &spec.expr {
-                Source::Expr(Expr::compile(x).map_err(err)?)
-            } else if let Some(v) = &spec.value {
-                Source::Const(toml_to_json(v))
-            } else {
-                unreachable!("one source is set")
-            }
-        }
-        many => {
-            return Err(err(format!(
-                "more than one source ({}); set only one",
-                many.join(", ")
-            )));
-        }
-    };
-
+    let source = compile_source(spec).map_err(err)?;
     let steps = spec
         .transforms
         .iter()
@@ -294,24 +257,8 @@ fn compile_field(
         zone,
     };
 
-    // Lookup outputs that can never fit the target are a mistake in the file.
-    if let (Some(lookup), Kind::Enum(_) | Kind::Currency, FieldType::String) =
-        (&plan.lookup, target.kind, ty)
-    {
-        for (code, out) in lookup.outputs() {
-            if out.trim().is_empty() {
-                continue;
-            }
-            if let Err(f) = typing
-                .read(Cow::Owned(Value::String(out.to_string())))
-                .and_then(|t| t.emit(target.kind))
-            {
-                return Err(err(format!(
-                    "lookup `{}` maps `{code}` to `{out}`: {}",
-                    lookup.name, f.reason
-                )));
-            }
-        }
+    if let Some(lookup) = &plan.lookup {
+        check_lookup(lookup, target.kind, &typing).map_err(err)?;
     }
 
     if let Some(d) = &spec.default {
@@ -336,6 +283,60 @@ fn compile_field(
         return Err(err(format!("`value`: {}{shown}", e.reason)));
     }
     Ok(plan)
+}
+
+/// The one source of a field.
+fn compile_source(spec: &FieldSpec) -> Result<Source, String> {
+    match (&spec.path, &spec.template, &spec.expr, &spec.value) {
+        (Some(p), None, None, None) => Path::parse(p)
+            .map(Source::Path)
+            .map_err(|e| format!("bad path {e}")),
+        (None, Some(t), None, None) => Template::parse(t)
+            .map(Source::Template)
+            .map_err(|e| format!("bad template: {e}")),
+        (None, None, Some(x), None) => Expr::compile(x).map(Source::Expr),
+        (None, None, None, Some(v)) => Ok(Source::Const(toml_to_json(v))),
+        (None, None, None, None) => {
+            Err("no source: set one of `path`, `template`, `expr`, `value`".to_string())
+        }
+        (p, t, x, v) => {
+            let given: Vec<&str> = [
+                ("path", p.is_some()),
+                ("template", t.is_some()),
+                ("expr", x.is_some()),
+                ("value", v.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(key, set)| set.then_some(key))
+            .collect();
+            Err(format!(
+                "more than one source ({}); set only one",
+                given.join(", ")
+            ))
+        }
+    }
+}
+
+/// Lookup outputs that can never fill an enum or currency field are a mistake in the file.
+fn check_lookup(lookup: &Lookup, kind: Kind, typing: &Typing) -> Result<(), String> {
+    if !matches!(kind, Kind::Enum(_) | Kind::Currency) || typing.ty != FieldType::String {
+        return Ok(());
+    }
+    for (code, out) in lookup.outputs() {
+        if out.trim().is_empty() {
+            continue;
+        }
+        if let Err(f) = typing
+            .read(Cow::Owned(Value::String(out.to_string())))
+            .and_then(|t| t.emit(kind))
+        {
+            return Err(format!(
+                "lookup `{}` maps `{code}` to `{out}`: {}",
+                lookup.name, f.reason
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn type_name(ty: FieldType) -> &'static str {
