@@ -160,6 +160,9 @@ fn decimals_are_exact_and_strict() {
     assert_eq!(dec(json!(0.1)), json!("0.1"));
     assert_eq!(dec(json!(1130)), json!("1130"));
     assert_eq!(dec(json!("1.5e3")), json!("1500"));
+    assert_eq!(dec(json!("+5")), json!("5"));
+    assert_eq!(dec(json!(".5")), json!("0.5"));
+    assert_eq!(dec(json!(30.0)), json!("30.0"));
 
     let e = err(&m, json!({"id": 1, "name": "N", "c": "12,5O0.00"}));
     assert_eq!(
