@@ -3,7 +3,8 @@
 //! The program sees the whole record (or, inside `each`, the element) and its first output is
 //! the field's value; no output counts as missing. Numbers cross into jaq exactly (non-integers
 //! as decimal text) and jaq's decimal numbers come back as strings, so a decimal target never
-//! sees a float rounding it did not ask for.
+//! sees a float rounding it did not ask for. Filters that read the environment or the clock,
+//! log or halt are not available: the same record always maps to the same result.
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,6 +16,22 @@ use jaq_json::{Map, Num, Val};
 use serde_json::{Number, Value};
 
 type Data = data::JustLut<Val>;
+
+/// jq filters left out: a mapping is a pure function of the record. Reading the environment
+/// (where secrets live) or the clock would make re-syncing the same data change its content
+/// hash, and logging or halting has no place in one field.
+const IMPURE: &[&str] = &[
+    "env",
+    "now",
+    "halt",
+    "input",
+    "inputs",
+    "debug_empty",
+    "stderr_empty",
+];
+
+/// Standard-library definitions built on the filters above.
+const IMPURE_DEFS: &[&str] = &["stderr", "debug", "halt", "halt_error"];
 
 /// A compiled jq program.
 #[derive(Clone)]
@@ -34,10 +51,12 @@ impl Expr {
     pub fn compile(code: &str) -> Result<Expr, String> {
         let defs = jaq_core::defs()
             .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
+            .chain(jaq_json::defs())
+            .filter(|def| !IMPURE_DEFS.contains(&def.name));
         let funs = jaq_core::funs()
             .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+            .chain(jaq_json::funs())
+            .filter(|(name, _, _)| !IMPURE.contains(name));
         let arena = Arena::default();
         let loader = Loader::new(defs);
         let modules = loader

@@ -525,6 +525,12 @@ expr = "if .r then (.r | error) else empty end"
         "entity = \"customer\"\n[fields.source_key]\npath = \"id\"\n[fields.name]\nexpr = \"$nope\"\n",
     );
     assert!(e.reason.contains("variable `$nope`"), "{e}");
+    for impure in ["env.HOME", "now", "debug", "halt", "$ENV.HOME"] {
+        let e = compile_err(&format!(
+            "entity = \"customer\"\n[fields.source_key]\npath = \"id\"\n[fields.name]\nexpr = \"{impure}\"\n"
+        ));
+        assert_eq!(e.field, "name", "{impure}: {e}");
+    }
 }
 
 const ORDER: &str = r#"
