@@ -20,6 +20,22 @@
 //! input = { id = 7, name = " ACME  Ltd ", credit = { limit = "5000" } }
 //! expect = { source_key = "7", name = "ACME Ltd", credit_limit = "5000" }
 //! ```
+//!
+//! How one field is filled, in order:
+//! 1. **source** — exactly one of `path`, `template`, `expr`, `value`;
+//! 2. **empty?** — missing, `null`, a blank string, an empty list, and `false` unless the
+//!    field is read as `bool` (Odoo sends `false` for unset fields) count as empty;
+//! 3. if not empty: **`transforms`** in order, then **`lookup`**;
+//! 4. if empty now: **`default`** (typed, but not transformed or looked up), else an error when
+//!    the field is `required` — fields the entity cannot do without (`source_key`, `name`, …)
+//!    always are — else the field is left out and the model's own default applies;
+//! 5. **typing** as `type` (by default the target field's type), then rendered for the target:
+//!    decimals as exact strings, dates as `YYYY-MM-DD`, date-times as RFC 3339; enum fields
+//!    (`kind`, `status`, `tier` of a stock position) and currencies are checked here.
+//!
+//! Compiling checks every field name against the entity, every `each` sub-field against the
+//! line, lookups, regexes, jq programs, time zones, defaults and constants, so a mapping that
+//! compiles fails at run time only on the data.
 
 use std::collections::BTreeMap;
 
@@ -46,48 +62,65 @@ pub struct MappingSpec {
     pub tests: Vec<MappingTest>,
 }
 
-/// How one target field is filled. Exactly one of `path`, `template`, `expr`, `value` (or, for
-/// arrays of objects, `path` with `each`) names the source.
+/// How one target field is filled. Exactly one of `path`, `template`, `expr`, `value` names
+/// the source; a list of objects (`lines`) takes a source plus `each`, or an `expr` that builds
+/// the whole list.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     /// Source path: dotted keys with array indices, e.g. `partner.address.city`, `tags[0]`,
-    /// `partner_id[1]`.
+    /// `partner_id[1]` (the name of an Odoo many2one `[id, "Name"]`), `lines[-1]` (the last);
+    /// a key containing dots can be quoted: `'"a.b".c'`. A step that does not fit the data
+    /// (a key on a list, an index past the end, anything under `false`) reads as missing.
     #[serde(default)]
     pub path: Option<String>,
     /// Template concatenation: `{path}` placeholders, e.g. `"{street} {number}, {city}"`.
-    /// A placeholder whose value is missing renders empty.
+    /// A placeholder whose value is missing, `null` or `false` renders empty; the result is
+    /// whitespace-collapsed. `{{` and `}}` write literal braces.
     #[serde(default)]
     pub template: Option<String>,
-    /// A jq expression (run by jaq) over the whole record; its first output is the value.
+    /// A jq expression (run by jaq) over the whole record (inside `each`: over the element);
+    /// its first output is the value, no output counts as missing, and a jq error fails the
+    /// record. Compiled once; a syntax error is a compile error.
     #[serde(default)]
     pub expr: Option<String>,
     /// A constant.
     #[serde(default)]
     pub value: Option<toml::Value>,
-    /// Target type (default `string`).
+    /// The type the source value is read as. When not given, the target field's own type
+    /// (`decimal` for `credit_limit`, `date` for `order_date`, `string` for text, enums and
+    /// currencies). Any type may fill a text field (it is rendered as text); `integer` may fill
+    /// a decimal field and `datetime` a date field (its local date).
     #[serde(default, rename = "type")]
-    pub ty: FieldType,
-    /// Transforms applied in order to the (string) value before typing.
+    pub ty: Option<FieldType>,
+    /// Transforms applied in order before typing. Text transforms render numbers and `true`
+    /// as text and apply to each element of a list; `split` makes a list, `join` ends one.
     #[serde(default)]
     pub transforms: Vec<Transform>,
-    /// Name of a table in `[lookups]` applied after the transforms.
+    /// Name of a table in `[lookups]` applied after the transforms (to each element of a
+    /// list). An unlisted code uses the table's `"*"` entry, or fails the record naming the
+    /// lookup and the code. A code mapped to `""` makes the value empty.
     #[serde(default)]
     pub lookup: Option<String>,
-    /// Used when the source value is missing, null or empty.
+    /// Used when the value is empty (see the module docs). It is typed like the source but
+    /// not transformed or looked up, and checked when the mapping is compiled.
     #[serde(default)]
     pub default: Option<toml::Value>,
-    /// Fail the record when the value is missing (after `default`).
+    /// Fail the record when the value is empty and there is no `default`. Fields the entity
+    /// cannot do without are required whether or not this is set.
     #[serde(default)]
     pub required: bool,
-    /// chrono format for `date` / `datetime` (e.g. `%d.%m.%Y`, `%Y-%m-%d %H:%M:%S`).
+    /// chrono format for `date` / `datetime` (e.g. `%d.%m.%Y`, `%Y-%m-%d %H:%M:%S`). Without
+    /// it, dates are `YYYY-MM-DD` (a date-time gives its own local date) and date-times are
+    /// RFC 3339, or `YYYY-MM-DD[T ]HH:MM:SS[.fff]` / `YYYY-MM-DD` with `timezone`.
     #[serde(default)]
     pub format: Option<String>,
     /// Time zone (IANA name such as `Asia/Shanghai`, or an offset like `+08:00`) for
     /// datetimes that carry none.
     #[serde(default)]
     pub timezone: Option<String>,
-    /// For a `path` naming an array of objects (order lines): the mapping of each element.
+    /// For a source naming an array of objects (order lines): the mapping of each element,
+    /// whose paths are relative to the element. Errors name the element: `lines[2].quantity`.
     #[serde(default)]
     pub each: Option<BTreeMap<String, FieldSpec>>,
 }
@@ -99,11 +132,12 @@ pub enum FieldType {
     /// Text.
     #[default]
     String,
-    /// Exact decimal (from a string or a JSON number).
+    /// Exact decimal (from a string or a JSON number, never through a float). Only
+    /// `[-+]digits[.digits][e±digits]`: `12,500.00` is an error, not twelve thousand.
     Decimal,
-    /// Whole number.
+    /// Whole number (`"30"`, `30`, `"30.00"`; not `30.5`).
     Integer,
-    /// true/false (also `1`/`0`, `yes`/`no`, `y`/`n`, `t`/`f`).
+    /// true/false (also `1`/`0`, `yes`/`no`, `y`/`n`, `t`/`f`, any case).
     Bool,
     /// Calendar date (ISO `YYYY-MM-DD` unless `format` says otherwise).
     Date,
@@ -153,6 +187,8 @@ pub struct MappingTest {
     /// The source record.
     pub input: toml::Value,
     /// Expected canonical fields (each listed field must equal; others are not compared).
+    /// Decimals compare by value (`"5000"` equals `"5000.00"`), date-times by instant, `lines`
+    /// element by element (only the keys listed per line).
     #[serde(default)]
     pub expect: Option<toml::Table>,
     /// Expected failure: the error message must contain this text (e.g. the field name).
