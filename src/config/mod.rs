@@ -42,6 +42,9 @@ pub struct ConnectorFile {
     pub path: PathBuf,
     /// Its content, with `${VAR}` references resolved.
     pub config: ConnectorConfig,
+    /// Environment variables it references that are not set. Only a disabled connector (a
+    /// preset waiting to be filled in) may have any; it cannot run until they are set.
+    pub unresolved: Vec<String>,
 }
 
 /// Everything a run needs to know, validated.
@@ -316,13 +319,18 @@ fn load_connector(
             );
         }
     }
+    let mut vars = Vars {
+        env,
+        lenient: !config.enabled,
+        unresolved: Vec::new(),
+    };
     if let Some(http) = &mut config.http {
-        resolve_http_secrets(http, env, &mut err);
+        resolve_http_secrets(http, &mut vars, &mut err);
     }
     for (i, s) in config.streams.iter_mut().enumerate() {
         if let Some(h) = &mut s.http {
             for (k, v) in h.params.iter_mut() {
-                expand_in_place(v, &format!("streams[{i}].http.params.{k}"), env, &mut err);
+                vars.expand(v, &format!("streams[{i}].http.params.{k}"), &mut err);
             }
         }
     }
@@ -330,6 +338,7 @@ fn load_connector(
         Ok(ConnectorFile {
             path: path.to_path_buf(),
             config,
+            unresolved: vars.unresolved,
         })
     } else {
         Err(errors)
@@ -338,14 +347,36 @@ fn load_connector(
 
 type Report<'a> = dyn FnMut(&str, Option<&str>, String) + 'a;
 
+/// Expands `${VAR}` references of one connector file.
+struct Vars<'a> {
+    env: &'a HashMap<String, String>,
+    /// A disabled connector may reference unset variables: they are listed, not errors.
+    lenient: bool,
+    unresolved: Vec<String>,
+}
+
+impl Vars<'_> {
+    fn expand(&mut self, value: &mut String, field: &str, err: &mut Report<'_>) {
+        match secrets::expand(value, |v| self.env.get(v).cloned()) {
+            Ok(v) => *value = v,
+            Err(var) if self.lenient => {
+                if !self.unresolved.contains(&var) {
+                    self.unresolved.push(var);
+                }
+            }
+            Err(var) => err(field, Some(&format!("${{{var}}}")), unset(&var)),
+        }
+    }
+}
+
 fn resolve_http_secrets(
     http: &mut crate::connector::config::HttpOptions,
-    env: &HashMap<String, String>,
+    vars: &mut Vars<'_>,
     err: &mut Report<'_>,
 ) {
-    expand_in_place(&mut http.base_url, "http.base_url", env, err);
+    vars.expand(&mut http.base_url, "http.base_url", err);
     for (k, v) in http.headers.iter_mut() {
-        expand_in_place(v, &format!("http.headers.{k}"), env, err);
+        vars.expand(v, &format!("http.headers.{k}"), err);
     }
     let secrets: Vec<(&str, &mut String)> = match &mut http.auth {
         None => vec![],
@@ -362,19 +393,7 @@ fn resolve_http_secrets(
             );
             continue;
         }
-        expand_in_place(value, field, env, err);
-    }
-}
-
-fn expand_in_place(
-    value: &mut String,
-    field: &str,
-    env: &HashMap<String, String>,
-    err: &mut Report<'_>,
-) {
-    match secrets::expand(value, |v| env.get(v).cloned()) {
-        Ok(v) => *value = v,
-        Err(var) => err(field, Some(&format!("${{{var}}}")), unset(&var)),
+        vars.expand(value, field, err);
     }
 }
 

@@ -197,3 +197,37 @@ fn every_problem_is_reported_at_once() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_disabled_preset_may_reference_unset_variables_but_an_enabled_one_may_not() {
+    let connector = |enabled: bool| {
+        format!(
+            "kind = \"http\"\nenabled = {enabled}\n[http]\nbase_url = \"${{ODOO_URL}}\"\nauth = {{ type = \"bearer\", token = \"${{ODOO_KEY}}\" }}\n[[streams]]\nname = \"partners\"\nmapping = \"m\"\n[streams.http]\npath = \"/x\"\n"
+        )
+    };
+    let disabled = connector(false);
+    let dir = project(&[
+        ("connectors/odoo.toml", disabled.as_str()),
+        ("mappings/m.toml", MAPPING),
+        ("config/tributary.toml", SETTINGS),
+    ]);
+    let p = Project::load_with_env(dir.path(), &HashMap::new()).expect("a disabled preset loads");
+    assert_eq!(
+        p.connectors["odoo"].unresolved,
+        vec!["ODOO_URL", "ODOO_KEY"]
+    );
+
+    let enabled = connector(true);
+    let dir = project(&[
+        ("connectors/odoo.toml", enabled.as_str()),
+        ("mappings/m.toml", MAPPING),
+        ("config/tributary.toml", SETTINGS),
+    ]);
+    let e = Project::load_with_env(dir.path(), &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("connectors/odoo.toml:4: field `http.base_url`"),
+        "{e}"
+    );
+}

@@ -44,6 +44,17 @@ pub enum SyncError {
         /// Mapping name.
         mapping: String,
     },
+    /// The connector references environment variables that are not set.
+    #[error(
+        "connector `{connector}` cannot run: environment variable(s) {} not set",
+        vars.join(", ")
+    )]
+    Unresolved {
+        /// Connector.
+        connector: String,
+        /// The unset variables.
+        vars: Vec<String>,
+    },
     /// A requested stream does not exist.
     #[error("connector `{connector}` has no stream `{stream}`")]
     UnknownStream {
@@ -102,6 +113,12 @@ pub async fn run_connector(
 ) -> Result<RunReport, SyncError> {
     let config = &connector.config;
     let started = Instant::now();
+    if !connector.unresolved.is_empty() {
+        return Err(SyncError::Unresolved {
+            connector: config.name.clone(),
+            vars: connector.unresolved.clone(),
+        });
+    }
     for s in &options.streams {
         if !config.streams.iter().any(|c| &c.name == s) {
             return Err(SyncError::UnknownStream {
