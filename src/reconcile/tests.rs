@@ -534,3 +534,69 @@ fn unknown_update_times_rank_last() {
     let s = run(&MasterState::default(), &recs, 1);
     assert_eq!(s.masters[0].golden["city"], "New");
 }
+
+#[test]
+fn a_taken_hash_id_is_not_reused() {
+    let taken = master_id_for("erp", "A", 0);
+    let prior = MasterState {
+        masters: vec![MasterRow {
+            master_id: taken.clone(),
+            golden: json!({}),
+            lineage: json!({}),
+            created_at: t(1),
+            updated_at: t(1),
+        }],
+        xrefs: vec![XrefRow {
+            source: "erp".into(),
+            key: "B".into(),
+            master_id: taken.clone(),
+            rule: "tax_id".into(),
+        }],
+        aliases: vec![],
+    };
+    let s = run(
+        &prior,
+        &[rec("erp", "A", json!({})), rec("erp", "B", json!({}))],
+        2,
+    );
+    assert_eq!(master_of(&s, "erp", "B"), taken);
+    assert_eq!(master_of(&s, "erp", "A"), master_id_for("erp", "A", 1));
+    assert_ne!(master_id_for("erp", "A", 1), taken);
+}
+
+#[test]
+fn the_later_run_of_a_duplicated_record_wins() {
+    let mut old = rec("erp", "A", json!({"name": "Old"}));
+    old.run = 1;
+    let mut new = rec("erp", "A", json!({"name": "New"}));
+    new.run = 2;
+    let s = run(&MasterState::default(), &[new, old], 1);
+    assert_eq!(s.xrefs.len(), 1);
+    assert_eq!(s.masters[0].golden["name"], "New");
+}
+
+#[test]
+fn any_matcher_plugs_in() {
+    struct All;
+    impl Matcher for All {
+        fn links(&self, records: &[SourceCustomer]) -> Vec<Link> {
+            (1..records.len())
+                .map(|b| Link {
+                    a: 0,
+                    b,
+                    rule: "test",
+                })
+                .collect()
+        }
+    }
+    let recs = [rec("erp", "A", json!({})), rec("crm", "B", json!({}))];
+    let s = reconcile(
+        &MasterState::default(),
+        &recs,
+        &All,
+        &Survivorship::default(),
+        t(1),
+    );
+    assert_eq!(s.masters.len(), 1);
+    assert!(s.xrefs.iter().all(|x| x.rule == "test"));
+}
