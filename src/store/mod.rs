@@ -11,9 +11,14 @@
 //!   counted as unchanged and not rewritten, so re-running a sync changes nothing;
 //! - no business rules live here.
 
+mod connect;
+mod master;
+mod runs;
+mod sql;
+mod staging;
 pub mod testing;
-
-use std::collections::HashMap;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -250,90 +255,37 @@ pub struct MasterState {
     pub aliases: Vec<(String, String)>,
 }
 
-/// The store. Cheap to clone (a pool handle).
-#[derive(Debug, Clone)]
-pub struct Store {
-    _private: (),
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// Embedded SQLite (the default: a file under `data/`).
+    Sqlite,
+    /// PostgreSQL (production).
+    Postgres,
 }
 
-impl Store {
-    /// Opens the store at `url` (`sqlite:path`, `sqlite::memory:`, `postgres://…`), creating an
-    /// SQLite file and its folder when missing, and applies pending migrations.
-    pub async fn connect(_url: &str) -> Result<Store, StoreError> {
-        todo!("store connect")
+impl Backend {
+    /// `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
     }
+}
 
-    /// Records the start of a run.
-    pub async fn start_run(&self, _connector: &str) -> Result<RunId, StoreError> {
-        todo!()
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
+}
 
-    /// Records the end of a run.
-    pub async fn finish_run(
-        &self,
-        _run: RunId,
-        _status: RunStatus,
-        _counts: Counts,
-        _error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        todo!()
-    }
-
-    /// Recent runs, newest first, optionally of one connector.
-    pub async fn runs(
-        &self,
-        _connector: Option<&str>,
-        _limit: i64,
-    ) -> Result<Vec<RunRecord>, StoreError> {
-        todo!()
-    }
-
-    /// Per connector: end time of its last run that finished as success or partial.
-    pub async fn last_successful_sync(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        todo!()
-    }
-
-    /// The committed cursor of a stream.
-    pub async fn cursor(
-        &self,
-        _connector: &str,
-        _stream: &str,
-    ) -> Result<Option<Value>, StoreError> {
-        todo!()
-    }
-
-    /// Forgets a stream's cursor so its next run reads everything (backfill).
-    pub async fn reset_cursor(&self, _connector: &str, _stream: &str) -> Result<(), StoreError> {
-        todo!()
-    }
-
-    /// Upserts a page of records, quarantines the rejects and moves the cursor, in one
-    /// transaction. Returns staged/unchanged/quarantined counts (`fetched` is left 0).
-    pub async fn commit_batch(&self, _batch: Batch<'_>) -> Result<Counts, StoreError> {
-        todo!()
-    }
-
-    /// All staged records of an entity.
-    pub async fn staged(&self, _entity: Entity) -> Result<Vec<StagedRow>, StoreError> {
-        todo!()
-    }
-
-    /// Quarantined records, newest first, optionally of one connector.
-    pub async fn quarantine(
-        &self,
-        _connector: Option<&str>,
-        _limit: i64,
-    ) -> Result<Vec<QuarantineRow>, StoreError> {
-        todo!()
-    }
-
-    /// Every master, xref and alias.
-    pub async fn load_master(&self) -> Result<MasterState, StoreError> {
-        todo!()
-    }
-
-    /// Writes masters, xrefs and aliases in one transaction.
-    pub async fn save_master(&self, _state: &MasterState) -> Result<(), StoreError> {
-        todo!()
-    }
+/// The store. Cheap to clone: clones share one connection pool.
+///
+/// Opened with [`Store::connect`]; its methods live beside their SQL in `runs.rs`
+/// (run history), `staging.rs` (staging, cursors, quarantine) and `master.rs` (customer master).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: sql::Pool,
 }
