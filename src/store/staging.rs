@@ -9,23 +9,84 @@
 //!   re-running a sync over the same data writes no staged rows;
 //! - within one page, the last record of a key wins and is counted once;
 //! - the work per page is a constant number of statements: one read of the stored hashes of the
-//!   page's keys, multi-row upserts of new and changed records, multi-row quarantine inserts and
+//!   page's keys (per 1,000 keys on SQLite), multi-row upserts of new and changed records, multi-row quarantine inserts and
 //!   one cursor upsert (each multi-row statement holds at most
 //!   [`ROWS_PER_STATEMENT`](super::sql::ROWS_PER_STATEMENT) rows).
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use serde_json::Value;
-use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, PgConnection, SqliteConnection};
 
 use super::sql::{ROWS_PER_STATEMENT, RowExt, Stamp, WritePool, list, now, on_pool, with_rows};
 use super::{Batch, Counts, QuarantineRow, StagedRecord, StagedRow, Store, StoreError};
 use crate::model::Entity;
 
-/// `SELECT` of stored hashes; `{keys}` becomes `$3, $4, …`.
-const EXISTING_HASHES: &str =
+/// `SELECT` of stored hashes. The two backends differ here: SQLite has no arrays, so it gets
+/// an `IN` list (`{keys}` becomes `$3, $4, …`); PostgreSQL gets one array parameter.
+const STORED_HASHES_SQLITE: &str =
     "SELECT key, hash FROM staged WHERE connector = $1 AND stream = $2 AND key IN ({keys})";
+const STORED_HASHES_POSTGRES: &str =
+    "SELECT key, hash FROM staged WHERE connector = $1 AND stream = $2 AND key = ANY($3)";
+
+/// Reading the stored hashes of some keys of a stream, per backend.
+trait StoredHashes {
+    /// key → stored hash, for those of `keys` that are staged.
+    fn stored_hashes(
+        &mut self,
+        connector: &str,
+        stream: &str,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, String>, StoreError>> + Send;
+}
+
+impl StoredHashes for SqliteConnection {
+    async fn stored_hashes(
+        &mut self,
+        connector: &str,
+        stream: &str,
+        keys: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut stored = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let sql = STORED_HASHES_SQLITE.replace("{keys}", &list(chunk.len(), 3));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(connector).bind(stream);
+            for key in chunk {
+                q = q.bind(*key);
+            }
+            for row in q.fetch_all(&mut *self).await? {
+                stored.insert(row.text("staged", "key")?, row.text("staged", "hash")?);
+            }
+        }
+        Ok(stored)
+    }
+}
+
+impl StoredHashes for PgConnection {
+    async fn stored_hashes(
+        &mut self,
+        connector: &str,
+        stream: &str,
+        keys: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut stored = HashMap::with_capacity(keys.len());
+        let rows = sqlx::query(STORED_HASHES_POSTGRES)
+            .bind(connector)
+            .bind(stream)
+            .bind(keys)
+            // Unnamed statement: planned for these keys every time. A cached statement gets a
+            // generic plan after five runs, and that plan scans the whole table.
+            .persistent(false)
+            .fetch_all(&mut *self)
+            .await?;
+        for row in rows {
+            stored.insert(row.text("staged", "key")?, row.text("staged", "hash")?);
+        }
+        Ok(stored)
+    }
+}
 
 /// Upsert of staged records; `$1` connector, `$2` stream, `$3` run, `$4` time, then six
 /// parameters per record.
@@ -109,18 +170,9 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
 
-            // 1. What is stored already: one read per chunk of keys.
-            let mut stored: HashMap<String, String> = HashMap::with_capacity(records.len());
-            for chunk in records.chunks(ROWS_PER_STATEMENT) {
-                let sql = EXISTING_HASHES.replace("{keys}", &list(chunk.len(), 3));
-                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(connector).bind(stream);
-                for r in chunk {
-                    q = q.bind(r.key.as_str());
-                }
-                for row in q.fetch_all(&mut *tx).await? {
-                    stored.insert(row.text("staged", "key")?, row.text("staged", "hash")?);
-                }
-            }
+            // 1. What is stored already.
+            let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+            let stored = tx.stored_hashes(connector, stream, &keys).await?;
             let (unchanged, changed): (Vec<&StagedRecord>, Vec<&StagedRecord>) = records
                 .iter()
                 .partition(|r| stored.get(&r.key) == Some(&r.hash));
