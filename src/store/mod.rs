@@ -1,14 +1,27 @@
 //! The store: staging, cursors, quarantine, run history and the customer master.
 //!
 //! SQLite (embedded default) and PostgreSQL (production), chosen by the URL. Both run the same
-//! SQL text (`$1`-style placeholders work on both); schemas live in `migrations/sqlite` and
-//! `migrations/postgres`.
+//! SQL text (`$1`-style placeholders work on both) except for one read in `staging.rs`, whose
+//! two versions sit side by side; schemas live in `migrations/sqlite` and `migrations/postgres`
+//! (plain files, embedded at build time, applied by [`Store::connect`]).
+//!
+//! Files: `connect.rs` (URLs, pools, migrations), `runs.rs` (run history), `staging.rs`
+//! (staging, cursors, quarantine), `master.rs` (masters, xref, aliases), `sql.rs` (the dispatch
+//! over the two pools, timestamps and row decoding), `testing.rs` (every test on both backends).
+//!
+//! Tables: `runs`, `cursors`, `staged`, `quarantine`, `masters`, `xref`, `master_alias`.
+//! Timestamps are `TIMESTAMPTZ` on PostgreSQL and RFC 3339 UTC text with six fraction digits on
+//! SQLite (so both keep microseconds and text order is time order); JSON is `JSONB` on
+//! PostgreSQL (object keys come back in its own order, values compare equal) and text on SQLite.
 //!
 //! Invariants:
 //! - a page of staged records, its quarantined records and the stream's cursor are written in
 //!   one transaction ([`Store::commit_batch`]): a crash leaves either all of them or none;
 //! - staging is keyed by (connector, stream, key); a record whose content hash is unchanged is
 //!   counted as unchanged and not rewritten, so re-running a sync changes nothing;
+//! - the master is written whole: [`Store::save_master`] makes the stored master equal to the
+//!   state handed in, in one transaction; an alias ID has no `masters` row;
+//! - a stored value that does not decode is reported as [`StoreError::Corrupt`], never unwrapped;
 //! - no business rules live here.
 
 mod connect;
@@ -244,14 +257,16 @@ pub struct XrefRow {
     pub rule: String,
 }
 
-/// The master as reconciliation leaves it; written by [`Store::save_master`] in one transaction.
+/// The WHOLE master as reconciliation leaves it; written by [`Store::save_master`] in one
+/// transaction, which makes the stored master equal to it (rows absent here are deleted).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MasterState {
-    /// Every master (new or changed ones are upserted; others untouched).
+    /// Every live master. New or changed ones are upserted, equal ones left alone, stored ones
+    /// absent here deleted. A master whose ID is also an alias is not kept.
     pub masters: Vec<MasterRow>,
-    /// Every cross-reference (replaces the ones of the same (source, key)).
+    /// Every cross-reference, one per (source, key); each must name a master in `masters`.
     pub xrefs: Vec<XrefRow>,
-    /// Retired master ID → the master it was merged into.
+    /// Every retired master ID → the master it was merged into (old ones included).
     pub aliases: Vec<(String, String)>,
 }
 

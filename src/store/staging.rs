@@ -11,7 +11,7 @@
 //! - the work per page is a constant number of statements: one read of the stored hashes of the
 //!   page's keys (per 1,000 keys on SQLite), multi-row upserts of new and changed records, multi-row quarantine inserts and
 //!   one cursor upsert (each multi-row statement holds at most
-//!   [`ROWS_PER_STATEMENT`](super::sql::ROWS_PER_STATEMENT) rows).
+//!   [`ROWS_PER_STATEMENT`] rows).
 
 use std::collections::HashMap;
 use std::future::Future;
