@@ -4,6 +4,7 @@
 //! Every query is written once with `$n` placeholders, which SQLite and PostgreSQL both
 //! understand, and run through [`on_pool!`], which expands the same block once per backend.
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
@@ -226,6 +227,48 @@ impl RowExt for PgRow {
     }
 }
 
+/// PostgreSQL can hold no U+0000 in `TEXT` or `JSONB`; a page carrying one would fail every
+/// time and block its stream. Both backends therefore store U+FFFD in its place.
+pub(crate) const NUL_STAND_IN: char = '\u{FFFD}';
+
+/// `s` without U+0000 (see [`NUL_STAND_IN`]); borrowed when there is none.
+pub(crate) fn no_nul(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', &NUL_STAND_IN.to_string()))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// `v` without U+0000 in any string or object key; borrowed when there is none.
+pub(crate) fn no_nul_json(v: &Value) -> Cow<'_, Value> {
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    fn clean(v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(no_nul(s).into_owned()),
+            Value::Array(a) => Value::Array(a.iter().map(clean).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (no_nul(k).into_owned(), clean(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    if has_nul(v) {
+        Cow::Owned(clean(v))
+    } else {
+        Cow::Borrowed(v)
+    }
+}
+
 /// Rows per multi-row statement (and keys per `IN` list). With at most six parameters of its own
 /// per row plus four shared ones, a statement binds at most 6,004 parameters: far below both
 /// limits (32,766 on SQLite, 65,535 on PostgreSQL).
@@ -280,6 +323,19 @@ pub(crate) fn list(count: usize, first: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_is_replaced_everywhere_and_only_when_present() {
+        let v = serde_json::json!({ "a\u{0}": ["x\u{0}y", 1], "b": "ok" });
+        let clean = no_nul_json(&v);
+        assert_eq!(
+            *clean,
+            serde_json::json!({ "a\u{FFFD}": ["x\u{FFFD}y", 1], "b": "ok" })
+        );
+        let fine = serde_json::json!({ "b": "ok" });
+        assert!(matches!(no_nul_json(&fine), Cow::Borrowed(_)));
+        assert!(matches!(no_nul("abc"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn placeholders() {

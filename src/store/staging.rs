@@ -8,11 +8,14 @@
 //!   record is counted as unchanged and nothing is written (not even its raw payload or run), so
 //!   re-running a sync over the same data writes no staged rows;
 //! - within one page, the last record of a key wins and is counted once;
+//! - U+0000, which PostgreSQL cannot store, is written as U+FFFD on both backends (in keys,
+//!   payloads, canonical records, reasons and cursors), so such a record cannot block its stream;
 //! - the work per page is a constant number of statements: one read of the stored hashes of the
 //!   page's keys (per 1,000 keys on SQLite), multi-row upserts of new and changed records, multi-row quarantine inserts and
 //!   one cursor upsert (each multi-row statement holds at most
 //!   [`ROWS_PER_STATEMENT`] rows).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -20,7 +23,10 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgConnection, SqliteConnection};
 
-use super::sql::{ROWS_PER_STATEMENT, RowExt, Stamp, WritePool, list, now, on_pool, with_rows};
+use super::sql::{
+    ROWS_PER_STATEMENT, RowExt, Stamp, WritePool, list, no_nul, no_nul_json, now, on_pool,
+    with_rows,
+};
 use super::{Batch, Counts, QuarantineRow, StagedRecord, StagedRow, Store, StoreError};
 use crate::model::Entity;
 
@@ -165,7 +171,17 @@ impl Store {
             quarantined,
             cursor,
         } = batch;
-        let records = last_of_each_key(records);
+        let records = last_of_each_key(
+            records
+                .into_iter()
+                .map(|mut r| {
+                    if let Cow::Owned(key) = no_nul(&r.key) {
+                        r.key = key;
+                    }
+                    r
+                })
+                .collect(),
+        );
         let at = Stamp(now());
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -188,10 +204,10 @@ impl Store {
                     q = q
                         .bind(r.key.as_str())
                         .bind(r.entity.as_str())
-                        .bind(r.customer_key.as_deref())
-                        .bind(Json(&r.payload))
-                        .bind(Json(&r.canonical))
-                        .bind(r.hash.as_str());
+                        .bind(r.customer_key.as_deref().map(no_nul))
+                        .bind(Json(no_nul_json(&r.payload)))
+                        .bind(Json(no_nul_json(&r.canonical)))
+                        .bind(no_nul(&r.hash));
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -205,10 +221,10 @@ impl Store {
                     .bind(at);
                 for r in chunk {
                     q = q
-                        .bind(r.key.as_str())
-                        .bind(r.locator.as_str())
-                        .bind(Json(&r.payload))
-                        .bind(r.reason.as_str());
+                        .bind(no_nul(&r.key))
+                        .bind(no_nul(&r.locator))
+                        .bind(Json(no_nul_json(&r.payload)))
+                        .bind(no_nul(&r.reason));
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -218,7 +234,7 @@ impl Store {
                 sqlx::query(UPSERT_CURSOR)
                     .bind(connector)
                     .bind(stream)
-                    .bind(Json(value))
+                    .bind(Json(no_nul_json(value)))
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;

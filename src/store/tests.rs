@@ -695,3 +695,32 @@ async fn corrupt_stored_values_are_reported_not_unwrapped() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_nul_character_cannot_block_a_stream() {
+    each_backend_named(|backend, store| async move {
+        let run = store.start_run("erp").await.unwrap();
+        let mut r = rec("K\u{0}1", Entity::Customer, "x");
+        r.canonical = json!({ "name": "bad\u{0}name" });
+        let mut b = batch(run, "s", vec![r], Some(json!({ "at": "\u{0}" })));
+        b.quarantined = vec![Quarantined {
+            key: "line 3".into(),
+            locator: "f.csv:3".into(),
+            payload: Value::String("a\u{0}b".into()),
+            reason: "binary \u{0} junk".into(),
+        }];
+        let c = store.commit_batch(b).await.unwrap();
+        assert_eq!((c.staged, c.quarantined), (1, 1), "{backend}");
+        let rows = store.staged(Entity::Customer).await.unwrap();
+        assert_eq!(rows[0].key, "K\u{FFFD}1", "{backend}");
+        assert_eq!(rows[0].canonical["name"], "bad\u{FFFD}name");
+        let q = store.quarantine(None, 1).await.unwrap();
+        assert_eq!(q[0].payload, json!("a\u{FFFD}b"));
+        assert_eq!(q[0].reason, "binary \u{FFFD} junk");
+        assert_eq!(
+            store.cursor("erp", "s").await.unwrap(),
+            Some(json!({ "at": "\u{FFFD}" }))
+        );
+    })
+    .await;
+}
