@@ -206,7 +206,12 @@ fn the_shipped_project_loads_and_validates() {
         .map(|(n, _)| n.as_str())
         .collect();
     assert_eq!(connectors, ["dealer-portal", "erp"]);
-    assert_eq!(example_mappings(&project), 8, "{:?}", project.mappings.keys());
+    assert_eq!(
+        example_mappings(&project),
+        8,
+        "{:?}",
+        project.mappings.keys()
+    );
 
     let mut streams: Vec<(&str, &str, &str)> = project
         .connectors
