@@ -276,7 +276,11 @@ pub fn customers(hits: &[CustomerHit]) {
         ]);
     }
     println!("{t}");
-    println!("{} customers", hits.len());
+    println!(
+        "{} customer{}",
+        hits.len(),
+        if hits.len() == 1 { "" } else { "s" }
+    );
 }
 
 /// The customer 360.
