@@ -353,3 +353,44 @@ async fn malformed_csv_rows_are_quarantined_and_the_rest_staged() {
     })
     .await;
 }
+
+/// A source that renames a field: the run summary reports the drift, and the records whose
+/// mapping now misses a required field are quarantined with the reason, not dropped.
+#[tokio::test]
+async fn a_renamed_source_field_is_reported_as_drift_and_its_records_quarantined() {
+    common::on_each_backend(|backend, store| async move {
+        let dir = fixture(CUSTOMERS);
+        let project = common::load(dir.path(), &[]);
+        let first = sync_all(&project, &store).await;
+        assert!(
+            first
+                .iter()
+                .flat_map(|r| &r.streams)
+                .all(|s| s.drift.is_empty()),
+            "{backend}: a first run has nothing to compare with"
+        );
+
+        // The dealer system renames `name` to `dealer_name` and adds `tier`.
+        std::fs::write(
+            dir.path().join("in/dealers/dealers.csv"),
+            "no,dealer_name,uscc,country,postcode,credit_limit,currency,tier\n\
+             D9,Fujian Feiyue,91350100M000100Y43,CN,350001,,CNY,gold\n",
+        )
+        .unwrap();
+        let second = sync_all(&project, &store).await;
+        let run = second.iter().find(|r| r.connector == "dealers").unwrap();
+        let dealers = run.streams.iter().find(|s| s.stream == "dealers").unwrap();
+        assert_eq!(dealers.drift.added, ["dealer_name", "tier"], "{backend}");
+        assert_eq!(dealers.drift.missing, ["name"], "{backend}");
+        assert_eq!(dealers.counts.quarantined, 1, "{backend}");
+        assert_eq!(run.status, RunStatus::Partial, "{backend}");
+        let invoices = run.streams.iter().find(|s| s.stream == "invoices").unwrap();
+        assert!(
+            invoices.drift.is_empty(),
+            "{backend}: untouched streams have no drift"
+        );
+        let q = store.quarantine(Some("dealers"), 10).await.unwrap();
+        assert!(q[0].reason.contains("`name`"), "{backend}: {}", q[0].reason);
+    })
+    .await;
+}
