@@ -133,18 +133,25 @@ fn compiled(project: &Project) -> std::result::Result<BTreeMap<String, Mapping>,
 
 fn check(project: &Project) -> Outcome {
     let mappings = compiled(project)?;
-    let streams: usize = project
-        .connectors
-        .values()
-        .map(|c| c.config.streams.len())
-        .sum();
+    let (enabled, disabled): (Vec<_>, Vec<_>) =
+        project.connectors.values().partition(|c| c.config.enabled);
+    let streams: usize = enabled.iter().map(|c| c.config.streams.len()).sum();
     println!(
-        "ok: {} connectors ({} streams), {} mappings, store {}",
-        project.connectors.len(),
+        "ok: {} connectors ({} streams), {} disabled, {} mappings, store {}",
+        enabled.len(),
         streams,
+        disabled.len(),
         mappings.len(),
         redact(&project.store_url())
     );
+    for c in disabled {
+        let waiting = if c.unresolved.is_empty() {
+            String::new()
+        } else {
+            format!(" — set {} to use it", c.unresolved.join(", "))
+        };
+        println!("   disabled: {}{waiting}", c.config.name);
+    }
     Ok(EXIT_OK)
 }
 
