@@ -394,3 +394,50 @@ async fn a_renamed_source_field_is_reported_as_drift_and_its_records_quarantined
     })
     .await;
 }
+
+/// `--full` on one stream reads that stream again from the start (everything unchanged, nothing
+/// duplicated) and leaves the other streams' cursors alone.
+#[tokio::test]
+async fn a_full_resync_of_one_stream_leaves_the_others_alone() {
+    common::on_each_backend(|backend, store| async move {
+        let dir = fixture(CUSTOMERS);
+        let project = common::load(dir.path(), &[]);
+        sync_all(&project, &store).await;
+        let customers_cursor = store.cursor("erp", "customers").await.unwrap();
+        let mappings = project.compile_mappings().unwrap();
+        let options = SyncOptions {
+            streams: vec!["invoices".into()],
+            full: true,
+        };
+        let report = sync::run_connector(
+            &project,
+            &mappings,
+            &store,
+            &project.connectors["erp"],
+            &options,
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            report.streams.len(),
+            1,
+            "{backend}: only the named stream runs"
+        );
+        assert_eq!(report.counts.fetched, 6, "{backend}: invoices read again");
+        assert_eq!(report.counts.unchanged, 6, "{backend}: nothing duplicated");
+        assert_eq!(report.counts.staged, 0, "{backend}");
+        assert_eq!(
+            store.cursor("erp", "customers").await.unwrap(),
+            customers_cursor,
+            "{backend}: other cursors untouched"
+        );
+        let again = sync_all(&project, &store).await;
+        let erp = again.iter().find(|r| r.connector == "erp").unwrap();
+        assert_eq!(
+            erp.counts.fetched, 0,
+            "{backend}: every cursor is at the end again"
+        );
+    })
+    .await;
+}
