@@ -11,6 +11,7 @@ use super::{
     Format, SyncArgs,
 };
 use crate::config::Project;
+use crate::config::secrets::redact_url;
 use crate::exposure::Exposure;
 use crate::mapping::Mapping;
 use crate::store::{RunStatus, Store};
@@ -111,18 +112,7 @@ async fn open(project: &Project) -> Result<Store> {
     let url = project.store_url();
     Store::connect(&url)
         .await
-        .with_context(|| format!("opening the store at {}", redact(&url)))
-}
-
-/// Hides a password in a URL.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
+        .with_context(|| format!("opening the store at {}", redact_url(&url)))
 }
 
 fn compiled(project: &Project) -> std::result::Result<BTreeMap<String, Mapping>, Failure> {
@@ -142,7 +132,7 @@ fn check(project: &Project) -> Outcome {
         streams,
         disabled.len(),
         mappings.len(),
-        redact(&project.store_url())
+        redact_url(&project.store_url())
     );
     for c in disabled {
         let waiting = if c.unresolved.is_empty() {

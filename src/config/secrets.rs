@@ -31,6 +31,17 @@ pub fn is_reference(value: &str) -> bool {
         .is_some_and(|m| m.start() == 0 && m.end() == value.trim().len())
 }
 
+/// The URL with its password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
