@@ -63,4 +63,14 @@ mod tests {
         assert!(!is_reference("abc${TOKEN}"));
         assert!(!is_reference("hunter2"));
     }
+
+    #[test]
+    fn redacts_the_password_of_a_url_only() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db.example:5432/erp"),
+            "postgres://app:***@db.example:5432/erp"
+        );
+        assert_eq!(redact_url("postgres://app@db/erp"), "postgres://app@db/erp");
+        assert_eq!(redact_url("sqlite://data/t.db"), "sqlite://data/t.db");
+    }
 }
