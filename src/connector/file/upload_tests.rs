@@ -11,7 +11,7 @@ use crate::connector::{ConnectorConfig, SourceContext, open_stream};
 
 fn connector(extra: &str) -> ConnectorConfig {
     let text = format!(
-        "name = \"t\"\nkind = \"file\"\n[file]\ndir = \"in\"\n{extra}\n[[streams]]\nname = \"s\"\nmapping = \"m\"\nfile = {{ pattern = \"*.csv\", format = \"csv\", batch_size = 2 }}\n"
+        "name = \"t\"\nkind = \"file\"\n[file]\ndir = \"in\"\n{extra}\n[[streams]]\nname = \"s\"\nmapping = \"m\"\nfile = {{ pattern = \"*\", format = \"csv\", batch_size = 2 }}\n"
     );
     toml::from_str(&text).expect("connector parses")
 }
