@@ -7,8 +7,8 @@
 //! |---|---|
 //! | `on_hand`, `in_transit` | sums over the dealer's current positions (every SKU) |
 //! | `sell_through` | units sold in the last `days` days, `today` included (returns subtract) |
-//! | `weekly_sell_through` | `sell_through × 7 ÷ days`, rounded to 2 decimals |
-//! | `weeks_of_cover` | `on_hand ÷ (sell_through × 7 ÷ days)`, rounded to 2 decimals; absent when nothing was sold |
+//! | `weekly_sell_through` | `sell_through × 7 ÷ days`, 2 decimals (midpoints away from zero) |
+//! | `weeks_of_cover` | `on_hand ÷ (sell_through × 7 ÷ days)`, 2 decimals; absent when nothing was sold (zero or net returns) |
 //!
 //! All figures are exact decimals (units, not money); weeks of cover is computed from the
 //! unrounded weekly rate. A position belongs to its `dealer_key`, or to its `location_code`
@@ -123,12 +123,21 @@ pub fn channel_inventory(
     Ok(dealers
         .into_values()
         .map(|mut d| {
-            d.weekly_sell_through = (d.sell_through * seven / days).round_dp(2);
+            d.weekly_sell_through = two_places(d.sell_through * seven / days);
             d.weeks_of_cover = (d.sell_through > Decimal::ZERO)
-                .then(|| (d.on_hand * days / (d.sell_through * seven)).round_dp(2));
+                .then(|| two_places(d.on_hand * days / (d.sell_through * seven)));
             d
         })
         .collect())
+}
+
+/// Two decimals, midpoints away from zero (what a reader of a report expects, unlike the
+/// banker's rounding of `round_dp`), always written with both places (`6.00`).
+fn two_places(value: Decimal) -> Decimal {
+    let mut v =
+        value.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    v.rescale(2);
+    v
 }
 
 fn slot<'a>(
@@ -357,6 +366,25 @@ mod tests {
         let out = channel_inventory(&positions, &sales, day("2026-11-22"), 30).unwrap();
         assert_eq!(out[0].weekly_sell_through, dec!(2.33));
         assert_eq!(out[0].weeks_of_cover, Some(dec!(42.86)));
+    }
+
+    #[test]
+    fn midpoints_round_away_from_zero_and_figures_keep_two_places() {
+        // 1 unit in 56 days = 0.125 a week → 0.13 (banker's rounding would give 0.12);
+        // 1 on hand / 0.125 = 8 weeks, written 8.00.
+        let positions = vec![stock(
+            "s",
+            Some("D"),
+            "D",
+            "A",
+            dec!(1),
+            dec!(0),
+            LocationTier::Dealer,
+        )];
+        let sales = vec![sale("s", "D", "2026-11-01", dec!(1))];
+        let out = channel_inventory(&positions, &sales, day("2026-11-22"), 56).unwrap();
+        assert_eq!(out[0].weekly_sell_through.to_string(), "0.13");
+        assert_eq!(out[0].weeks_of_cover.unwrap().to_string(), "8.00");
     }
 
     #[test]
