@@ -124,6 +124,18 @@ pub(super) fn open(
         .retain(|name, _| present.iter().any(|f| f == name));
     let dirty = state.files.len() != before;
     tracing::debug!(dir = %dir.display(), pattern = %spec.pattern, files = files.len(), "file stream opened");
+    if let Some(a) = &options.archive_dir
+        && std::path::Path::new(a)
+            .components()
+            .all(|c| c == std::path::Component::CurDir)
+    {
+        return Err(config_error(format!(
+            "archive_dir `{a}` must name another folder than dir (e.g. \"archive\")"
+        )));
+    }
+    if options.file_name_field.as_deref() == Some("") {
+        return Err(config_error("file_name_field must not be empty".into()));
+    }
     let archive = options.archive_dir.as_ref().map(|a| dir.join(a));
     Ok(Box::new(FileSource {
         archive,

@@ -113,3 +113,22 @@ async fn fresh_and_in_progress_files_are_left_alone() {
         [".hidden.csv", "new.csv", "old.csv", "up.csv.part"]
     );
 }
+
+#[test]
+fn an_archive_folder_that_is_the_inbox_or_an_empty_field_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("in")).unwrap();
+    let ctx = SourceContext {
+        root: dir.path().to_path_buf(),
+    };
+    for (extra, needle) in [
+        ("archive_dir = \".\"", "archive_dir"),
+        ("archive_dir = \"\"", "archive_dir"),
+        ("file_name_field = \"\"", "file_name_field"),
+    ] {
+        let err = open_stream(&connector(extra), "s", None, &ctx)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(needle), "{extra}: {err}");
+    }
+}
