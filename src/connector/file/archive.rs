@@ -26,18 +26,18 @@ pub(super) fn archive(
     archive: &Path,
     now: DateTime<Utc>,
 ) -> Result<PathBuf, ConnectorError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
+    let from = dir.join(name);
+    let io = |what: &str| {
+        let path = format!("{} (archiving it: {what})", from.display());
         move |source| ConnectorError::Io { path, source }
     };
-    std::fs::create_dir_all(archive).map_err(io(archive))?;
-    let from = dir.join(name);
+    std::fs::create_dir_all(archive).map_err(io(&format!("creating {}", archive.display())))?;
     let to = free_name(archive, name, now);
     if std::fs::rename(&from, &to).is_err() {
         // Another file system: copy, then remove the original (a crash in between leaves the
         // file in both places; it is then read again and its records are unchanged).
-        std::fs::copy(&from, &to).map_err(io(&from))?;
-        std::fs::remove_file(&from).map_err(io(&from))?;
+        std::fs::copy(&from, &to).map_err(io(&format!("copying to {}", to.display())))?;
+        std::fs::remove_file(&from).map_err(io("removing it from the inbox"))?;
     }
     tracing::info!(file = %name, to = %to.display(), "file archived");
     Ok(to)

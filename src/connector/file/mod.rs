@@ -110,6 +110,18 @@ pub(super) fn open(
             )));
         }
     };
+    if let Some(a) = &options.archive_dir
+        && std::path::Path::new(a)
+            .components()
+            .all(|c| c == std::path::Component::CurDir)
+    {
+        return Err(config_error(format!(
+            "archive_dir `{a}` must name another folder than dir (e.g. \"archive\")"
+        )));
+    }
+    if options.file_name_field.as_deref() == Some("") {
+        return Err(config_error("file_name_field must not be empty".into()));
+    }
     let dir = ctx.root.join(&options.dir);
     let settle = Duration::from_secs(options.settle_secs);
     let (present, files) = list(&dir, &spec.pattern, settle, SystemTime::now())?;
@@ -124,18 +136,6 @@ pub(super) fn open(
         .retain(|name, _| present.iter().any(|f| f == name));
     let dirty = state.files.len() != before;
     tracing::debug!(dir = %dir.display(), pattern = %spec.pattern, files = files.len(), "file stream opened");
-    if let Some(a) = &options.archive_dir
-        && std::path::Path::new(a)
-            .components()
-            .all(|c| c == std::path::Component::CurDir)
-    {
-        return Err(config_error(format!(
-            "archive_dir `{a}` must name another folder than dir (e.g. \"archive\")"
-        )));
-    }
-    if options.file_name_field.as_deref() == Some("") {
-        return Err(config_error("file_name_field must not be empty".into()));
-    }
     let archive = options.archive_dir.as_ref().map(|a| dir.join(a));
     Ok(Box::new(FileSource {
         archive,
