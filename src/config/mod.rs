@@ -261,6 +261,7 @@ fn load_connector(
     let (kind_table, present) = match config.kind {
         SourceKind::File => ("file", config.file.is_some()),
         SourceKind::Http => ("http", config.http.is_some()),
+        SourceKind::Sql => ("sql", config.sql.is_some()),
     };
     if !present {
         err(
@@ -295,9 +296,19 @@ fn load_connector(
             );
         }
         let (has, other) = match config.kind {
-            SourceKind::File => (s.file.is_some(), s.http.is_some()),
-            SourceKind::Http => (s.http.is_some(), s.file.is_some()),
+            SourceKind::File => (s.file.is_some(), s.http.is_some() || s.sql.is_some()),
+            SourceKind::Http => (s.http.is_some(), s.file.is_some() || s.sql.is_some()),
+            SourceKind::Sql => (s.sql.is_some(), s.file.is_some() || s.http.is_some()),
         };
+        if let Some(sql) = &s.sql
+            && let Err(e) = crate::connector::sql::validate_stream(sql)
+        {
+            err(
+                &format!("{at}.sql"),
+                Some(&name_needle),
+                format!("stream `{}`: {e}", s.name),
+            );
+        }
         if !has {
             err(
                 &at,
@@ -326,6 +337,13 @@ fn load_connector(
     };
     if let Some(http) = &mut config.http {
         resolve_http_secrets(http, &mut vars, &mut err);
+    }
+    if let Some(sql) = &mut config.sql {
+        if let Err(e) = crate::connector::sql::check_url_secret(&sql.url) {
+            err("sql.url", None, e);
+        } else {
+            vars.expand(&mut sql.url, "sql.url", &mut err);
+        }
     }
     for (i, s) in config.streams.iter_mut().enumerate() {
         if let Some(h) = &mut s.http {

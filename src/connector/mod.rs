@@ -8,6 +8,7 @@ pub mod config;
 mod file;
 mod http;
 mod path;
+pub mod sql;
 
 use std::path::PathBuf;
 
@@ -130,5 +131,6 @@ pub fn open_stream(
     match connector.kind {
         SourceKind::File => file::open(connector, spec, cursor, ctx),
         SourceKind::Http => http::open(connector, spec, cursor, ctx),
+        SourceKind::Sql => sql::open(connector, spec, cursor, ctx),
     }
 }
