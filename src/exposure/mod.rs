@@ -4,11 +4,20 @@
 //! credit limit − exposure; utilisation = exposure ÷ limit. Receivables are aged by days past
 //! due. Each figure says how fresh its sources are. Pure: the caller brings the records.
 
-use std::collections::{BTreeMap, HashMap};
+mod aging;
+mod fx;
+#[cfg(test)]
+mod tests;
+
+pub use aging::{Aging, Bucket, bucket, days_past_due};
+pub use fx::{FxTable, to_cents};
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::model::{Currency, Invoice, Payment, SalesOrder};
@@ -27,42 +36,12 @@ pub enum ExposureError {
         /// The base currency.
         base: Currency,
     },
-}
-
-/// FX rates to the base currency: 1 unit of a currency = `rate` units of base.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FxTable {
-    /// The base currency.
-    pub base: Currency,
-    /// Rates per currency (the base itself is implicit 1).
-    pub rates: HashMap<Currency, Decimal>,
-}
-
-impl FxTable {
-    /// Converts an amount to the base currency, rounded to cents (half away from zero).
-    pub fn to_base(&self, _amount: Decimal, _currency: Currency) -> Result<Decimal, ExposureError> {
-        todo!()
-    }
-}
-
-/// Receivables by days past due.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Aging {
-    /// Not yet due.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub not_due: Decimal,
-    /// 1–30 days overdue.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub d1_30: Decimal,
-    /// 31–60 days overdue.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub d31_60: Decimal,
-    /// 61–90 days overdue.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub d61_90: Decimal,
-    /// More than 90 days overdue.
-    #[serde(with = "rust_decimal::serde::str")]
-    pub over_90: Decimal,
+    /// A sum or product left the range of a decimal.
+    #[error("amount out of range while computing {what}")]
+    Overflow {
+        /// What was being computed.
+        what: String,
+    },
 }
 
 /// How fresh one contributing source is.
@@ -129,14 +108,181 @@ pub struct ExposureInput {
     pub last_sync: HashMap<String, DateTime<Utc>>,
 }
 
+/// Adds `b` to `a`, or reports an overflow of `what`.
+fn add(a: Decimal, b: Decimal, what: &str) -> Result<Decimal, ExposureError> {
+    a.checked_add(b).ok_or_else(|| ExposureError::Overflow {
+        what: what.to_string(),
+    })
+}
+
+/// Running totals of one master.
+#[derive(Default)]
+struct Totals {
+    receivables: Decimal,
+    orders: Decimal,
+    unapplied: Decimal,
+    aging: Aging,
+    sources: BTreeSet<String>,
+}
+
+/// The golden credit limit of a master, converted to base. `None` when the golden record has
+/// no limit, or has one without a currency (a limit in an unknown currency is not guessed).
+fn credit_limit(master: &MasterRow, fx: &FxTable) -> Result<Option<Decimal>, ExposureError> {
+    let limit = match master.golden.get("credit_limit") {
+        Some(Value::String(s)) => s.trim().parse::<Decimal>().ok(),
+        Some(Value::Number(n)) => n.to_string().parse::<Decimal>().ok(),
+        _ => None,
+    };
+    let Some(limit) = limit else {
+        return Ok(None);
+    };
+    let currency = master
+        .golden
+        .get("currency")
+        .and_then(Value::as_str)
+        .and_then(|c| c.parse::<Currency>().ok());
+    let Some(currency) = currency else {
+        tracing::warn!(
+            master = %master.master_id,
+            "credit limit without a currency is ignored"
+        );
+        return Ok(None);
+    };
+    fx.to_base(limit, currency).map(Some)
+}
+
 /// Computes exposure for every master, keyed by master ID. Documents whose customer has no
 /// master are left out. A source is stale when its last sync is older than `stale_after`.
+///
+/// Every document amount is converted to base and rounded to cents on its own before it is
+/// summed. Credit notes subtract (in the bucket of their own due date); unposted invoices and
+/// orders that are not confirmed count nothing, but their source still counts as contributing.
 pub fn compute(
-    _input: &ExposureInput,
-    _fx: &FxTable,
-    _today: NaiveDate,
-    _now: DateTime<Utc>,
-    _stale_after: chrono::Duration,
+    input: &ExposureInput,
+    fx: &FxTable,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    stale_after: chrono::Duration,
 ) -> Result<BTreeMap<String, Exposure>, ExposureError> {
-    todo!("exposure")
+    let mut totals: HashMap<&str, Totals> = input
+        .masters
+        .iter()
+        .map(|m| (m.master_id.as_str(), Totals::default()))
+        .collect();
+    let mut owner: HashMap<(&str, &str), &str> = HashMap::new();
+    for x in &input.xrefs {
+        if let Some(t) = totals.get_mut(x.master_id.as_str()) {
+            t.sources.insert(x.source.clone());
+            owner.insert((x.source.as_str(), x.key.as_str()), x.master_id.as_str());
+        }
+    }
+    let mut unmatched = 0usize;
+    let master_of = |source: &str, customer: &str| owner.get(&(source, customer)).copied();
+    for (source, inv) in &input.invoices {
+        let Some(t) = master_of(source, &inv.customer_key).and_then(|id| totals.get_mut(id)) else {
+            unmatched += 1;
+            continue;
+        };
+        t.sources.insert(source.clone());
+        let amount = fx.to_base(inv.signed_residual(), inv.currency)?;
+        t.receivables = add(t.receivables, amount, "open receivables")?;
+        if !amount.is_zero() {
+            t.aging.add(inv.due_date, today, amount)?;
+        }
+    }
+    for (source, order) in &input.orders {
+        let Some(t) = master_of(source, &order.customer_key).and_then(|id| totals.get_mut(id))
+        else {
+            unmatched += 1;
+            continue;
+        };
+        t.sources.insert(source.clone());
+        let amount = fx.to_base(order.open_amount(), order.currency)?;
+        t.orders = add(t.orders, amount, "open orders")?;
+    }
+    for (source, payment) in &input.payments {
+        let Some(t) = master_of(source, &payment.customer_key).and_then(|id| totals.get_mut(id))
+        else {
+            unmatched += 1;
+            continue;
+        };
+        t.sources.insert(source.clone());
+        let amount = fx.to_base(payment.unapplied, payment.currency)?;
+        t.unapplied = add(t.unapplied, amount, "unapplied payments")?;
+    }
+    if unmatched > 0 {
+        tracing::debug!(
+            documents = unmatched,
+            "documents without a master customer left out of exposure"
+        );
+    }
+
+    let mut out = BTreeMap::new();
+    for master in &input.masters {
+        let Some(t) = totals.remove(master.master_id.as_str()) else {
+            continue;
+        };
+        let exposure = add(t.receivables, t.orders, "exposure")?
+            .checked_sub(t.unapplied)
+            .ok_or_else(|| ExposureError::Overflow {
+                what: "exposure".to_string(),
+            })?;
+        let limit = credit_limit(master, fx)?;
+        let available = limit
+            .map(|l| {
+                l.checked_sub(exposure)
+                    .ok_or_else(|| ExposureError::Overflow {
+                        what: "available credit".to_string(),
+                    })
+            })
+            .transpose()?;
+        let utilization_pct = match limit {
+            Some(l) if l > Decimal::ZERO => Some(
+                exposure
+                    .checked_mul(Decimal::ONE_HUNDRED)
+                    .and_then(|x| x.checked_div(l))
+                    .map(to_cents)
+                    .ok_or_else(|| ExposureError::Overflow {
+                        what: "utilisation".to_string(),
+                    })?,
+            ),
+            _ => None,
+        };
+        let sources = t
+            .sources
+            .into_iter()
+            .map(|source| {
+                let last_synced_at = input.last_sync.get(&source).copied();
+                let stale = last_synced_at.is_none_or(|at| now - at > stale_after);
+                SourceFreshness {
+                    source,
+                    last_synced_at,
+                    stale,
+                }
+            })
+            .collect();
+        out.insert(
+            master.master_id.clone(),
+            Exposure {
+                master_id: master.master_id.clone(),
+                name: master
+                    .golden
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                currency: fx.base,
+                credit_limit: limit,
+                open_receivables: t.receivables,
+                open_orders: t.orders,
+                unapplied_payments: t.unapplied,
+                exposure,
+                available,
+                utilization_pct,
+                aging: t.aging,
+                sources,
+            },
+        );
+    }
+    Ok(out)
 }

@@ -1,19 +1,38 @@
 //! The store: staging, cursors, quarantine, run history and the customer master.
 //!
 //! SQLite (embedded default) and PostgreSQL (production), chosen by the URL. Both run the same
-//! SQL text (`$1`-style placeholders work on both); schemas live in `migrations/sqlite` and
-//! `migrations/postgres`.
+//! SQL text (`$1`-style placeholders work on both) except for one read in `staging.rs`, whose
+//! two versions sit side by side; schemas live in `migrations/sqlite` and `migrations/postgres`
+//! (plain files, embedded at build time, applied by [`Store::connect`]).
+//!
+//! Files: `connect.rs` (URLs, pools, migrations), `runs.rs` (run history), `staging.rs`
+//! (staging, cursors, quarantine), `master.rs` (masters, xref, aliases), `sql.rs` (the dispatch
+//! over the two pools, timestamps and row decoding), `testing.rs` (every test on both backends).
+//!
+//! Tables: `runs`, `cursors`, `staged`, `quarantine`, `masters`, `xref`, `master_alias`.
+//! Timestamps are `TIMESTAMPTZ` on PostgreSQL and RFC 3339 UTC text with six fraction digits on
+//! SQLite (so both keep microseconds and text order is time order); JSON is `JSONB` on
+//! PostgreSQL (object keys come back in its own order, values compare equal) and text on SQLite.
 //!
 //! Invariants:
 //! - a page of staged records, its quarantined records and the stream's cursor are written in
 //!   one transaction ([`Store::commit_batch`]): a crash leaves either all of them or none;
 //! - staging is keyed by (connector, stream, key); a record whose content hash is unchanged is
 //!   counted as unchanged and not rewritten, so re-running a sync changes nothing;
+//! - the master is written whole: [`Store::save_master`] makes the stored master equal to the
+//!   state handed in, in one transaction; an alias ID has no `masters` row;
+//! - a stored value that does not decode is reported as [`StoreError::Corrupt`], never unwrapped;
 //! - no business rules live here.
 
+mod connect;
+mod fields;
+mod master;
+mod runs;
+mod sql;
+mod staging;
 pub mod testing;
-
-use std::collections::HashMap;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -239,101 +258,50 @@ pub struct XrefRow {
     pub rule: String,
 }
 
-/// The master as reconciliation leaves it; written by [`Store::save_master`] in one transaction.
+/// The WHOLE master as reconciliation leaves it; written by [`Store::save_master`] in one
+/// transaction, which makes the stored master equal to it (rows absent here are deleted).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MasterState {
-    /// Every master (new or changed ones are upserted; others untouched).
+    /// Every live master. New or changed ones are upserted, equal ones left alone, stored ones
+    /// absent here deleted. A master whose ID is also an alias is not kept.
     pub masters: Vec<MasterRow>,
-    /// Every cross-reference (replaces the ones of the same (source, key)).
+    /// Every cross-reference, one per (source, key); each must name a master in `masters`.
     pub xrefs: Vec<XrefRow>,
-    /// Retired master ID → the master it was merged into.
+    /// Every retired master ID → the master it was merged into (old ones included).
     pub aliases: Vec<(String, String)>,
 }
 
-/// The store. Cheap to clone (a pool handle).
-#[derive(Debug, Clone)]
-pub struct Store {
-    _private: (),
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// Embedded SQLite (the default: a file under `data/`).
+    Sqlite,
+    /// PostgreSQL (production).
+    Postgres,
 }
 
-impl Store {
-    /// Opens the store at `url` (`sqlite:path`, `sqlite::memory:`, `postgres://…`), creating an
-    /// SQLite file and its folder when missing, and applies pending migrations.
-    pub async fn connect(_url: &str) -> Result<Store, StoreError> {
-        todo!("store connect")
+impl Backend {
+    /// `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
     }
+}
 
-    /// Records the start of a run.
-    pub async fn start_run(&self, _connector: &str) -> Result<RunId, StoreError> {
-        todo!()
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
+}
 
-    /// Records the end of a run.
-    pub async fn finish_run(
-        &self,
-        _run: RunId,
-        _status: RunStatus,
-        _counts: Counts,
-        _error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        todo!()
-    }
-
-    /// Recent runs, newest first, optionally of one connector.
-    pub async fn runs(
-        &self,
-        _connector: Option<&str>,
-        _limit: i64,
-    ) -> Result<Vec<RunRecord>, StoreError> {
-        todo!()
-    }
-
-    /// Per connector: end time of its last run that finished as success or partial.
-    pub async fn last_successful_sync(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        todo!()
-    }
-
-    /// The committed cursor of a stream.
-    pub async fn cursor(
-        &self,
-        _connector: &str,
-        _stream: &str,
-    ) -> Result<Option<Value>, StoreError> {
-        todo!()
-    }
-
-    /// Forgets a stream's cursor so its next run reads everything (backfill).
-    pub async fn reset_cursor(&self, _connector: &str, _stream: &str) -> Result<(), StoreError> {
-        todo!()
-    }
-
-    /// Upserts a page of records, quarantines the rejects and moves the cursor, in one
-    /// transaction. Returns staged/unchanged/quarantined counts (`fetched` is left 0).
-    pub async fn commit_batch(&self, _batch: Batch<'_>) -> Result<Counts, StoreError> {
-        todo!()
-    }
-
-    /// All staged records of an entity.
-    pub async fn staged(&self, _entity: Entity) -> Result<Vec<StagedRow>, StoreError> {
-        todo!()
-    }
-
-    /// Quarantined records, newest first, optionally of one connector.
-    pub async fn quarantine(
-        &self,
-        _connector: Option<&str>,
-        _limit: i64,
-    ) -> Result<Vec<QuarantineRow>, StoreError> {
-        todo!()
-    }
-
-    /// Every master, xref and alias.
-    pub async fn load_master(&self) -> Result<MasterState, StoreError> {
-        todo!()
-    }
-
-    /// Writes masters, xrefs and aliases in one transaction.
-    pub async fn save_master(&self, _state: &MasterState) -> Result<(), StoreError> {
-        todo!()
-    }
+/// The store. Cheap to clone: clones share one connection pool.
+///
+/// Opened with [`Store::connect`]; its methods live beside their SQL in `runs.rs`
+/// (run history), `staging.rs` (staging, cursors, quarantine) and `master.rs` (customer master).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: sql::Pool,
 }
