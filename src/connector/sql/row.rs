@@ -226,9 +226,28 @@ pub fn mysql_value(row: &MySqlRow, i: usize, ty: ColType) -> Result<Native, Stri
 }
 
 /// The column names and type names of a row or statement.
+///
+/// MySQL flags text with a binary (`_bin`) collation — MariaDB's JSON columns among them —
+/// as binary; only collation 63 (`binary`) is really bytes, so other "binary" columns are
+/// reported as `TEXT`. sqlx does not expose the collation but prints it in its debug form.
 pub fn columns<C: Column>(cols: &[C]) -> Vec<(String, String)> {
     cols.iter()
-        .map(|c| (c.name().to_string(), c.type_info().name().to_string()))
+        .map(|c| {
+            let info = c.type_info();
+            let mut name = info.name().to_string();
+            let debug = format!("{info:?}");
+            let binary_family = matches!(
+                name.as_str(),
+                "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB"
+            );
+            if binary_family
+                && debug.contains("collation: Collation(")
+                && !debug.contains("collation: Collation(63)")
+            {
+                name = "TEXT".to_string();
+            }
+            (c.name().to_string(), name)
+        })
         .collect()
 }
 
