@@ -234,3 +234,88 @@ async fn scenario(backend: &str, erp: &str, store: &Store) {
     assert_eq!(renamed[1].canonical["name"], "Acme Deutschland GmbH");
     assert_eq!(renamed[1].run, third.run);
 }
+
+fn shipped_project_with(connector: &str) -> tempfile::TempDir {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<(String, String)> = vec![(
+        "config/tributary.toml".into(),
+        std::fs::read_to_string(root.join("config/tributary.toml")).unwrap(),
+    )];
+    for entry in std::fs::read_dir(root.join("mappings")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            files.push((
+                format!("mappings/{}", path.file_name().unwrap().to_string_lossy()),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
+        }
+    }
+    files.push(("connectors/erp.toml".into(), connector.to_string()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    common::project_dir(&refs)
+}
+
+#[test]
+fn the_sql_connector_example_validates_in_place_of_the_file_connector() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example =
+        std::fs::read_to_string(root.join("examples/connectors/erp-sql.toml.example")).unwrap();
+    let dir = shipped_project_with(&example);
+    let project = common::load(
+        dir.path(),
+        &[("ERP_DB_URL", "postgres://tributary_ro:pw@odoo-db/odoo")],
+    );
+    let erp = &project.connectors["erp"].config;
+    assert_eq!(
+        erp.sql.as_ref().unwrap().url,
+        "postgres://tributary_ro:pw@odoo-db/odoo"
+    );
+    let streams: Vec<&str> = erp.streams.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(streams, ["customers", "invoices"]);
+    project.compile_mappings().unwrap();
+    // Without its variable, the example names what is missing.
+    let errors = tributary::config::Project::load_with_env(dir.path(), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("ERP_DB_URL"), "{errors}");
+}
+
+#[test]
+fn check_refuses_clear_passwords_and_queries_that_are_not_one_select() {
+    let bad = r#"
+kind = "sql"
+[sql]
+url = "postgres://odoo:hunter2@db/odoo"
+
+[[streams]]
+name = "customers"
+mapping = "erp-customers"
+[streams.sql]
+query = "SELECT id, write_date FROM res_partner ORDER BY write_date"
+cursor = "write_date"
+key = "id"
+
+[[streams]]
+name = "invoices"
+mapping = "erp-invoices"
+[streams.sql]
+query = "DELETE FROM account_move"
+cursor = "write_date"
+key = "id"
+"#;
+    let dir = shipped_project_with(bad);
+    let errors = tributary::config::Project::load_with_env(dir.path(), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("connectors/erp.toml:4")
+            && errors.contains("never written in config files"),
+        "{errors}"
+    );
+    assert!(errors.contains("remove `ORDER`"), "{errors}");
+    assert!(errors.contains("not DELETE"), "{errors}");
+    assert!(!errors.contains("hunter2"), "{errors}");
+}
