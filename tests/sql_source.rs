@@ -12,6 +12,7 @@ mod common;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
+use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
@@ -318,4 +319,114 @@ key = "id"
     assert!(errors.contains("remove `ORDER`"), "{errors}");
     assert!(errors.contains("not DELETE"), "{errors}");
     assert!(!errors.contains("hunter2"), "{errors}");
+}
+
+/// Just enough of Odoo's schema for the example connector's queries.
+const ODOO_SCHEMA: &[&str] = &[
+    "CREATE TABLE res_country (id SERIAL PRIMARY KEY, code VARCHAR(2) NOT NULL)",
+    "CREATE TABLE res_country_state (id SERIAL PRIMARY KEY, code VARCHAR NOT NULL)",
+    "CREATE TABLE res_currency (id SERIAL PRIMARY KEY, name VARCHAR NOT NULL)",
+    "CREATE TABLE res_partner (id SERIAL PRIMARY KEY, name VARCHAR, vat VARCHAR,
+     country_id INTEGER REFERENCES res_country, state_id INTEGER REFERENCES res_country_state,
+     city VARCHAR, zip VARCHAR, street VARCHAR, phone VARCHAR, email VARCHAR,
+     parent_id INTEGER REFERENCES res_partner, active BOOLEAN, customer_rank INTEGER,
+     write_date TIMESTAMP)",
+    "CREATE TABLE account_move (id SERIAL PRIMARY KEY, commercial_partner_id INTEGER REFERENCES res_partner,
+     name VARCHAR, move_type VARCHAR NOT NULL, invoice_date DATE, invoice_date_due DATE,
+     currency_id INTEGER NOT NULL REFERENCES res_currency, amount_total NUMERIC, amount_residual NUMERIC,
+     invoice_origin VARCHAR, state VARCHAR NOT NULL, write_date TIMESTAMP)",
+    "INSERT INTO res_country (id, code) VALUES (1, 'CN'), (2, 'DE')",
+    "INSERT INTO res_country_state (id, code) VALUES (1, 'GD')",
+    "INSERT INTO res_currency (id, name) VALUES (1, 'CNY'), (2, 'EUR')",
+    "INSERT INTO res_partner VALUES
+     (7, '深圳市飞跃科技有限公司', '91440300MA5EXAMPLE', 1, 1, '深圳', '518000', '科技园路 1 号', NULL, NULL, NULL, TRUE, 3, '2026-11-01 08:00:00'),
+     (8, 'Acme GmbH', 'DE123456789', 2, NULL, 'Berlin', '10115', 'Hauptstr. 1', '+49 30 1234567', 'ap@acme.example', NULL, TRUE, 1, '2026-11-01 08:00:00'),
+     (9, 'A vendor only', NULL, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, TRUE, 0, '2026-11-01 08:00:00')",
+    "INSERT INTO account_move VALUES
+     (100, 7, 'INV/2026/00100', 'out_invoice', '2026-10-01', '2026-10-31', 1, 12345.67, 2345.67, 'S00042', 'posted', '2026-11-01 09:00:00'),
+     (101, 8, 'RINV/2026/00001', 'out_refund', '2026-10-02', '2026-10-02', 2, 50.00, 50.00, NULL, 'posted', '2026-11-01 09:00:00'),
+     (102, 8, 'BILL/2026/00001', 'in_invoice', '2026-10-03', '2026-11-02', 2, 70.00, 70.00, NULL, 'posted', '2026-11-01 09:00:00')",
+];
+
+#[tokio::test]
+async fn the_odoo_example_reads_an_odoo_shaped_database_with_the_shipped_mappings() {
+    let admin = admin_url();
+    if let Err(e) = PgConnection::connect(&admin).await {
+        if std::env::var("TRIBUTARY_SKIP_PG").as_deref() == Ok("1") {
+            eprintln!("skipping: PostgreSQL unreachable ({e})");
+            return;
+        }
+        panic!(
+            "PostgreSQL at {admin} is unreachable ({e}): start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, or set TRIBUTARY_SKIP_PG=1"
+        );
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example =
+        std::fs::read_to_string(root.join("examples/connectors/erp-sql.toml.example")).unwrap();
+    let name = format!("trib_odoo_{}", std::process::id());
+    exec(
+        &admin,
+        &[
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            &format!("CREATE DATABASE {name}"),
+        ],
+    )
+    .await;
+    let odoo = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let outcome = AssertUnwindSafe(async {
+        exec(&odoo, ODOO_SCHEMA).await;
+        let dir = shipped_project_with(&example);
+        let store = Store::connect(&format!("sqlite://{}/data/store.db", dir.path().display()))
+            .await
+            .unwrap();
+        let project = common::load(dir.path(), &[("ERP_DB_URL", &odoo)]);
+        let mappings = project.compile_mappings().unwrap();
+        let run = |store: Store| {
+            let (project, mappings) = (&project, &mappings);
+            async move {
+                sync::run_connector(
+                    project,
+                    mappings,
+                    &store,
+                    &project.connectors["erp"],
+                    &SyncOptions::default(),
+                    &NoProgress,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let first = run(store.clone()).await;
+        assert_eq!(first.status, RunStatus::Success, "{first:?}");
+        assert_eq!((first.counts.fetched, first.counts.staged), (4, 4));
+        let customers = store.staged(Entity::Customer).await.unwrap();
+        assert_eq!(customers.len(), 2);
+        assert_eq!(customers[0].key, "7");
+        assert_eq!(customers[0].canonical["country"], "CN");
+        assert_eq!(customers[0].canonical["active"], true);
+        let invoices = store.staged(Entity::Invoice).await.unwrap();
+        let kinds: Vec<(&str, &Value)> = invoices
+            .iter()
+            .map(|r| (r.key.as_str(), &r.canonical["kind"]))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("100", &json!("invoice")), ("101", &json!("credit_note"))]
+        );
+        assert_eq!(invoices[0].canonical["residual"], "2345.67");
+        // The look-back re-reads the newest rows; nothing is staged again.
+        let second = run(store.clone()).await;
+        assert_eq!(second.status, RunStatus::Success);
+        assert_eq!(second.counts.staged, 0);
+    })
+    .catch_unwind()
+    .await;
+    exec(
+        &admin,
+        &[&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")],
+    )
+    .await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }

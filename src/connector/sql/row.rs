@@ -6,13 +6,13 @@
 //! | NUMERIC / DECIMAL | decimal string, scale kept (`"12345.6700"`), never through `f64` |
 //! | integers (incl. unsigned) | number |
 //! | REAL / DOUBLE / FLOAT | number (`null` is refused for NaN and infinities: an error) |
-//! | text types, ENUM, SET | string |
+//! | text types, ENUM, SET | string (CHAR keeps its padding) |
 //! | BOOLEAN (PostgreSQL `bool`, MySQL `TINYINT(1)`) | `true` / `false` |
 //! | DATE | `"YYYY-MM-DD"` |
 //! | TIME | `"HH:MM:SS[.ffffff]"` |
 //! | TIMESTAMP / DATETIME (no zone) | `"YYYY-MM-DDTHH:MM:SS[.ffffff]"` as written, or with the stream's `timezone` attached (`…+08:00`, `…Z`) |
 //! | TIMESTAMPTZ, MySQL TIMESTAMP | RFC 3339 in UTC (`…Z`) |
-//! | JSON / JSONB | the JSON value itself |
+//! | JSON / JSONB | the JSON value itself (MariaDB keeps JSON as text: a string) |
 //! | BYTEA / BLOB / BINARY | base64 string |
 //! | NULL | `null` |
 //!
