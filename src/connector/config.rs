@@ -36,6 +36,9 @@ pub struct ConnectorConfig {
     /// Options of the `jsonrpc` kind (Odoo, Tryton).
     #[serde(default)]
     pub jsonrpc: Option<JsonRpcOptions>,
+    /// Options of the `sql` kind.
+    #[serde(default)]
+    pub sql: Option<SqlOptions>,
     /// The streams (record sets) this connector reads, each with its mapping.
     pub streams: Vec<StreamConfig>,
 }
@@ -50,6 +53,8 @@ pub enum SourceKind {
     Http,
     /// A JSON-RPC ERP API (Odoo or Tryton).
     Jsonrpc,
+    /// A query against an ERP's own database (PostgreSQL, MariaDB/MySQL).
+    Sql,
 }
 
 /// Options of a `file` connector.
@@ -147,6 +152,9 @@ pub struct StreamConfig {
     /// How to read it when the connector is of the `jsonrpc` kind.
     #[serde(default)]
     pub jsonrpc: Option<JsonRpcStream>,
+    /// How to read it when the connector is of the `sql` kind.
+    #[serde(default)]
+    pub sql: Option<SqlStream>,
 }
 
 /// A stream read from files.
@@ -267,6 +275,44 @@ pub struct Incremental {
     pub start: Option<String>,
 }
 
+/// Options of a `sql` connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlOptions {
+    /// `postgres://…`, `mysql://…` or `mariadb://…`. A password must be a `${VAR}` reference.
+    pub url: String,
+    /// Connections kept open to the database (default 2).
+    #[serde(default = "default_sql_connections")]
+    pub max_connections: u32,
+    /// Seconds allowed to connect and to read one page (default 30).
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+/// A stream read with a query (see `docs/connect-sql.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlStream {
+    /// One `SELECT` (or `WITH … SELECT`) without `ORDER BY` or `LIMIT`; the connector wraps it.
+    pub query: String,
+    /// Column that grows when a row changes (e.g. `write_date`).
+    pub cursor: String,
+    /// Unique, non-null column that orders rows sharing a cursor value (e.g. `id`).
+    pub key: String,
+    /// Rows per committed page (default 1000).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    /// Seconds the stored cursor is moved back before each run (default 0).
+    #[serde(default)]
+    pub lookback_secs: u64,
+    /// Time zone (`UTC`, `Europe/Berlin`, `+08:00`) attached to timestamps without one.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+fn default_sql_connections() -> u32 {
+    2
+}
 fn yes() -> bool {
     true
 }

@@ -9,6 +9,7 @@ mod file;
 mod http;
 pub mod jsonrpc;
 mod path;
+pub mod sql;
 
 use std::path::PathBuf;
 
@@ -149,5 +150,6 @@ pub fn open_stream(
         SourceKind::File => file::open(connector, spec, cursor, ctx),
         SourceKind::Http => http::open(connector, spec, cursor, ctx),
         SourceKind::Jsonrpc => jsonrpc::open(connector, spec, cursor, ctx),
+        SourceKind::Sql => sql::open(connector, spec, cursor, ctx),
     }
 }
