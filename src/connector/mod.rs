@@ -78,6 +78,14 @@ pub enum ConnectorError {
         /// What went wrong (status and body excerpt, or transport error).
         reason: String,
     },
+    /// The server rejected the credentials (401/403), or no token could be obtained.
+    #[error("connector `{connector}`: authentication failed: {reason}")]
+    Auth {
+        /// Connector name.
+        connector: String,
+        /// What the server said.
+        reason: String,
+    },
     /// Input that cannot be read at all (e.g. a CSV header that is not UTF-8): unlike a bad
     /// row, nothing after it could be interpreted, so the stream stops.
     #[error("{locator}: {reason}")]

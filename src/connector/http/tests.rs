@@ -332,7 +332,7 @@ async fn bearer_auth_and_extra_headers_are_sent() {
         "path = \"/x\"",
     );
     let err = read_all(&wrong, None).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Http { .. }), "{err}");
+    assert!(matches!(err, ConnectorError::Auth { .. }), "{err}");
     assert!(
         err.to_string().contains("401") && err.to_string().contains("unauthorized"),
         "{err}"
@@ -425,7 +425,9 @@ async fn incremental_sorted_commits_each_page_and_resumes_from_the_cursor() {
     );
     assert_eq!(
         pages[1].checkpoint,
-        Some(json!({"version": 1, "field": "ts", "value": "2026-11-01T08:05:00+08:00"}))
+        Some(
+            json!({"version": 2, "field": "ts", "value": "2026-11-01T08:05:00+08:00", "tiebreak": null, "id": null})
+        )
     );
     // Every request of a read sends the same value; the next read starts at the cursor,
     // inclusive.
