@@ -350,4 +350,101 @@ mod tests {
             Some(("since".into(), "42".into()))
         );
     }
+
+    fn config(template: Option<&str>, format: ValueFormat, lookback: u64) -> Incremental {
+        Incremental {
+            field: "modified".into(),
+            param: "filters".into(),
+            sorted: true,
+            start: Some("2000-01-01 00:00:00".into()),
+            template: template.map(str::to_string),
+            value_format: format,
+            lookback_secs: lookback,
+            tiebreak: Some("name".into()),
+        }
+    }
+
+    #[test]
+    fn values_are_rendered_in_templates_with_a_lookback() {
+        let c = config(
+            Some(r#"[["modified", ">=", "{value}"]]"#),
+            ValueFormat::Frappe,
+            90,
+        );
+        let cursor = json!({"version": 2, "field": "modified", "value": "2026-03-06 08:00:00.500000", "tiebreak": "name", "id": "B"});
+        let t = Tracker::new(&c, Some(cursor)).unwrap();
+        assert_eq!(
+            t.param(),
+            Some((
+                "filters".into(),
+                r#"[["modified", ">=", "2026-03-06 07:58:30.500000"]]"#.into()
+            ))
+        );
+        assert_eq!(
+            render("2026-03-02T08:15:09.293Z", 0, ValueFormat::Rfc3339).unwrap(),
+            "2026-03-02T08:15:09.293Z"
+        );
+        assert_eq!(
+            render("2026-03-02T10:15:09+02:00", 60, ValueFormat::Rfc3339).unwrap(),
+            "2026-03-02T08:14:09Z"
+        );
+        assert_eq!(
+            render("2026-03-02T10:15:09+02:00", 0, ValueFormat::Frappe).unwrap(),
+            "2026-03-02 10:15:09.000000"
+        );
+        assert_eq!(
+            render("2026-03-02 10:15:09", 1, ValueFormat::AsIs).unwrap(),
+            "2026-03-02 10:15:08"
+        );
+        assert_eq!(render("42", 0, ValueFormat::AsIs).unwrap(), "42");
+        assert!(render("42", 5, ValueFormat::AsIs).is_err());
+        let mut bad = c.clone();
+        bad.template = Some("no placeholder".into());
+        assert!(Tracker::new(&bad, None).is_err());
+    }
+
+    #[test]
+    fn the_compound_cursor_skips_exactly_what_was_read() {
+        let c = config(None, ValueFormat::AsIs, 0);
+        let ts = "2026-03-06 08:00:00.500000";
+        let cursor =
+            json!({"version": 2, "field": "modified", "value": ts, "tiebreak": "name", "id": "B"});
+        let mut t = Tracker::new(&c, Some(cursor)).unwrap();
+        let page = vec![
+            json!({"name": "A", "modified": ts}),
+            json!({"name": "B", "modified": ts}),
+            json!({"name": "C", "modified": ts}),
+            json!({"name": "A", "modified": "2026-03-06 08:00:00.600000"}),
+        ];
+        let kept = t.skip_seen(page);
+        let names: Vec<&str> = kept.iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["C", "A"]);
+        t.observe(&kept);
+        assert_eq!(
+            t.checkpoint(false),
+            Some(
+                json!({"version": 2, "field": "modified", "value": "2026-03-06 08:00:00.600000", "tiebreak": "name", "id": "A"})
+            )
+        );
+        // Equal values keep the highest ID.
+        t.observe(&[json!({"name": "Z", "modified": "2026-03-06 08:00:00.6"})]);
+        assert_eq!(t.checkpoint(true).unwrap()["id"], "Z");
+    }
+
+    #[test]
+    fn version_1_cursors_are_read_without_an_id() {
+        let c = config(None, ValueFormat::AsIs, 0);
+        let v1 = json!({"version": 1, "field": "modified", "value": "2026-03-06 08:00:00"});
+        let t = Tracker::new(&c, Some(v1)).unwrap();
+        assert_eq!(
+            t.param(),
+            Some(("filters".into(), "2026-03-06 08:00:00".into()))
+        );
+        let page = vec![json!({"name": "A", "modified": "2026-03-06 08:00:00"})];
+        assert_eq!(t.skip_seen(page.clone()), page, "no ID: nothing is skipped");
+        // A cursor of another tiebreak keeps its value but not its ID.
+        let other = json!({"version": 2, "field": "modified", "value": "2026-03-06 08:00:00", "tiebreak": "id", "id": "Z"});
+        let t = Tracker::new(&c, Some(other)).unwrap();
+        assert_eq!(t.skip_seen(page.clone()), page);
+    }
 }

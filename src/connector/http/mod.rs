@@ -314,3 +314,38 @@ fn short(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod unit {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_as_path_segments() {
+        let r = json!({"name": "SAL-ORD/2026 #12", "n": 7});
+        assert_eq!(
+            fill_placeholders("/api/resource/Sales Order/{name}", &r).unwrap(),
+            "/api/resource/Sales Order/SAL-ORD%2F2026%20%2312"
+        );
+        assert_eq!(fill_placeholders("/x/{n}/y", &r).unwrap(), "/x/7/y");
+        assert!(fill_placeholders("/x/{missing}", &r).is_err());
+        assert!(fill_placeholders("/x/{name", &r).is_err());
+        let url = stream_url("https://erp.example", "/api/resource/Sales Order/A%2FB").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://erp.example/api/resource/Sales%20Order/A%2FB"
+        );
+    }
+
+    #[test]
+    fn keys_with_dots_are_found_whole_first() {
+        let body = json!({"@odata.nextLink": "https://x/next", "a": {"b": 1}});
+        assert_eq!(
+            lookup(&body, "@odata.nextLink"),
+            Some(&json!("https://x/next"))
+        );
+        assert_eq!(lookup(&body, "a.b"), Some(&json!(1)));
+        assert_eq!(lookup(&body, ""), Some(&body));
+    }
+}
