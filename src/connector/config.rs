@@ -51,6 +51,19 @@ pub enum SourceKind {
 pub struct FileOptions {
     /// Folder holding the files; relative paths are relative to the project root.
     pub dir: String,
+    /// Upload-folder mode: once the page holding a file's last records is committed, the file
+    /// is moved into this folder (relative to `dir`), with a timestamp suffix when the name is
+    /// taken. Without it files stay where they are and the cursor tracks how far each was read.
+    #[serde(default)]
+    pub archive_dir: Option<String>,
+    /// Files modified less than this many seconds ago are still being written: they are left
+    /// for a later run (default 0: every file is read).
+    #[serde(default)]
+    pub settle_secs: u64,
+    /// When set, every record gets the name of its file under this key (e.g. `_file`), so a
+    /// mapping can take a dealer code out of `D1001_stock_20261122.csv`.
+    #[serde(default)]
+    pub file_name_field: Option<String>,
 }
 
 /// Options of an `http` connector.

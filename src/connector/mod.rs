@@ -118,6 +118,14 @@ pub trait Source: Send {
     /// Reads the next page, or `None` when the stream is exhausted. Called until it returns
     /// `None` or an error; each returned page is committed before the next call.
     async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError>;
+
+    /// Called once the page last returned by [`Source::next_page`] has been committed with its
+    /// cursor. Exists for side effects that must never run before the data is safe, such as
+    /// moving a fully read upload file into its archive folder. Not called after a failed
+    /// commit; a crash before it runs means the source sees its input again next time.
+    async fn committed(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
 }
 
 /// Opens one stream of a connector, resuming after `cursor` (`None` = from the beginning).

@@ -3,8 +3,10 @@
 //! One stream is one endpoint (`base_url` + `path`) read page by page: each response is one
 //! [`Page`]. Concerns are split by file:
 //!
-//! - [`auth`]: bearer, basic, API key in a header or a query parameter;
-//! - [`client`]: the GET itself, JSON decoding, error statuses, retries with backoff and
+//! - [`auth`]: bearer, basic, API key in a header or a query parameter, Frappe `token
+//!   key:secret`, OAuth 2.0 client credentials (cached, renewed);
+//! - [`client`]: the GET itself, JSON decoding, error statuses (401/403 as auth errors), the
+//!   rate limit, retries with backoff and
 //!   `Retry-After`;
 //! - [`paginate`]: `none`, `page`, `offset`, `cursor`, `next_link`;
 //! - [`incremental`]: the `field >= cursor` parameter (bare or templated, with a lookback), the
