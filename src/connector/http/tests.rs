@@ -719,10 +719,6 @@ async fn detail_requests_replace_listed_records_in_list_order() {
                 .next_back()
                 .unwrap()
                 .replace("%20", " ");
-            if name == "SO 404" {
-                return ResponseTemplate::new(404)
-                    .set_body_json(json!({"exc_type": "DoesNotExistError"}));
-            }
             let n: i64 = name.trim_start_matches("SO ").parse().unwrap();
             ResponseTemplate::new(200)
                 .set_body_json(json!({"data": {"id": n, "name": name, "items": [{"idx": 1}]}}))
