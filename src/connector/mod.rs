@@ -7,6 +7,7 @@
 pub mod config;
 mod file;
 mod http;
+pub mod jsonrpc;
 mod path;
 
 use std::path::PathBuf;
@@ -78,14 +79,6 @@ pub enum ConnectorError {
         /// What went wrong (status and body excerpt, or transport error).
         reason: String,
     },
-    /// The server rejected the credentials (401/403), or no token could be obtained.
-    #[error("connector `{connector}`: authentication failed: {reason}")]
-    Auth {
-        /// Connector name.
-        connector: String,
-        /// What the server said.
-        reason: String,
-    },
     /// Input that cannot be read at all (e.g. a CSV header that is not UTF-8): unlike a bad
     /// row, nothing after it could be interpreted, so the stream stops.
     #[error("{locator}: {reason}")]
@@ -93,6 +86,15 @@ pub enum ConnectorError {
         /// Where (`file:line`).
         locator: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// The source refused the credentials (wrong password or API key, expired session; HTTP
+    /// 401/403), or no OAuth token could be obtained. Never retried: repeating a refused login only risks locking the account.
+    #[error("connector `{connector}`: authentication failed: {reason}")]
+    Auth {
+        /// Connector name.
+        connector: String,
+        /// What the source said.
         reason: String,
     },
     /// The response was not in the expected shape.
@@ -146,5 +148,6 @@ pub fn open_stream(
     match connector.kind {
         SourceKind::File => file::open(connector, spec, cursor, ctx),
         SourceKind::Http => http::open(connector, spec, cursor, ctx),
+        SourceKind::Jsonrpc => jsonrpc::open(connector, spec, cursor, ctx),
     }
 }
