@@ -1,4 +1,5 @@
-//! Sending one GET and reading its JSON answer, with retries.
+//! Sending one request (a GET, or a JSON POST for JSON-RPC) and reading its JSON answer, with
+//! retries.
 //!
 //! Retried: transport errors (connection refused or reset, timeouts) and the statuses that say
 //! "try again later" — 429, 502, 503, 504 — up to `max_retries` times, waiting
@@ -6,7 +7,8 @@
 //! 60 s). Not retried: 500 and every other 4xx/5xx, which fail the stream at once with the
 //! status and the start of the body, except 401 and 403: credentials rejected, reported as
 //! [`ConnectorError::Auth`] and never retried — but with OAuth a 401 first drops the cached
-//! token, fetches a new one and tries once more.
+//! token, fetches a new one and tries once more (and [`Client::post_json`] hands a 401 back to
+//! its caller as [`Sent::Unauthorized`]).
 //!
 //! With `rate_limit`, every attempt (retries and token requests included) first waits for the
 //! connector's limiter.
