@@ -213,8 +213,9 @@ fn the_shipped_project_loads_and_validates() {
         .map(|c| c.config.name.as_str())
         .collect();
     assert!(presets.contains(&"dealer-api") && presets.contains(&"dealer-uploads"));
+    assert!(presets.contains(&"erpnext") && presets.contains(&"business-central"));
     assert!(presets.contains(&"odoo") && presets.contains(&"tryton"));
-    assert_eq!(project.mappings.len(), 23, "{:?}", project.mappings.keys());
+    assert_eq!(project.mappings.len(), 32, "{:?}", project.mappings.keys());
 
     let mut streams: Vec<(&str, &str, &str)> = project
         .connectors
@@ -275,7 +276,7 @@ fn the_settings_file_holds_the_documented_defaults() {
 fn every_mapping_compiles_and_passes_its_own_tests() {
     let project = project();
     let compiled = project.compile_mappings().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(compiled.len(), 23);
+    assert_eq!(compiled.len(), 32);
     let mut failed = Vec::new();
     for (name, file) in &project.mappings {
         let tests = &file.spec.tests;

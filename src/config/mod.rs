@@ -408,6 +408,20 @@ fn resolve_http_secrets(
         Some(HttpAuth::Bearer { token }) => vec![("http.auth.token", token)],
         Some(HttpAuth::Basic { password, .. }) => vec![("http.auth.password", password)],
         Some(HttpAuth::ApiKey { key, .. }) => vec![("http.auth.key", key)],
+        Some(HttpAuth::Token { key, secret }) => {
+            vars.expand(key, "http.auth.key", err);
+            vec![("http.auth.secret", secret)]
+        }
+        Some(HttpAuth::Oauth2ClientCredentials {
+            token_url,
+            client_id,
+            client_secret,
+            ..
+        }) => {
+            vars.expand(token_url, "http.auth.token_url", err);
+            vars.expand(client_id, "http.auth.client_id", err);
+            vec![("http.auth.client_secret", client_secret)]
+        }
     };
     for (field, value) in secrets {
         if !secrets::is_reference(value) {

@@ -232,6 +232,59 @@ fn a_disabled_preset_may_reference_unset_variables_but_an_enabled_one_may_not() 
     );
 }
 
+#[test]
+fn token_and_oauth_secrets_must_be_references() {
+    let token = HTTP.replace(
+        r#"auth = { type = "bearer", token = "${ERP_TOKEN}" }"#,
+        r#"auth = { type = "token", key = "${ERP_KEY}", secret = "plain" }"#,
+    );
+    let oauth = HTTP.replace(
+        r#"auth = { type = "bearer", token = "${ERP_TOKEN}" }"#,
+        r#"auth = { type = "oauth2_client_credentials", token_url = "${TOKEN_URL}", client_id = "app", client_secret = "plain" }"#,
+    );
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/a.toml", &token),
+        ("connectors/b.toml", &oauth),
+    ]);
+    let errs = errors(
+        dir.path(),
+        &env(&[
+            ("ERP_URL", "http://x"),
+            ("ERP_KEY", "k"),
+            ("TOKEN_URL", "http://t"),
+        ]),
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("field `http.auth.secret`: secrets are never written")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("field `http.auth.client_secret`: secrets are never written")),
+        "{errs:?}"
+    );
+
+    let ok = oauth.replace(r#"client_secret = "plain""#, r#"client_secret = "${S}""#);
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/b.toml", &ok),
+    ]);
+    let errs = errors(dir.path(), &env(&[("ERP_URL", "http://x")]));
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.contains("`TOKEN_URL` is not set")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("`S` is not set")),
+        "{errs:?}"
+    );
+}
+
 const JSONRPC: &str = r#"kind = "jsonrpc"
 enabled = false
 [jsonrpc]

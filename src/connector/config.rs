@@ -101,6 +101,21 @@ pub struct HttpOptions {
     /// 0.5 s, 1 s, 2 s, …). A `Retry-After` header (capped at 60 s) takes precedence.
     #[serde(default = "default_retry_backoff_ms")]
     pub retry_backoff_ms: u64,
+    /// Client-side rate limit applied to every request of the connector's streams, retries,
+    /// detail fetches and token requests included.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// At most `requests` requests every `per_secs` seconds (bursts up to `requests`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests allowed per window (at least 1).
+    pub requests: u32,
+    /// Window length in seconds (default 1).
+    #[serde(default = "one")]
+    pub per_secs: u64,
 }
 
 /// How an `http` connector authenticates. Secrets come from `${ENV_VAR}` references.
@@ -129,6 +144,26 @@ pub enum HttpAuth {
         /// Query parameter to send it in instead of a header.
         #[serde(default)]
         query_param: Option<String>,
+    },
+    /// Frappe / ERPNext API keys: `Authorization: token <key>:<secret>`.
+    Token {
+        /// The API key.
+        key: String,
+        /// The API secret.
+        secret: String,
+    },
+    /// OAuth 2.0 client credentials grant: a token is requested from `token_url` (form POST),
+    /// kept until shortly before it expires, and sent as `Authorization: Bearer …`.
+    Oauth2ClientCredentials {
+        /// The token endpoint.
+        token_url: String,
+        /// The application (client) ID.
+        client_id: String,
+        /// The client secret.
+        client_secret: String,
+        /// Space-separated scopes, if the provider needs them.
+        #[serde(default)]
+        scope: Option<String>,
     },
 }
 
@@ -201,6 +236,25 @@ pub struct HttpStream {
     /// Incremental cursor; without it every run reads everything.
     #[serde(default)]
     pub incremental: Option<Incremental>,
+    /// Fetch each listed record's full document and use it as the record (for APIs whose list
+    /// endpoint leaves out child tables).
+    #[serde(default)]
+    pub detail: Option<Detail>,
+}
+
+/// Per-record detail requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detail {
+    /// Path (appended to the base URL) with `{field}` placeholders filled from the listed
+    /// record, each encoded as one path segment, e.g. `/api/resource/Sales Order/{name}`.
+    pub path: String,
+    /// Dotted path of the document inside the detail response; empty = the body itself.
+    #[serde(default)]
+    pub records: String,
+    /// Detail requests in flight at once (default 4).
+    #[serde(default = "default_detail_concurrency")]
+    pub concurrency: usize,
 }
 
 /// Pagination styles.
@@ -273,6 +327,38 @@ pub struct Incremental {
     /// Value sent on the first run, if any.
     #[serde(default)]
     pub start: Option<String>,
+    /// Text sent in `param` instead of the bare value, with `{value}` replaced by it, e.g.
+    /// `[["modified", ">=", "{value}"]]` or `lastModifiedDateTime ge {value}`. The parameter
+    /// replaces a fixed `params` entry of the same name.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// How the value is written when sent: `as_is` (default: as the source wrote it),
+    /// `rfc3339` (`2026-03-02T08:15:09.293Z`) or `frappe` (`2026-03-02 09:15:09.412208`).
+    #[serde(default)]
+    pub value_format: ValueFormat,
+    /// Seconds subtracted from the cursor before it is sent (clock skew, late commits);
+    /// records re-read in that window are deduplicated by staging.
+    #[serde(default)]
+    pub lookback_secs: u64,
+    /// Dotted path of a record ID that breaks ties between records with the same cursor
+    /// value: records with exactly the cursor's value and an ID not above the cursor's ID are
+    /// skipped, so an inclusive `>=` filter neither loses nor repeats them. Needs the API to
+    /// sort by (field, tiebreak).
+    #[serde(default)]
+    pub tiebreak: Option<String>,
+}
+
+/// How an incremental value is written in requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueFormat {
+    /// As the source wrote it (timestamps are re-written in the same style after a lookback).
+    #[default]
+    AsIs,
+    /// RFC 3339 in UTC with the fractional digits needed (OData `DateTimeOffset`).
+    Rfc3339,
+    /// `YYYY-MM-DD HH:MM:SS.ffffff`, naive (Frappe `Datetime`).
+    Frappe,
 }
 
 /// Options of a `sql` connector.
@@ -327,6 +413,9 @@ fn default_max_retries() -> u32 {
 }
 fn default_retry_backoff_ms() -> u64 {
     500
+}
+fn default_detail_concurrency() -> usize {
+    4
 }
 fn default_page_size() -> u64 {
     100

@@ -89,8 +89,8 @@ pub enum ConnectorError {
         /// What is wrong.
         reason: String,
     },
-    /// The source refused the credentials (wrong password or API key, expired session).
-    /// Never retried: repeating a refused login only risks locking the account.
+    /// The source refused the credentials (wrong password or API key, expired session; HTTP
+    /// 401/403), or no OAuth token could be obtained. Never retried: repeating a refused login only risks locking the account.
     #[error("connector `{connector}`: authentication failed: {reason}")]
     Auth {
         /// Connector name.
