@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use super::jsonrpc::config::{JsonRpcOptions, JsonRpcStream};
+
 /// A whole connector file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +33,9 @@ pub struct ConnectorConfig {
     /// Options of the `http` kind.
     #[serde(default)]
     pub http: Option<HttpOptions>,
+    /// Options of the `jsonrpc` kind (Odoo, Tryton).
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcOptions>,
     /// The streams (record sets) this connector reads, each with its mapping.
     pub streams: Vec<StreamConfig>,
 }
@@ -43,6 +48,8 @@ pub enum SourceKind {
     File,
     /// A REST/JSON API.
     Http,
+    /// A JSON-RPC ERP API (Odoo or Tryton).
+    Jsonrpc,
 }
 
 /// Options of a `file` connector.
@@ -124,6 +131,9 @@ pub struct StreamConfig {
     /// How to read it when the connector is of the `http` kind.
     #[serde(default)]
     pub http: Option<HttpStream>,
+    /// How to read it when the connector is of the `jsonrpc` kind.
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcStream>,
 }
 
 /// A stream read from files.

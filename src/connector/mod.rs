@@ -7,6 +7,7 @@
 pub mod config;
 mod file;
 mod http;
+pub mod jsonrpc;
 mod path;
 
 use std::path::PathBuf;
@@ -87,6 +88,15 @@ pub enum ConnectorError {
         /// What is wrong.
         reason: String,
     },
+    /// The source refused the credentials (wrong password or API key, expired session).
+    /// Never retried: repeating a refused login only risks locking the account.
+    #[error("connector `{connector}`: authentication failed: {reason}")]
+    Auth {
+        /// Connector name.
+        connector: String,
+        /// What the source said.
+        reason: String,
+    },
     /// The response was not in the expected shape.
     #[error("unexpected response from {url}: {reason}")]
     Response {
@@ -130,5 +140,6 @@ pub fn open_stream(
     match connector.kind {
         SourceKind::File => file::open(connector, spec, cursor, ctx),
         SourceKind::Http => http::open(connector, spec, cursor, ctx),
+        SourceKind::Jsonrpc => jsonrpc::open(connector, spec, cursor, ctx),
     }
 }
