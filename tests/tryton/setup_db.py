@@ -85,7 +85,7 @@ def main():
     admin(conf, args.database, password_file, '-u', *MODULES,
         '--activate-dependencies')
 
-    from proteus import Model, Wizard, config as pconfig
+    from proteus import config as pconfig
     cfg = pconfig.set_trytond(args.database, config_file=conf)
     cfg.skip_warning = True  # e.g. a payment date in the past, which is wanted here
     summary = fill(cfg, as_of)
@@ -294,7 +294,6 @@ def fill(cfg, as_of):
     assert not sale2.invoices and not sale3.invoices
 
     # Ship sale 1 so the stock figure moves too (100 − 4 = 96 on hand).
-    Shipment = Model.get('stock.shipment.out')
     for shipment in sale1.shipments:
         shipment.effective_date = invoice_date
         shipment.save()
