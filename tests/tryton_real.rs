@@ -326,6 +326,41 @@ async fn the_tryton_preset_against_a_real_trytond_gives_the_exposure_the_erp_sho
         );
         assert_eq!(dec(&staged_inv["residual"]), dec(&inv["amount_to_pay"]));
 
+        let orders: BTreeMap<String, Value> = store
+            .staged(Entity::SalesOrder)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.key, r.canonical))
+            .collect();
+        let sales = &summary["sales"];
+        assert_eq!(
+            orders[&key(&sales["invoiced"]["id"])]["status"],
+            "invoiced",
+            "{backend}: {orders:#?}"
+        );
+        for open in ["open_a", "open_b"] {
+            let order = &orders[&key(&sales[open]["id"])];
+            assert_eq!(order["status"], "confirmed", "{backend}: {order}");
+            assert_eq!(dec(&order["total"]), dec(&sales[open]["total_amount"]));
+        }
+        // Stock in the warehouse storage: 100 counted, 4 shipped for sale 1.
+        let stock: BTreeMap<String, Value> = store
+            .staged(Entity::InventoryPosition)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.key, r.canonical))
+            .collect();
+        let product = &summary["product"];
+        let code = product["code"].as_str().unwrap();
+        let position = &stock[&format!("WH-STO/{code}")];
+        assert_eq!(
+            dec(&position["on_hand"]),
+            Decimal::from(product["on_hand"].as_i64().unwrap()),
+            "{backend}: {position}"
+        );
+
         // Nothing changed in Tryton: a second run stages nothing.
         let second = sync_once(&project, &store).await;
         assert_eq!(second.status, RunStatus::Success, "{backend}: {second:#?}");
