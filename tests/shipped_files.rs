@@ -2,7 +2,8 @@
 //! `samples/`) is what a user runs first (`cargo run -- sync --all`) and copies from. These tests
 //! hold it to its promises without a store or a running source:
 //!
-//! - the project loads and validates: two connectors, eight mappings, every mapping compiles;
+//! - the project loads and validates: two connectors that run, disabled presets beside them
+//!   (`enabled = false`, waiting for a user to fill them in), every mapping compiles;
 //! - every mapping passes its own `[[tests]]`, and each has at least one error case;
 //! - mapping every sample record fails exactly twice, on the two deliberately malformed records
 //!   (an ERP customer without a name, an ERP invoice with a corrupt amount), and nowhere else;
@@ -198,20 +199,23 @@ fn map_samples() -> (Mapped, Vec<Failure>) {
 #[test]
 fn the_shipped_project_loads_and_validates() {
     let project = Project::load(root()).unwrap_or_else(|e| panic!("{e}"));
-    // Disabled connectors are presets (Odoo, Tryton, …) with their own tests.
     let connectors: Vec<&str> = project
         .connectors
-        .iter()
-        .filter(|(_, c)| c.config.enabled)
-        .map(|(n, _)| n.as_str())
+        .values()
+        .filter(|c| c.config.enabled)
+        .map(|c| c.config.name.as_str())
         .collect();
     assert_eq!(connectors, ["dealer-portal", "erp"]);
-    assert_eq!(
-        example_mappings(&project),
-        8,
-        "{:?}",
-        project.mappings.keys()
-    );
+    let presets: Vec<&str> = project
+        .connectors
+        .values()
+        .filter(|c| !c.config.enabled)
+        .map(|c| c.config.name.as_str())
+        .collect();
+    assert!(presets.contains(&"dealer-api") && presets.contains(&"dealer-uploads"));
+    assert!(presets.contains(&"erpnext") && presets.contains(&"business-central"));
+    assert!(presets.contains(&"odoo") && presets.contains(&"tryton"));
+    assert_eq!(project.mappings.len(), 32, "{:?}", project.mappings.keys());
 
     let mut streams: Vec<(&str, &str, &str)> = project
         .connectors
@@ -233,15 +237,16 @@ fn the_shipped_project_loads_and_validates() {
     assert_eq!(streams, expected);
     let used: BTreeSet<&str> = streams.iter().map(|(_, _, m)| *m).collect();
     assert_eq!(used.len(), 8, "every mapping is used by one stream");
-}
-
-/// Mappings of the example connectors (presets bring their own).
-fn example_mappings(project: &Project) -> usize {
-    project
-        .mappings
-        .keys()
-        .filter(|m| m.starts_with("erp-") || m.starts_with("dealer-"))
-        .count()
+    for c in project.connectors.values().filter(|c| !c.config.enabled) {
+        for s in &c.config.streams {
+            assert!(
+                project.mappings.contains_key(&s.mapping),
+                "{}/{}",
+                c.config.name,
+                s.name
+            );
+        }
+    }
 }
 
 #[test]
@@ -271,8 +276,7 @@ fn the_settings_file_holds_the_documented_defaults() {
 fn every_mapping_compiles_and_passes_its_own_tests() {
     let project = project();
     let compiled = project.compile_mappings().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(compiled.len(), project.mappings.len());
-    assert_eq!(example_mappings(&project), 8);
+    assert_eq!(compiled.len(), 32);
     let mut failed = Vec::new();
     for (name, file) in &project.mappings {
         let tests = &file.spec.tests;

@@ -262,6 +262,7 @@ fn load_connector(
         SourceKind::File => ("file", config.file.is_some()),
         SourceKind::Http => ("http", config.http.is_some()),
         SourceKind::Jsonrpc => ("jsonrpc", config.jsonrpc.is_some()),
+        SourceKind::Sql => ("sql", config.sql.is_some()),
     };
     if !present {
         err(
@@ -295,11 +296,23 @@ fn load_connector(
                 format!("no mapping file mappings/{}.toml", s.mapping),
             );
         }
-        let (has, other) = match config.kind {
-            SourceKind::File => (s.file.is_some(), s.http.is_some() || s.jsonrpc.is_some()),
-            SourceKind::Http => (s.http.is_some(), s.file.is_some() || s.jsonrpc.is_some()),
-            SourceKind::Jsonrpc => (s.jsonrpc.is_some(), s.file.is_some() || s.http.is_some()),
-        };
+        let tables = [
+            ("file", s.file.is_some()),
+            ("http", s.http.is_some()),
+            ("jsonrpc", s.jsonrpc.is_some()),
+            ("sql", s.sql.is_some()),
+        ];
+        let has = tables.iter().any(|&(t, set)| set && t == kind_table);
+        let other = tables.iter().any(|&(t, set)| set && t != kind_table);
+        if let Some(sql) = &s.sql
+            && let Err(e) = crate::connector::sql::validate_stream(sql)
+        {
+            err(
+                &format!("{at}.sql"),
+                Some(&name_needle),
+                format!("stream `{}`: {e}", s.name),
+            );
+        }
         if !has {
             err(
                 &at,
@@ -331,6 +344,13 @@ fn load_connector(
     }
     if let Some(rpc) = &mut config.jsonrpc {
         resolve_jsonrpc_secrets(rpc, &mut vars, &mut err);
+    }
+    if let Some(sql) = &mut config.sql {
+        if let Err(e) = crate::connector::sql::check_url_secret(&sql.url) {
+            err("sql.url", None, e);
+        } else {
+            vars.expand(&mut sql.url, "sql.url", &mut err);
+        }
     }
     for (i, s) in config.streams.iter_mut().enumerate() {
         if let Some(h) = &mut s.http {
@@ -388,6 +408,20 @@ fn resolve_http_secrets(
         Some(HttpAuth::Bearer { token }) => vec![("http.auth.token", token)],
         Some(HttpAuth::Basic { password, .. }) => vec![("http.auth.password", password)],
         Some(HttpAuth::ApiKey { key, .. }) => vec![("http.auth.key", key)],
+        Some(HttpAuth::Token { key, secret }) => {
+            vars.expand(key, "http.auth.key", err);
+            vec![("http.auth.secret", secret)]
+        }
+        Some(HttpAuth::Oauth2ClientCredentials {
+            token_url,
+            client_id,
+            client_secret,
+            ..
+        }) => {
+            vars.expand(token_url, "http.auth.token_url", err);
+            vars.expand(client_id, "http.auth.client_id", err);
+            vec![("http.auth.client_secret", client_secret)]
+        }
     };
     for (field, value) in secrets {
         if !secrets::is_reference(value) {

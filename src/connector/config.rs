@@ -36,6 +36,9 @@ pub struct ConnectorConfig {
     /// Options of the `jsonrpc` kind (Odoo, Tryton).
     #[serde(default)]
     pub jsonrpc: Option<JsonRpcOptions>,
+    /// Options of the `sql` kind.
+    #[serde(default)]
+    pub sql: Option<SqlOptions>,
     /// The streams (record sets) this connector reads, each with its mapping.
     pub streams: Vec<StreamConfig>,
 }
@@ -50,6 +53,8 @@ pub enum SourceKind {
     Http,
     /// A JSON-RPC ERP API (Odoo or Tryton).
     Jsonrpc,
+    /// A query against an ERP's own database (PostgreSQL, MariaDB/MySQL).
+    Sql,
 }
 
 /// Options of a `file` connector.
@@ -58,6 +63,19 @@ pub enum SourceKind {
 pub struct FileOptions {
     /// Folder holding the files; relative paths are relative to the project root.
     pub dir: String,
+    /// Upload-folder mode: once the page holding a file's last records is committed, the file
+    /// is moved into this folder (relative to `dir`), with a timestamp suffix when the name is
+    /// taken. Without it files stay where they are and the cursor tracks how far each was read.
+    #[serde(default)]
+    pub archive_dir: Option<String>,
+    /// Files modified less than this many seconds ago are still being written: they are left
+    /// for a later run (default 0: every file is read).
+    #[serde(default)]
+    pub settle_secs: u64,
+    /// When set, every record gets the name of its file under this key (e.g. `_file`), so a
+    /// mapping can take a dealer code out of `D1001_stock_20261122.csv`.
+    #[serde(default)]
+    pub file_name_field: Option<String>,
 }
 
 /// Options of an `http` connector.
@@ -83,6 +101,21 @@ pub struct HttpOptions {
     /// 0.5 s, 1 s, 2 s, …). A `Retry-After` header (capped at 60 s) takes precedence.
     #[serde(default = "default_retry_backoff_ms")]
     pub retry_backoff_ms: u64,
+    /// Client-side rate limit applied to every request of the connector's streams, retries,
+    /// detail fetches and token requests included.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// At most `requests` requests every `per_secs` seconds (bursts up to `requests`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests allowed per window (at least 1).
+    pub requests: u32,
+    /// Window length in seconds (default 1).
+    #[serde(default = "one")]
+    pub per_secs: u64,
 }
 
 /// How an `http` connector authenticates. Secrets come from `${ENV_VAR}` references.
@@ -112,6 +145,26 @@ pub enum HttpAuth {
         #[serde(default)]
         query_param: Option<String>,
     },
+    /// Frappe / ERPNext API keys: `Authorization: token <key>:<secret>`.
+    Token {
+        /// The API key.
+        key: String,
+        /// The API secret.
+        secret: String,
+    },
+    /// OAuth 2.0 client credentials grant: a token is requested from `token_url` (form POST),
+    /// kept until shortly before it expires, and sent as `Authorization: Bearer …`.
+    Oauth2ClientCredentials {
+        /// The token endpoint.
+        token_url: String,
+        /// The application (client) ID.
+        client_id: String,
+        /// The client secret.
+        client_secret: String,
+        /// Space-separated scopes, if the provider needs them.
+        #[serde(default)]
+        scope: Option<String>,
+    },
 }
 
 /// One stream of a connector.
@@ -134,6 +187,9 @@ pub struct StreamConfig {
     /// How to read it when the connector is of the `jsonrpc` kind.
     #[serde(default)]
     pub jsonrpc: Option<JsonRpcStream>,
+    /// How to read it when the connector is of the `sql` kind.
+    #[serde(default)]
+    pub sql: Option<SqlStream>,
 }
 
 /// A stream read from files.
@@ -180,6 +236,25 @@ pub struct HttpStream {
     /// Incremental cursor; without it every run reads everything.
     #[serde(default)]
     pub incremental: Option<Incremental>,
+    /// Fetch each listed record's full document and use it as the record (for APIs whose list
+    /// endpoint leaves out child tables).
+    #[serde(default)]
+    pub detail: Option<Detail>,
+}
+
+/// Per-record detail requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detail {
+    /// Path (appended to the base URL) with `{field}` placeholders filled from the listed
+    /// record, each encoded as one path segment, e.g. `/api/resource/Sales Order/{name}`.
+    pub path: String,
+    /// Dotted path of the document inside the detail response; empty = the body itself.
+    #[serde(default)]
+    pub records: String,
+    /// Detail requests in flight at once (default 4).
+    #[serde(default = "default_detail_concurrency")]
+    pub concurrency: usize,
 }
 
 /// Pagination styles.
@@ -252,8 +327,78 @@ pub struct Incremental {
     /// Value sent on the first run, if any.
     #[serde(default)]
     pub start: Option<String>,
+    /// Text sent in `param` instead of the bare value, with `{value}` replaced by it, e.g.
+    /// `[["modified", ">=", "{value}"]]` or `lastModifiedDateTime ge {value}`. The parameter
+    /// replaces a fixed `params` entry of the same name.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// How the value is written when sent: `as_is` (default: as the source wrote it),
+    /// `rfc3339` (`2026-03-02T08:15:09.293Z`) or `frappe` (`2026-03-02 09:15:09.412208`).
+    #[serde(default)]
+    pub value_format: ValueFormat,
+    /// Seconds subtracted from the cursor before it is sent (clock skew, late commits);
+    /// records re-read in that window are deduplicated by staging.
+    #[serde(default)]
+    pub lookback_secs: u64,
+    /// Dotted path of a record ID that breaks ties between records with the same cursor
+    /// value: records with exactly the cursor's value and an ID not above the cursor's ID are
+    /// skipped, so an inclusive `>=` filter neither loses nor repeats them. Needs the API to
+    /// sort by (field, tiebreak).
+    #[serde(default)]
+    pub tiebreak: Option<String>,
 }
 
+/// How an incremental value is written in requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueFormat {
+    /// As the source wrote it (timestamps are re-written in the same style after a lookback).
+    #[default]
+    AsIs,
+    /// RFC 3339 in UTC with the fractional digits needed (OData `DateTimeOffset`).
+    Rfc3339,
+    /// `YYYY-MM-DD HH:MM:SS.ffffff`, naive (Frappe `Datetime`).
+    Frappe,
+}
+
+/// Options of a `sql` connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlOptions {
+    /// `postgres://…`, `mysql://…` or `mariadb://…`. A password must be a `${VAR}` reference.
+    pub url: String,
+    /// Connections kept open to the database (default 2).
+    #[serde(default = "default_sql_connections")]
+    pub max_connections: u32,
+    /// Seconds allowed to connect and to read one page (default 30).
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+/// A stream read with a query (see `docs/connect-sql.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlStream {
+    /// One `SELECT` (or `WITH … SELECT`) without `ORDER BY` or `LIMIT`; the connector wraps it.
+    pub query: String,
+    /// Column that grows when a row changes (e.g. `write_date`).
+    pub cursor: String,
+    /// Unique, non-null column that orders rows sharing a cursor value (e.g. `id`).
+    pub key: String,
+    /// Rows per committed page (default 1000).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    /// Seconds the stored cursor is moved back before each run (default 0).
+    #[serde(default)]
+    pub lookback_secs: u64,
+    /// Time zone (`UTC`, `Europe/Berlin`, `+08:00`) attached to timestamps without one.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+fn default_sql_connections() -> u32 {
+    2
+}
 fn yes() -> bool {
     true
 }
@@ -268,6 +413,9 @@ fn default_max_retries() -> u32 {
 }
 fn default_retry_backoff_ms() -> u64 {
     500
+}
+fn default_detail_concurrency() -> usize {
+    4
 }
 fn default_page_size() -> u64 {
     100

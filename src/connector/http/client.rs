@@ -1,12 +1,22 @@
-//! Sending one GET and reading its JSON answer, with retries.
+//! Sending one request (a GET, or a JSON POST for JSON-RPC) and reading its JSON answer, with
+//! retries.
 //!
 //! Retried: transport errors (connection refused or reset, timeouts) and the statuses that say
 //! "try again later" — 429, 502, 503, 504 — up to `max_retries` times, waiting
 //! `retry_backoff_ms × 2^attempt` or what `Retry-After` asks (seconds or an HTTP date, capped at
 //! 60 s). Not retried: 500 and every other 4xx/5xx, which fail the stream at once with the
-//! status and the start of the body.
+//! status and the start of the body, except 401 and 403: credentials rejected, reported as
+//! [`ConnectorError::Auth`] and never retried — but with OAuth a 401 first drops the cached
+//! token, fetches a new one and tries once more (and [`Client::post_json`] hands a 401 back to
+//! its caller as [`Sent::Unauthorized`]).
+//!
+//! With `rate_limit`, every attempt (retries and token requests included) first waits for the
+//! connector's limiter.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -43,6 +53,9 @@ pub(crate) struct Client {
     auth: Auth,
     max_retries: u32,
     backoff: Duration,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Connector name, for authentication errors.
+    connector: String,
 }
 
 impl Client {
@@ -66,13 +79,65 @@ impl Client {
             .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let limiter = match &options.rate_limit {
+            None => None,
+            Some(limit) => {
+                let requests = NonZeroU32::new(limit.requests)
+                    .ok_or("http.rate_limit.requests must be at least 1")?;
+                if limit.per_secs == 0 {
+                    return Err("http.rate_limit.per_secs must be at least 1".into());
+                }
+                let period = Duration::from_secs(limit.per_secs) / limit.requests;
+                let quota = Quota::with_period(period)
+                    .ok_or("http.rate_limit: the window is too short")?
+                    .allow_burst(requests);
+                Some(RateLimiter::direct(quota))
+            }
+        };
         Ok(Client {
             http,
             headers,
             auth: Auth::new(options.auth.as_ref())?,
             max_retries: options.max_retries,
             backoff: Duration::from_millis(options.retry_backoff_ms),
+            limiter,
+            connector: String::new(),
         })
+    }
+
+    /// Names the connector in authentication errors.
+    pub fn named(mut self, connector: &str) -> Self {
+        self.connector = connector.to_string();
+        self
+    }
+
+    async fn throttle(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    fn auth_error(&self, reason: String) -> ConnectorError {
+        ConnectorError::Auth {
+            connector: self.connector.clone(),
+            reason,
+        }
+    }
+
+    /// The OAuth token to send, fetched when none is cached; `None` for other schemes.
+    async fn token(&self) -> Result<Option<String>, ConnectorError> {
+        let Auth::OAuth(oauth) = &self.auth else {
+            return Ok(None);
+        };
+        if let Some(token) = oauth.cached() {
+            return Ok(Some(token));
+        }
+        self.throttle().await;
+        oauth
+            .fetch(&self.http)
+            .await
+            .map(Some)
+            .map_err(|reason| self.auth_error(reason))
     }
 
     /// GETs `url` with `query` added, retrying as described in the module doc.
@@ -130,9 +195,14 @@ impl Client {
         pass_unauthorized: bool,
     ) -> Result<Sent, ConnectorError> {
         let mut attempt: u32 = 0;
+        let mut renewed = false;
         loop {
+            let token = self.token().await?;
+            self.throttle().await;
             tracing::debug!(url = %shown, attempt, "request");
-            let request = self.auth.apply(make().headers(self.headers.clone()));
+            let request = self
+                .auth
+                .apply(make().headers(self.headers.clone()), token.as_deref());
             let (error, retry_after) = match request.send().await {
                 Err(e) if e.is_builder() => {
                     return Err(http_error(&shown, error_chain(&e)));
@@ -165,6 +235,26 @@ impl Client {
                                 headers,
                                 body,
                             })));
+                        }
+                        Ok(body)
+                            if status == StatusCode::UNAUTHORIZED
+                                && !renewed
+                                && let Auth::OAuth(oauth) = &self.auth =>
+                        {
+                            tracing::info!(url = %shown, token_url = %oauth.token_url(), "token refused; requesting a new one");
+                            let _ = body;
+                            oauth.forget();
+                            renewed = true;
+                            continue;
+                        }
+                        Ok(body)
+                            if status == StatusCode::UNAUTHORIZED
+                                || status == StatusCode::FORBIDDEN =>
+                        {
+                            return Err(self.auth_error(format!(
+                                "{shown}: status {status}: {}",
+                                excerpt(&body)
+                            )));
                         }
                         Ok(body) => {
                             let error =
@@ -230,7 +320,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The start of a body, on one line, for error messages.
-fn excerpt(body: &[u8]) -> String {
+pub(super) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.is_empty() {

@@ -3,11 +3,16 @@
 //! One stream is one endpoint (`base_url` + `path`) read page by page: each response is one
 //! [`Page`]. Concerns are split by file:
 //!
-//! - [`auth`]: bearer, basic, API key in a header or a query parameter;
-//! - [`client`]: the GET itself, JSON decoding, error statuses, retries with backoff and
+//! - [`auth`]: bearer, basic, API key in a header or a query parameter, Frappe `token
+//!   key:secret`, OAuth 2.0 client credentials (cached, renewed);
+//! - [`client`]: the GET itself, JSON decoding, error statuses (401/403 as auth errors), the
+//!   rate limit, retries with backoff and
 //!   `Retry-After`;
 //! - [`paginate`]: `none`, `page`, `offset`, `cursor`, `next_link`;
-//! - [`incremental`]: the `field >= cursor` parameter, the running maximum and its cursor.
+//! - [`incremental`]: the `field >= cursor` parameter (bare or templated, with a lookback), the
+//!   running maximum, its compound cursor and the tiebreak skip;
+//! - detail requests (`detail`): each listed record replaced by its full document, fetched
+//!   `concurrency` at a time, in list order.
 //!
 //! Every request of one read carries the same fixed `params` and incremental value, so pages
 //! stay stable while the read moves forward. Records are located as `page N #i` (1-based).
@@ -18,13 +23,14 @@ mod incremental;
 mod paginate;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use serde_json::Value;
 use url::Url;
 
 use self::client::Client;
 use self::incremental::Tracker;
 use self::paginate::{NextRequest, Paginator};
-use super::config::{ConnectorConfig, StreamConfig};
+use super::config::{ConnectorConfig, Detail, StreamConfig};
 use super::{ConnectorError, Page, RawRecord, Source, SourceContext, value_at_path};
 
 /// Opens an HTTP stream.
@@ -49,7 +55,9 @@ pub(super) fn open(
         ))
     })?;
     let url = stream_url(&options.base_url, &spec.path).map_err(&config_error)?;
-    let client = Client::new(options).map_err(&config_error)?;
+    let client = Client::new(options)
+        .map_err(&config_error)?
+        .named(&connector.name);
     let paginator = Paginator::new(&spec.pagination)
         .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?;
     let incremental = match &spec.incremental {
@@ -59,9 +67,19 @@ pub(super) fn open(
         ),
         None => None,
     };
+    if let Some(d) = &spec.detail
+        && d.concurrency == 0
+    {
+        return Err(config_error(format!(
+            "stream `{}`: detail.concurrency must be at least 1",
+            stream.name
+        )));
+    }
     Ok(Box::new(HttpSource {
         client,
         url,
+        base_url: options.base_url.clone(),
+        detail: spec.detail.clone(),
         params: spec
             .params
             .iter()
@@ -94,6 +112,8 @@ fn stream_url(base: &str, path: &str) -> Result<Url, String> {
 struct HttpSource {
     client: Client,
     url: Url,
+    base_url: String,
+    detail: Option<Detail>,
     params: Vec<(String, String)>,
     records: String,
     paginator: Paginator,
@@ -119,13 +139,19 @@ impl Source for HttpSource {
         let response = match request {
             NextRequest::Params(extra) => {
                 let mut query = self.params.clone();
-                query.extend(self.incremental.as_ref().and_then(Tracker::param));
+                if let Some(t) = &self.incremental
+                    && let Some(param) = t.param()
+                {
+                    // The incremental parameter replaces a fixed one of the same name.
+                    query.retain(|(k, _)| k != t.param_name());
+                    query.push(param);
+                }
                 query.extend(extra);
                 self.client.get_json(&self.url, &query).await?
             }
             NextRequest::Url(url) => self.client.get_json(&url, &[]).await?,
         };
-        let records = match value_at_path(&response.body, &self.records) {
+        let records = match lookup(&response.body, &self.records) {
             Some(Value::Array(items)) => items.clone(),
             Some(other) => {
                 return Err(ConnectorError::Response {
@@ -151,12 +177,17 @@ impl Source for HttpSource {
         self.page += 1;
         let more = self.paginator.advance(&response, records.len())?;
         self.done = !more;
-        let checkpoint = match &mut self.incremental {
+        let (records, checkpoint) = match &mut self.incremental {
             Some(t) => {
+                let records = t.skip_seen(records);
                 t.observe(&records);
-                t.checkpoint(!more)
+                (records, t.checkpoint(!more))
             }
-            None => None,
+            None => (records, None),
+        };
+        let records = match &self.detail {
+            Some(detail) => self.fetch_details(detail, records).await?,
+            None => records,
         };
         tracing::debug!(url = %response.url, page = self.page, records = records.len(), more, "page read");
         let page = self.page;
@@ -173,6 +204,97 @@ impl Source for HttpSource {
             checkpoint,
         }))
     }
+}
+
+impl HttpSource {
+    /// Replaces each listed record by its full document.
+    async fn fetch_details(
+        &self,
+        detail: &Detail,
+        records: Vec<Value>,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let client = &self.client;
+        let requests = records
+            .into_iter()
+            .map(|record| {
+                let path = fill_placeholders(&detail.path, &record);
+                let url = path.and_then(|p| stream_url(&self.base_url, &p));
+                async move {
+                    let url = url.map_err(|reason| ConnectorError::Response {
+                        url: detail.path.clone(),
+                        reason,
+                    })?;
+                    let response = client.get_json(&url, &[]).await?;
+                    match lookup(&response.body, &detail.records) {
+                        Some(doc @ Value::Object(_)) => Ok(doc.clone()),
+                        other => Err(ConnectorError::Response {
+                            url: response.url.clone(),
+                            reason: format!(
+                                "expected a document at `{}`, found {}",
+                                display_path(&detail.records),
+                                other.map(short).unwrap_or_else(|| "nothing".into())
+                            ),
+                        }),
+                    }
+                }
+            })
+            .collect::<Vec<_>>();
+        futures::stream::iter(requests)
+            .buffered(detail.concurrency)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+}
+
+/// `{field}` placeholders replaced by the record's values, each encoded as a path segment.
+fn fill_placeholders(template: &str, record: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .map(|c| c + open)
+            .ok_or_else(|| format!("detail.path `{template}`: unclosed `{{`"))?;
+        out.push_str(&rest[..open]);
+        let key = &rest[open + 1..close];
+        let value = match value_at_path(record, key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(format!(
+                    "detail.path `{template}`: the record has no `{key}`: {}",
+                    short(record)
+                ));
+            }
+        };
+        out.push_str(&encode_segment(&value));
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode_segment(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The value at `path`, where a key holding dots (`@odata.nextLink`) is first tried as one
+/// key of the top-level object.
+pub(super) fn lookup<'v>(body: &'v Value, path: &str) -> Option<&'v Value> {
+    body.as_object()
+        .and_then(|o| o.get(path.trim()))
+        .or_else(|| value_at_path(body, path))
 }
 
 fn display_path(path: &str) -> &str {
@@ -194,3 +316,38 @@ fn short(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod unit {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_as_path_segments() {
+        let r = json!({"name": "SAL-ORD/2026 #12", "n": 7});
+        assert_eq!(
+            fill_placeholders("/api/resource/Sales Order/{name}", &r).unwrap(),
+            "/api/resource/Sales Order/SAL-ORD%2F2026%20%2312"
+        );
+        assert_eq!(fill_placeholders("/x/{n}/y", &r).unwrap(), "/x/7/y");
+        assert!(fill_placeholders("/x/{missing}", &r).is_err());
+        assert!(fill_placeholders("/x/{name", &r).is_err());
+        let url = stream_url("https://erp.example", "/api/resource/Sales Order/A%2FB").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://erp.example/api/resource/Sales%20Order/A%2FB"
+        );
+    }
+
+    #[test]
+    fn keys_with_dots_are_found_whole_first() {
+        let body = json!({"@odata.nextLink": "https://x/next", "a": {"b": 1}});
+        assert_eq!(
+            lookup(&body, "@odata.nextLink"),
+            Some(&json!("https://x/next"))
+        );
+        assert_eq!(lookup(&body, "a.b"), Some(&json!(1)));
+        assert_eq!(lookup(&body, ""), Some(&body));
+    }
+}

@@ -15,8 +15,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::client::Response;
+use crate::connector::ConnectorError;
 use crate::connector::config::Pagination;
-use crate::connector::{ConnectorError, value_at_path};
 
 /// What the next request looks like.
 pub(super) enum NextRequest {
@@ -118,7 +118,7 @@ impl Paginator {
                 Ok(count >= *size)
             }
             Pagination::Cursor { token_path, .. } => {
-                let token = match value_at_path(&response.body, token_path) {
+                let token = match super::lookup(&response.body, token_path) {
                     None | Some(Value::Null) => None,
                     Some(Value::String(s)) if s.is_empty() => None,
                     Some(Value::String(s)) => Some(s.clone()),
@@ -133,7 +133,7 @@ impl Paginator {
             }
             Pagination::NextLink { url_path } => {
                 let link = match url_path {
-                    Some(path) => match value_at_path(&response.body, path) {
+                    Some(path) => match super::lookup(&response.body, path) {
                         None | Some(Value::Null) => None,
                         Some(Value::String(s)) if s.is_empty() => None,
                         Some(Value::String(s)) => Some(s.clone()),

@@ -332,7 +332,7 @@ async fn bearer_auth_and_extra_headers_are_sent() {
         "path = \"/x\"",
     );
     let err = read_all(&wrong, None).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Http { .. }), "{err}");
+    assert!(matches!(err, ConnectorError::Auth { .. }), "{err}");
     assert!(
         err.to_string().contains("401") && err.to_string().contains("unauthorized"),
         "{err}"
@@ -425,7 +425,9 @@ async fn incremental_sorted_commits_each_page_and_resumes_from_the_cursor() {
     );
     assert_eq!(
         pages[1].checkpoint,
-        Some(json!({"version": 1, "field": "ts", "value": "2026-11-01T08:05:00+08:00"}))
+        Some(
+            json!({"version": 2, "field": "ts", "value": "2026-11-01T08:05:00+08:00", "tiebreak": null, "id": null})
+        )
     );
     // Every request of a read sends the same value; the next read starts at the cursor,
     // inclusive.
@@ -670,4 +672,114 @@ async fn a_next_link_to_another_host_is_not_followed() {
     let err = read_all(&c, None).await.unwrap_err();
     assert!(err.to_string().contains("leaves the API's host"), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn frappe_token_auth_is_sent_and_403_is_an_auth_error_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/ok"))
+        .and(header("authorization", "token k1:s1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/denied"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            json!({"exc_type": "PermissionError", "exception": "frappe.exceptions.PermissionError: Insufficient Permission for Bin"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let auth = "auth = { type = \"token\", key = \"k1\", secret = \"s1\" }";
+    let ok = connector(&server.uri(), auth, "path = \"/ok\"");
+    assert_eq!(ids(&read_all(&ok, None).await.unwrap()), [1]);
+    let denied = connector(&server.uri(), auth, "path = \"/denied\"");
+    let err = read_all(&denied, None).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth { .. }), "{err}");
+    assert!(err.to_string().contains("PermissionError"), "{err}");
+}
+
+#[tokio::test]
+async fn detail_requests_replace_listed_records_in_list_order() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/resource/Sales%20Order"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": (1..=9).map(|i| json!({"name": format!("SO {i}")})).collect::<Vec<_>>()}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(|req: &Request| {
+            let name = req
+                .url
+                .path_segments()
+                .unwrap()
+                .next_back()
+                .unwrap()
+                .replace("%20", " ");
+            let n: i64 = name.trim_start_matches("SO ").parse().unwrap();
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"id": n, "name": name, "items": [{"idx": 1}]}}))
+        })
+        .mount(&server)
+        .await;
+    let c = connector(
+        &server.uri(),
+        "",
+        "path = \"/api/resource/Sales Order\"\nrecords = \"data\"\ndetail = { path = \"/api/resource/Sales Order/{name}\", records = \"data\" }",
+    );
+    let pages = read_all(&c, None).await.unwrap();
+    assert_eq!(ids(&pages), (1..=9).collect::<Vec<_>>());
+    assert_eq!(pages[0].records[0].payload["items"][0]["idx"], 1);
+    // 1 list + 9 detail requests.
+    assert_eq!(server.received_requests().await.unwrap().len(), 10);
+
+    let zero = connector(
+        &server.uri(),
+        "",
+        "path = \"/x\"\ndetail = { path = \"/x/{id}\", concurrency = 0 }",
+    );
+    assert!(matches!(
+        read_all(&zero, None).await,
+        Err(ConnectorError::Config { .. })
+    ));
+}
+
+#[tokio::test]
+async fn rate_limits_are_checked_and_odata_next_links_followed() {
+    let server = MockServer::start().await;
+    let next = format!("{}/odata?$skiptoken=2", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/odata"))
+        .and(query_param_is_missing("$skiptoken"))
+        .and(header("prefer", "odata.maxpagesize=2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"@odata.context": "x", "value": [{"id": 1}, {"id": 2}], "@odata.nextLink": next}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/odata"))
+        .and(query_param("$skiptoken", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [{"id": 3}]})))
+        .mount(&server)
+        .await;
+    let c = connector(
+        &server.uri(),
+        "headers = { Prefer = \"odata.maxpagesize=2\" }\nrate_limit = { requests = 100, per_secs = 1 }",
+        "path = \"/odata\"\nrecords = \"value\"\npagination = { type = \"next_link\", url_path = \"@odata.nextLink\" }",
+    );
+    assert_eq!(ids(&read_all(&c, None).await.unwrap()), [1, 2, 3]);
+
+    let zero = connector(
+        &server.uri(),
+        "rate_limit = { requests = 0 }",
+        "path = \"/odata\"",
+    );
+    assert!(matches!(
+        read_all(&zero, None).await,
+        Err(ConnectorError::Config { .. })
+    ));
 }

@@ -180,7 +180,9 @@ impl Rpc {
             timeout_secs: o.timeout_secs,
             max_retries: o.max_retries,
             retry_backoff_ms: o.retry_backoff_ms,
-        })?;
+            rate_limit: None,
+        })?
+        .named(connector);
         let default_path = match o.dialect {
             Dialect::Odoo => "/jsonrpc",
             Dialect::Tryton => "/{database}/rpc/",
