@@ -353,3 +353,91 @@ async fn malformed_csv_rows_are_quarantined_and_the_rest_staged() {
     })
     .await;
 }
+
+/// A source that renames a field: the run summary reports the drift, and the records whose
+/// mapping now misses a required field are quarantined with the reason, not dropped.
+#[tokio::test]
+async fn a_renamed_source_field_is_reported_as_drift_and_its_records_quarantined() {
+    common::on_each_backend(|backend, store| async move {
+        let dir = fixture(CUSTOMERS);
+        let project = common::load(dir.path(), &[]);
+        let first = sync_all(&project, &store).await;
+        assert!(
+            first
+                .iter()
+                .flat_map(|r| &r.streams)
+                .all(|s| s.drift.is_empty()),
+            "{backend}: a first run has nothing to compare with"
+        );
+
+        // The dealer system renames `name` to `dealer_name` and adds `tier`.
+        std::fs::write(
+            dir.path().join("in/dealers/dealers.csv"),
+            "no,dealer_name,uscc,country,postcode,credit_limit,currency,tier\n\
+             D9,Fujian Feiyue,91350100M000100Y43,CN,350001,,CNY,gold\n",
+        )
+        .unwrap();
+        let second = sync_all(&project, &store).await;
+        let run = second.iter().find(|r| r.connector == "dealers").unwrap();
+        let dealers = run.streams.iter().find(|s| s.stream == "dealers").unwrap();
+        assert_eq!(dealers.drift.added, ["dealer_name", "tier"], "{backend}");
+        assert_eq!(dealers.drift.missing, ["name"], "{backend}");
+        assert_eq!(dealers.counts.quarantined, 1, "{backend}");
+        assert_eq!(run.status, RunStatus::Partial, "{backend}");
+        let invoices = run.streams.iter().find(|s| s.stream == "invoices").unwrap();
+        assert!(
+            invoices.drift.is_empty(),
+            "{backend}: untouched streams have no drift"
+        );
+        let q = store.quarantine(Some("dealers"), 10).await.unwrap();
+        assert!(q[0].reason.contains("`name`"), "{backend}: {}", q[0].reason);
+    })
+    .await;
+}
+
+/// `--full` on one stream reads that stream again from the start (everything unchanged, nothing
+/// duplicated) and leaves the other streams' cursors alone.
+#[tokio::test]
+async fn a_full_resync_of_one_stream_leaves_the_others_alone() {
+    common::on_each_backend(|backend, store| async move {
+        let dir = fixture(CUSTOMERS);
+        let project = common::load(dir.path(), &[]);
+        sync_all(&project, &store).await;
+        let customers_cursor = store.cursor("erp", "customers").await.unwrap();
+        let mappings = project.compile_mappings().unwrap();
+        let options = SyncOptions {
+            streams: vec!["invoices".into()],
+            full: true,
+        };
+        let report = sync::run_connector(
+            &project,
+            &mappings,
+            &store,
+            &project.connectors["erp"],
+            &options,
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            report.streams.len(),
+            1,
+            "{backend}: only the named stream runs"
+        );
+        assert_eq!(report.counts.fetched, 6, "{backend}: invoices read again");
+        assert_eq!(report.counts.unchanged, 6, "{backend}: nothing duplicated");
+        assert_eq!(report.counts.staged, 0, "{backend}");
+        assert_eq!(
+            store.cursor("erp", "customers").await.unwrap(),
+            customers_cursor,
+            "{backend}: other cursors untouched"
+        );
+        let again = sync_all(&project, &store).await;
+        let erp = again.iter().find(|r| r.connector == "erp").unwrap();
+        assert_eq!(
+            erp.counts.fetched, 0,
+            "{backend}: every cursor is at the end again"
+        );
+    })
+    .await;
+}

@@ -11,6 +11,7 @@ use super::{
     Format, SyncArgs,
 };
 use crate::config::Project;
+use crate::config::secrets::redact_url;
 use crate::exposure::Exposure;
 use crate::mapping::Mapping;
 use crate::store::{RunStatus, Store};
@@ -111,18 +112,7 @@ async fn open(project: &Project) -> Result<Store> {
     let url = project.store_url();
     Store::connect(&url)
         .await
-        .with_context(|| format!("opening the store at {}", redact(&url)))
-}
-
-/// Hides a password in a URL.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
+        .with_context(|| format!("opening the store at {}", redact_url(&url)))
 }
 
 fn compiled(project: &Project) -> std::result::Result<BTreeMap<String, Mapping>, Failure> {
@@ -133,18 +123,25 @@ fn compiled(project: &Project) -> std::result::Result<BTreeMap<String, Mapping>,
 
 fn check(project: &Project) -> Outcome {
     let mappings = compiled(project)?;
-    let streams: usize = project
-        .connectors
-        .values()
-        .map(|c| c.config.streams.len())
-        .sum();
+    let (enabled, disabled): (Vec<_>, Vec<_>) =
+        project.connectors.values().partition(|c| c.config.enabled);
+    let streams: usize = enabled.iter().map(|c| c.config.streams.len()).sum();
     println!(
-        "ok: {} connectors ({} streams), {} mappings, store {}",
-        project.connectors.len(),
+        "ok: {} connectors ({} streams), {} disabled, {} mappings, store {}",
+        enabled.len(),
         streams,
+        disabled.len(),
         mappings.len(),
-        redact(&project.store_url())
+        redact_url(&project.store_url())
     );
+    for c in disabled {
+        let waiting = if c.unresolved.is_empty() {
+            String::new()
+        } else {
+            format!(" — set {} to use it", c.unresolved.join(", "))
+        };
+        println!("   disabled: {}{waiting}", c.config.name);
+    }
     Ok(EXIT_OK)
 }
 

@@ -117,6 +117,11 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary) {
     }
     right(&mut t, 3);
     println!("{t}");
+    for r in reports {
+        for s in r.streams.iter().filter(|s| !s.drift.is_empty()) {
+            println!("schema drift in {}/{}: {}", r.connector, s.stream, s.drift);
+        }
+    }
     println!(
         "customer master: {} source customers → {} master customers ({} merged this run)",
         master.source_records, master.masters, master.merged
@@ -276,7 +281,11 @@ pub fn customers(hits: &[CustomerHit]) {
         ]);
     }
     println!("{t}");
-    println!("{} customers", hits.len());
+    println!(
+        "{} customer{}",
+        hits.len(),
+        if hits.len() == 1 { "" } else { "s" }
+    );
 }
 
 /// The customer 360.

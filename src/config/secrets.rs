@@ -31,6 +31,17 @@ pub fn is_reference(value: &str) -> bool {
         .is_some_and(|m| m.start() == 0 && m.end() == value.trim().len())
 }
 
+/// The URL with its password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +62,15 @@ mod tests {
         assert!(is_reference("${TOKEN}"));
         assert!(!is_reference("abc${TOKEN}"));
         assert!(!is_reference("hunter2"));
+    }
+
+    #[test]
+    fn redacts_the_password_of_a_url_only() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db.example:5432/erp"),
+            "postgres://app:***@db.example:5432/erp"
+        );
+        assert_eq!(redact_url("postgres://app@db/erp"), "postgres://app@db/erp");
+        assert_eq!(redact_url("sqlite://data/t.db"), "sqlite://data/t.db");
     }
 }

@@ -442,7 +442,8 @@ impl FieldPlan {
                     _ => emptied.as_deref(),
                 };
                 return Err(fail(Fail::new(
-                    held.filter(|v| !v.is_null()).map(shorten),
+                    held.filter(|v| !v.is_null() && v.as_str() != Some(""))
+                        .map(shorten),
                     "required, but the source has no value",
                 )));
             }

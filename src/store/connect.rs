@@ -11,6 +11,8 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::config::secrets::redact_url;
+
 use super::sql::Pool;
 use super::{Backend, Store, StoreError};
 
@@ -32,7 +34,7 @@ impl Store {
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options =
-                PgConnectOptions::from_str(url).map_err(|_| StoreError::Url(redact(url)))?;
+                PgConnectOptions::from_str(url).map_err(|_| StoreError::Url(redact_url(url)))?;
             let pool = PgPoolOptions::new()
                 .max_connections(10)
                 .connect_with(options)
@@ -41,7 +43,7 @@ impl Store {
                 pool: Pool::Postgres(pool),
             }
         } else {
-            return Err(StoreError::Url(redact(url)));
+            return Err(StoreError::Url(redact_url(url)));
         };
         store.migrate().await?;
         Ok(store)
@@ -111,15 +113,4 @@ async fn open_sqlite(url: &str) -> Result<sqlx::SqlitePool, StoreError> {
 fn is_memory(url: &str) -> bool {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     rest.starts_with(":memory:") || rest.contains("mode=memory")
-}
-
-/// The URL without its password, for error messages.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
 }

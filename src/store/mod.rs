@@ -25,6 +25,7 @@
 //! - no business rules live here.
 
 mod connect;
+mod fields;
 mod master;
 mod runs;
 mod sql;

@@ -8,6 +8,7 @@
 //! - streams are independent: one failing stream does not stop the others, and `--full` on one
 //!   stream resets only that stream's cursor.
 
+mod drift;
 mod progress;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tracing::Instrument;
 
+pub use drift::{Drift, FieldSet};
 pub use progress::{NoProgress, Progress};
 
 use crate::config::{ConnectorFile, Project};
@@ -83,6 +85,8 @@ pub struct StreamReport {
     pub counts: Counts,
     /// The error that stopped it, if any.
     pub error: Option<String>,
+    /// Fields the source started or stopped sending, compared with earlier runs.
+    pub drift: Drift,
 }
 
 /// The outcome of one connector run.
@@ -183,11 +187,11 @@ async fn run_streams(
             progress,
         )
         .await;
-        let error = match outcome {
-            Ok(()) => None,
+        let (error, drift) = match outcome {
+            Ok(drift) => (None, drift),
             Err(e) => {
                 tracing::error!(stream = %stream.name, error = %e, "stream failed; its cursor stays at the last committed page");
-                Some(e)
+                (Some(e), Drift::default())
             }
         };
         total += counts;
@@ -195,6 +199,7 @@ async fn run_streams(
             stream: stream.name.clone(),
             counts,
             error,
+            drift,
         });
     }
     let errors: Vec<String> = reports
@@ -231,6 +236,7 @@ async fn run_streams(
 }
 
 /// Reads one stream page by page; each page is committed with its cursor before the next.
+/// Returns the schema drift seen.
 #[allow(clippy::too_many_arguments)]
 async fn run_stream(
     store: &Store,
@@ -241,7 +247,7 @@ async fn run_stream(
     ctx: &SourceContext,
     counts: &mut Counts,
     progress: &dyn Progress,
-) -> Result<(), String> {
+) -> Result<Drift, String> {
     let name = &connector.config.name;
     let cursor = store
         .cursor(name, stream)
@@ -250,8 +256,12 @@ async fn run_stream(
     let mut source = connector::open_stream(&connector.config, stream, cursor, ctx)
         .map_err(|e| e.to_string())?;
     progress.stream_started(name, stream);
+    let mut fields = FieldSet::default();
     while let Some(page) = source.next_page().await.map_err(|e| e.to_string())? {
         let fetched = (page.records.len() + page.rejected.len()) as u64;
+        for raw in &page.records {
+            fields.add(&raw.payload);
+        }
         let (records, mut quarantined) = map_records(mapping, page.records);
         quarantined.extend(page.rejected.into_iter().map(reject));
         let mut batch_counts = store
@@ -270,7 +280,29 @@ async fn run_stream(
         progress.page_committed(name, stream, *counts);
     }
     progress.stream_finished(name, stream, *counts);
-    Ok(())
+    let drift = record_drift(store, run, name, stream, &fields)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(drift)
+}
+
+/// Compares the fields a stream carried in this run with earlier runs, then remembers them.
+async fn record_drift(
+    store: &Store,
+    run: RunId,
+    connector: &str,
+    stream: &str,
+    fields: &FieldSet,
+) -> Result<Drift, StoreError> {
+    let known = store.known_fields(connector, stream).await?;
+    let drift = fields.drift(&known);
+    if !drift.is_empty() {
+        tracing::warn!(stream, %drift, "schema drift");
+    }
+    store
+        .record_fields(connector, stream, run, fields.fields())
+        .await?;
+    Ok(drift)
 }
 
 /// Maps a page: each record is staged or quarantined, never dropped.
