@@ -175,6 +175,26 @@ fn size_limit_rejects_a_large_record_and_bounds_single_events() {
 }
 
 #[test]
+fn tiny_buffers_give_the_same_records_and_positions() {
+    let xml = "<?xml version=\"1.0\"?>\n<n:R xmlns:n=\"urn:x\">\n<n:IDOC a=\"1\"><B>x &amp; y</B><C><![CDATA[z]]></C></n:IDOC>\n<n:IDOC><B>2</B><B>3</B></n:IDOC>\n</n:R>\n";
+    let whole = records_of(xml.as_bytes(), opts("R/IDOC", &[])).unwrap();
+    assert_eq!(whole.len(), 2);
+    for cap in 1..8 {
+        let mut r = XmlRecords::new(
+            BufReader::with_capacity(cap, xml.as_bytes()),
+            opts("R/IDOC", &[]),
+        );
+        let mut items = vec![];
+        while let Some(i) = r.next_item().unwrap() {
+            items.push(i);
+        }
+        assert_eq!(items, whole, "buffer of {cap} bytes");
+        assert_eq!(r.safe_point().offset, xml.len() as u64);
+        assert_eq!(r.safe_point().lines, 5);
+    }
+}
+
+#[test]
 fn records_are_yielded_incrementally_from_a_large_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.xml");
