@@ -2,8 +2,10 @@
 //!
 //! Records flow one way: [`connector`] → [`mapping`] → [`store`] (staging) → [`reconcile`]
 //! (customer master) → [`exposure`]. [`sync`] drives one run of one connector; [`config`]
-//! loads the files a user edits; [`model`] is the shared vocabulary.
+//! loads the files a user edits; [`model`] is the shared vocabulary; [`channel`] tells the
+//! inventory held in the distribution channel per dealer.
 
+pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod connector;

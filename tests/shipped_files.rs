@@ -2,7 +2,8 @@
 //! `samples/`) is what a user runs first (`cargo run -- sync --all`) and copies from. These tests
 //! hold it to its promises without a store or a running source:
 //!
-//! - the project loads and validates: two connectors, eight mappings, every mapping compiles;
+//! - the project loads and validates: two connectors that run, disabled presets beside them
+//!   (`enabled = false`, waiting for a user to fill them in), every mapping compiles;
 //! - every mapping passes its own `[[tests]]`, and each has at least one error case;
 //! - mapping every sample record fails exactly twice, on the two deliberately malformed records
 //!   (an ERP customer without a name, an ERP invoice with a corrupt amount), and nowhere else;
@@ -125,8 +126,7 @@ fn read_jsonl(path: &Path) -> Vec<Row> {
 /// Every record of every stream, keyed by (connector, stream), with the stream's mapping name.
 fn sample_rows(project: &Project) -> BTreeMap<(String, String), (String, Vec<Row>)> {
     let mut out = BTreeMap::new();
-    // Presets (disabled connectors) have no shipped samples.
-    for (name, file) in project.connectors.iter().filter(|(_, f)| f.config.enabled) {
+    for (name, file) in project.connectors.iter().filter(|(_, c)| c.config.enabled) {
         let config = &file.config;
         assert_eq!(config.kind, SourceKind::File, "{name}");
         let dir = root().join(&config.file.as_ref().expect("a [file] table").dir);
@@ -200,26 +200,23 @@ fn map_samples() -> (Mapped, Vec<Failure>) {
 #[test]
 fn the_shipped_project_loads_and_validates() {
     let project = Project::load(root()).unwrap_or_else(|e| panic!("{e}"));
-    // Presets (disabled connectors and their mappings) are checked by their own tests.
-    let preset_mappings: BTreeSet<&str> = project
+    let connectors: Vec<&str> = project
+        .connectors
+        .values()
+        .filter(|c| c.config.enabled)
+        .map(|c| c.config.name.as_str())
+        .collect();
+    assert_eq!(connectors, ["dealer-portal", "erp"]);
+    let presets: Vec<&str> = project
         .connectors
         .values()
         .filter(|c| !c.config.enabled)
-        .flat_map(|c| c.config.streams.iter().map(|s| s.mapping.as_str()))
+        .map(|c| c.config.name.as_str())
         .collect();
-    let connectors: Vec<&str> = project
-        .connectors
-        .iter()
-        .filter(|(_, c)| c.config.enabled)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    assert_eq!(connectors, ["dealer-portal", "erp"]);
-    assert_eq!(
-        project.mappings.len() - preset_mappings.len(),
-        8,
-        "{:?}",
-        project.mappings.keys()
-    );
+    assert!(presets.contains(&"dealer-api") && presets.contains(&"dealer-uploads"));
+    assert!(presets.contains(&"odoo") && presets.contains(&"tryton"));
+    assert!(presets.contains(&"sap-idoc"));
+    assert_eq!(project.mappings.len(), 26, "{:?}", project.mappings.keys());
 
     let mut streams: Vec<(&str, &str, &str)> = project
         .connectors
@@ -241,6 +238,16 @@ fn the_shipped_project_loads_and_validates() {
     assert_eq!(streams, expected);
     let used: BTreeSet<&str> = streams.iter().map(|(_, _, m)| *m).collect();
     assert_eq!(used.len(), 8, "every mapping is used by one stream");
+    for c in project.connectors.values().filter(|c| !c.config.enabled) {
+        for s in &c.config.streams {
+            assert!(
+                project.mappings.contains_key(&s.mapping),
+                "{}/{}",
+                c.config.name,
+                s.name
+            );
+        }
+    }
 }
 
 #[test]
@@ -270,13 +277,7 @@ fn the_settings_file_holds_the_documented_defaults() {
 fn every_mapping_compiles_and_passes_its_own_tests() {
     let project = project();
     let compiled = project.compile_mappings().unwrap_or_else(|e| panic!("{e}"));
-    let presets = project
-        .connectors
-        .values()
-        .filter(|c| !c.config.enabled)
-        .flat_map(|c| c.config.streams.iter().map(|s| s.mapping.clone()))
-        .collect::<BTreeSet<_>>();
-    assert_eq!(compiled.len() - presets.len(), 8);
+    assert_eq!(compiled.len(), 26);
     let mut failed = Vec::new();
     for (name, file) in &project.mappings {
         let tests = &file.spec.tests;

@@ -89,6 +89,27 @@ async fn dispatch(cli: Cli) -> Outcome {
             }
             Ok(EXIT_OK)
         }
+        Command::Channel {
+            dealer,
+            days,
+            json,
+            asof,
+        } => {
+            let store = open(&project).await?;
+            let today = asof.as_of.unwrap_or_else(|| Utc::now().date_naive());
+            let rows = crate::channel::from_store(&store, today, days, dealer.as_deref())
+                .await
+                .map_err(|e| match e {
+                    crate::channel::ChannelError::EmptyWindow => Failure(EXIT_USAGE, e.into()),
+                    other => Failure(EXIT_FAILED, other.into()),
+                })?;
+            if json {
+                output::json(&rows)?;
+            } else {
+                output::channel(&rows, today);
+            }
+            Ok(EXIT_OK)
+        }
         Command::Errors {
             connector,
             limit,

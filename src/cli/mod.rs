@@ -80,6 +80,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inventory held in the distribution channel per dealer: on hand, in transit, sell-through
+    /// over the last `--days` days up to `--as-of`, and weeks of cover.
+    Channel {
+        /// Only this dealer (its key in the source, e.g. D1001).
+        #[arg(long)]
+        dealer: Option<String>,
+        /// Length of the sell-through window in days.
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        /// Print JSON (quantities as decimal strings).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        asof: AsOf,
+    },
     /// Quarantined records with their reasons.
     Errors {
         /// Only this connector.

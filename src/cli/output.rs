@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::channel::DealerInventory;
 use crate::exposure::Exposure;
 use crate::store::{Counts, QuarantineRow, RunRecord};
 use crate::sync::{MasterSummary, Progress, RunReport};
@@ -355,6 +356,37 @@ pub fn runs(runs: &[RunRecord]) {
         ]);
     }
     println!("{t}");
+}
+
+/// Channel inventory per dealer.
+pub fn channel(rows: &[DealerInventory], today: chrono::NaiveDate) {
+    let days = rows.first().map_or(0, |d| d.window_days);
+    let sold = format!("sold {days}d");
+    let mut t = table(&[
+        "source",
+        "dealer",
+        "skus",
+        "on hand",
+        "in transit",
+        &sold,
+        "per week",
+        "weeks of cover",
+    ]);
+    for d in rows {
+        t.add_row(vec![
+            d.source.clone(),
+            d.dealer_key.clone(),
+            d.skus.to_string(),
+            d.on_hand.normalize().to_string(),
+            d.in_transit.normalize().to_string(),
+            d.sell_through.normalize().to_string(),
+            d.weekly_sell_through.to_string(),
+            d.weeks_of_cover.map_or("—".to_string(), |w| w.to_string()),
+        ]);
+    }
+    right(&mut t, 2);
+    println!("{t}");
+    println!("{} dealers; sell-through up to {today}", rows.len());
 }
 
 /// Quarantined records.

@@ -261,6 +261,7 @@ fn load_connector(
     let (kind_table, present) = match config.kind {
         SourceKind::File => ("file", config.file.is_some()),
         SourceKind::Http => ("http", config.http.is_some()),
+        SourceKind::Jsonrpc => ("jsonrpc", config.jsonrpc.is_some()),
     };
     if !present {
         err(
@@ -295,8 +296,9 @@ fn load_connector(
             );
         }
         let (has, other) = match config.kind {
-            SourceKind::File => (s.file.is_some(), s.http.is_some()),
-            SourceKind::Http => (s.http.is_some(), s.file.is_some()),
+            SourceKind::File => (s.file.is_some(), s.http.is_some() || s.jsonrpc.is_some()),
+            SourceKind::Http => (s.http.is_some(), s.file.is_some() || s.jsonrpc.is_some()),
+            SourceKind::Jsonrpc => (s.jsonrpc.is_some(), s.file.is_some() || s.http.is_some()),
         };
         if !has {
             err(
@@ -329,6 +331,9 @@ fn load_connector(
     }
     if let Some(http) = &mut config.http {
         resolve_http_secrets(http, &mut vars, &mut err);
+    }
+    if let Some(rpc) = &mut config.jsonrpc {
+        resolve_jsonrpc_secrets(rpc, &mut vars, &mut err);
     }
     for (i, s) in config.streams.iter_mut().enumerate() {
         if let Some(h) = &mut s.http {
@@ -397,6 +402,25 @@ fn resolve_http_secrets(
             continue;
         }
         vars.expand(value, field, err);
+    }
+}
+
+fn resolve_jsonrpc_secrets(
+    rpc: &mut crate::connector::config::JsonRpcOptions,
+    vars: &mut Vars<'_>,
+    err: &mut Report<'_>,
+) {
+    vars.expand(&mut rpc.url, "jsonrpc.url", err);
+    vars.expand(&mut rpc.database, "jsonrpc.database", err);
+    vars.expand(&mut rpc.username, "jsonrpc.username", err);
+    if !secrets::is_reference(&rpc.password) {
+        err(
+            "jsonrpc.password",
+            None,
+            "secrets are never written in config files: put it in an environment variable and write \"${VAR_NAME}\"".into(),
+        );
+    } else {
+        vars.expand(&mut rpc.password, "jsonrpc.password", err);
     }
 }
 

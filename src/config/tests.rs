@@ -231,3 +231,70 @@ fn a_disabled_preset_may_reference_unset_variables_but_an_enabled_one_may_not() 
         "{e}"
     );
 }
+
+const JSONRPC: &str = r#"kind = "jsonrpc"
+enabled = false
+[jsonrpc]
+dialect = "odoo"
+url = "${ODOO_URL}"
+database = "${ODOO_DB}"
+username = "api"
+password = "${ODOO_API_KEY}"
+
+[[streams]]
+name = "partners"
+mapping = "m"
+[streams.jsonrpc]
+model = "res.partner"
+"#;
+
+#[test]
+fn jsonrpc_connectors_expand_secrets_and_refuse_clear_passwords() {
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/odoo.toml", JSONRPC),
+    ]);
+    let p = Project::load_with_env(
+        dir.path(),
+        &env(&[
+            ("ODOO_URL", "http://odoo"),
+            ("ODOO_DB", "prod"),
+            ("ODOO_API_KEY", "k3y"),
+        ]),
+    )
+    .unwrap();
+    let rpc = p.connectors["odoo"].config.jsonrpc.clone().unwrap();
+    assert_eq!(
+        (
+            rpc.url.as_str(),
+            rpc.database.as_str(),
+            rpc.password.as_str()
+        ),
+        ("http://odoo", "prod", "k3y")
+    );
+    assert_eq!(rpc.page_size, 200);
+    // Disabled: unset variables are listed, not errors.
+    let p = Project::load_with_env(dir.path(), &env(&[])).unwrap();
+    assert_eq!(
+        p.connectors["odoo"].unresolved,
+        ["ODOO_URL", "ODOO_DB", "ODOO_API_KEY"]
+    );
+
+    let clear = JSONRPC.replace("\"${ODOO_API_KEY}\"", "\"hunter2\"");
+    fs::write(dir.path().join("connectors/odoo.toml"), &clear).unwrap();
+    let errs = errors(dir.path(), &env(&[]));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("connectors/odoo.toml:8") && e.contains("jsonrpc.password")),
+        "{errs:?}"
+    );
+
+    let no_table = JSONRPC.replace("[streams.jsonrpc]\nmodel = \"res.partner\"\n", "");
+    fs::write(dir.path().join("connectors/odoo.toml"), &no_table).unwrap();
+    let errs = errors(dir.path(), &env(&[]));
+    assert!(
+        errs.iter().any(|e| e.contains("needs a `jsonrpc` table")),
+        "{errs:?}"
+    );
+}

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use super::jsonrpc::config::{JsonRpcOptions, JsonRpcStream};
+
 /// A whole connector file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +33,9 @@ pub struct ConnectorConfig {
     /// Options of the `http` kind.
     #[serde(default)]
     pub http: Option<HttpOptions>,
+    /// Options of the `jsonrpc` kind (Odoo, Tryton).
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcOptions>,
     /// The streams (record sets) this connector reads, each with its mapping.
     pub streams: Vec<StreamConfig>,
 }
@@ -43,6 +48,8 @@ pub enum SourceKind {
     File,
     /// A REST/JSON API.
     Http,
+    /// A JSON-RPC ERP API (Odoo or Tryton).
+    Jsonrpc,
 }
 
 /// Options of a `file` connector.
@@ -51,6 +58,19 @@ pub enum SourceKind {
 pub struct FileOptions {
     /// Folder holding the files; relative paths are relative to the project root.
     pub dir: String,
+    /// Upload-folder mode: once the page holding a file's last records is committed, the file
+    /// is moved into this folder (relative to `dir`), with a timestamp suffix when the name is
+    /// taken. Without it files stay where they are and the cursor tracks how far each was read.
+    #[serde(default)]
+    pub archive_dir: Option<String>,
+    /// Files modified less than this many seconds ago are still being written: they are left
+    /// for a later run (default 0: every file is read).
+    #[serde(default)]
+    pub settle_secs: u64,
+    /// When set, every record gets the name of its file under this key (e.g. `_file`), so a
+    /// mapping can take a dealer code out of `D1001_stock_20261122.csv`.
+    #[serde(default)]
+    pub file_name_field: Option<String>,
 }
 
 /// Options of an `http` connector.
@@ -124,6 +144,9 @@ pub struct StreamConfig {
     /// How to read it when the connector is of the `http` kind.
     #[serde(default)]
     pub http: Option<HttpStream>,
+    /// How to read it when the connector is of the `jsonrpc` kind.
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcStream>,
 }
 
 /// A stream read from files.

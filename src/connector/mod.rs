@@ -7,6 +7,7 @@
 pub mod config;
 mod file;
 mod http;
+pub mod jsonrpc;
 mod path;
 
 use std::path::PathBuf;
@@ -87,6 +88,15 @@ pub enum ConnectorError {
         /// What is wrong.
         reason: String,
     },
+    /// The source refused the credentials (wrong password or API key, expired session).
+    /// Never retried: repeating a refused login only risks locking the account.
+    #[error("connector `{connector}`: authentication failed: {reason}")]
+    Auth {
+        /// Connector name.
+        connector: String,
+        /// What the source said.
+        reason: String,
+    },
     /// The response was not in the expected shape.
     #[error("unexpected response from {url}: {reason}")]
     Response {
@@ -110,6 +120,14 @@ pub trait Source: Send {
     /// Reads the next page, or `None` when the stream is exhausted. Called until it returns
     /// `None` or an error; each returned page is committed before the next call.
     async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError>;
+
+    /// Called once the page last returned by [`Source::next_page`] has been committed with its
+    /// cursor. Exists for side effects that must never run before the data is safe, such as
+    /// moving a fully read upload file into its archive folder. Not called after a failed
+    /// commit; a crash before it runs means the source sees its input again next time.
+    async fn committed(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
 }
 
 /// Opens one stream of a connector, resuming after `cursor` (`None` = from the beginning).
@@ -130,5 +148,6 @@ pub fn open_stream(
     match connector.kind {
         SourceKind::File => file::open(connector, spec, cursor, ctx),
         SourceKind::Http => http::open(connector, spec, cursor, ctx),
+        SourceKind::Jsonrpc => jsonrpc::open(connector, spec, cursor, ctx),
     }
 }

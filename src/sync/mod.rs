@@ -277,6 +277,7 @@ async fn run_stream(
             .map_err(|e| e.to_string())?;
         batch_counts.fetched = fetched;
         *counts += batch_counts;
+        source.committed().await.map_err(|e| e.to_string())?;
         progress.page_committed(name, stream, *counts);
     }
     progress.stream_finished(name, stream, *counts);

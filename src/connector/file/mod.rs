@@ -14,15 +14,21 @@
 //! A last line without a line break is read as it is (a file that simply ends without one is
 //! common); the cursor remembers where it started so that, should the file grow, the line is
 //! read again in full. Files are read whole into memory, one at a time.
+//!
+//! Upload folders (`[file] archive_dir`, `settle_secs`, `file_name_field`): see [`archive`] for
+//! the inbox → archive life cycle and [`settle`] for which files are ready to read.
 
+mod archive;
 mod csv;
 mod cursor;
 mod glob;
 mod jsonl;
+mod settle;
 pub(crate) mod xml;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -108,15 +114,34 @@ pub(super) fn open(
             )));
         }
     };
+    if let Some(a) = &options.archive_dir
+        && std::path::Path::new(a)
+            .components()
+            .all(|c| c == std::path::Component::CurDir)
+    {
+        return Err(config_error(format!(
+            "archive_dir `{a}` must name another folder than dir (e.g. \"archive\")"
+        )));
+    }
+    if options.file_name_field.as_deref() == Some("") {
+        return Err(config_error("file_name_field must not be empty".into()));
+    }
     let dir = ctx.root.join(&options.dir);
     let xml_options = match spec.format {
+        FileFormat::Xml if options.archive_dir.is_some() => {
+            return Err(config_error(format!(
+                "stream `{}`: archive_dir is not supported with format \"xml\" yet",
+                stream.name
+            )));
+        }
         FileFormat::Xml => Some(
             xml::options(&spec)
                 .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?,
         ),
         _ => None,
     };
-    let files = list(&dir, &spec.pattern)?;
+    let settle = Duration::from_secs(options.settle_secs);
+    let (present, files) = list(&dir, &spec.pattern, settle, SystemTime::now())?;
     let mut state = match cursor {
         None => FileCursor::default(),
         Some(v) => FileCursor::from_value(v)
@@ -125,20 +150,26 @@ pub(super) fn open(
     let before = state.files.len();
     state
         .files
-        .retain(|name, _| files.iter().any(|f| f == name));
+        .retain(|name, _| present.iter().any(|f| f == name));
     let dirty = state.files.len() != before;
     tracing::debug!(dir = %dir.display(), pattern = %spec.pattern, files = files.len(), "file stream opened");
-    if let Some(options) = xml_options {
+    if let Some(xml_options) = xml_options {
         return Ok(xml::source(xml::XmlSourceParts {
             dir,
-            options,
+            options: xml_options,
             batch_size,
             files,
             state,
             dirty,
+            file_name_field: options.file_name_field.clone(),
         }));
     }
+    let archive = options.archive_dir.as_ref().map(|a| dir.join(a));
     Ok(Box::new(FileSource {
+        archive,
+        file_name_field: options.file_name_field.clone(),
+        finished: Vec::new(),
+        uncommitted: Vec::new(),
         dir,
         spec,
         delimiter,
@@ -150,26 +181,47 @@ pub(super) fn open(
     }))
 }
 
-/// Names of the files in `dir` matching `pattern`, sorted.
-fn list(dir: &std::path::Path, pattern: &str) -> Result<Vec<String>, ConnectorError> {
+/// Names of the files in `dir` matching `pattern`, sorted: all of them, and those ready to be
+/// read (not named as in progress, and settled for `settle` at `now`).
+fn list(
+    dir: &std::path::Path,
+    pattern: &str,
+    settle: Duration,
+    now: SystemTime,
+) -> Result<(Vec<String>, Vec<String>), ConnectorError> {
     let io = |source| ConnectorError::Io {
         path: dir.display().to_string(),
         source,
     };
     let mut names = Vec::new();
+    let mut ready = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         if !entry.file_type().map_err(io)?.is_file() {
             continue;
         }
         match entry.file_name().into_string() {
-            Ok(name) if glob::matches(pattern, &name) => names.push(name),
+            Ok(name) if glob::matches(pattern, &name) => {
+                if settle::is_ignored(&name) {
+                    tracing::debug!(file = %name, "ignored: the name says it is still being written");
+                } else if !settle::is_settled(
+                    entry.metadata().map_err(io)?.modified().map_err(io)?,
+                    now,
+                    settle,
+                ) {
+                    tracing::info!(file = %name, "modified too recently; left for a later run");
+                } else {
+                    ready.push(name.clone());
+                }
+                names.push(name);
+            }
             Ok(_) => {}
             Err(name) => tracing::warn!(?name, "skipping a file whose name is not UTF-8"),
         }
     }
     names.sort();
-    Ok(names)
+    ready.sort();
+    Ok((names, ready))
 }
 
 /// The file being read.
@@ -208,6 +260,14 @@ impl Current {
 }
 
 struct FileSource {
+    /// Upload-folder mode: where finished files go once committed.
+    archive: Option<PathBuf>,
+    /// Key under which each record gets its file name.
+    file_name_field: Option<String>,
+    /// Files finished while filling the page being built.
+    finished: Vec<String>,
+    /// Files finished in the last page returned, to archive once it is committed.
+    uncommitted: Vec<String>,
     dir: PathBuf,
     spec: FileStream,
     delimiter: u8,
@@ -233,6 +293,14 @@ impl FileSource {
                 })?
                 .into();
             let from = match resume_point(self.state.files.get(&name), &bytes) {
+                // In an upload folder a file still there was not archived: read it again.
+                Resume::Unchanged if self.archive.is_some() => Resume::From(LineStart {
+                    offset: 0,
+                    lines: 0,
+                }),
+                other => other,
+            };
+            let from = match from {
                 Resume::Unchanged => {
                     tracing::debug!(file = %name, "unchanged since the cursor");
                     continue;
@@ -314,7 +382,14 @@ impl Source for FileSource {
                         lines: item.lines_before,
                     });
                     match item.outcome {
-                        Outcome::Record(r) => page.records.push(r),
+                        Outcome::Record(mut r) => {
+                            if let (Some(field), Value::Object(fields)) =
+                                (&self.file_name_field, &mut r.payload)
+                            {
+                                fields.insert(field.clone(), Value::String(current.name.clone()));
+                            }
+                            page.records.push(r)
+                        }
                         Outcome::Rejected(r) => page.rejected.push(r),
                     }
                     count += 1;
@@ -324,10 +399,17 @@ impl Source for FileSource {
                     current.advance();
                     let pos = current.pos();
                     let name = current.name.clone();
-                    if self.state.files.get(&name) != Some(&pos) {
+                    if self.archive.is_some() {
+                        // The file leaves the cursor with this page and the folder after it.
+                        self.state.files.remove(&name);
+                        self.finished.push(name);
                         self.dirty = true;
+                    } else {
+                        if self.state.files.get(&name) != Some(&pos) {
+                            self.dirty = true;
+                        }
+                        self.state.files.insert(name, pos);
                     }
-                    self.state.files.insert(name, pos);
                     self.current = None;
                 }
             }
@@ -337,9 +419,22 @@ impl Source for FileSource {
         }
         page.checkpoint = Some(self.checkpoint());
         self.dirty = false;
+        self.uncommitted.append(&mut self.finished);
         Ok(Some(page))
+    }
+
+    async fn committed(&mut self) -> Result<(), ConnectorError> {
+        let Some(archive_dir) = &self.archive else {
+            return Ok(());
+        };
+        for name in std::mem::take(&mut self.uncommitted) {
+            archive::archive(&self.dir, &name, archive_dir, chrono::Utc::now())?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upload_tests;

@@ -20,6 +20,7 @@ use std::io::{BufReader, Read};
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use self::records::{XmlItem, XmlOptions, XmlRecords};
@@ -63,6 +64,8 @@ pub(super) struct XmlSourceParts {
     pub files: Vec<String>,
     pub state: FileCursor,
     pub dirty: bool,
+    /// `[file] file_name_field`: key receiving the file name in each record.
+    pub file_name_field: Option<String>,
 }
 
 /// A source reading the XML files of a stream.
@@ -76,6 +79,7 @@ pub(super) fn source(parts: XmlSourceParts) -> Box<dyn Source> {
             current: None,
             state: parts.state,
             dirty: parts.dirty,
+            file_name_field: parts.file_name_field,
         }),
     })
 }
@@ -93,6 +97,7 @@ struct Core {
     current: Option<(String, XmlRecords<BufReader<File>>)>,
     state: FileCursor,
     dirty: bool,
+    file_name_field: Option<String>,
 }
 
 /// Where to start in a file.
@@ -203,7 +208,16 @@ impl Core {
                 reason: e.to_string(),
             })?;
             match item {
-                Some(XmlItem::Record { index, line, value }) => {
+                Some(XmlItem::Record {
+                    index,
+                    line,
+                    mut value,
+                }) => {
+                    if let (Some(field), Value::Object(fields)) =
+                        (&self.file_name_field, &mut value)
+                    {
+                        fields.insert(field.clone(), Value::String(name.clone()));
+                    }
                     page.records.push(RawRecord {
                         locator: format!("{name}:record {index} (line {line})"),
                         payload: value,

@@ -25,7 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const EXCERPT_CHARS: usize = 300;
 
 /// A decoded answer.
-pub(super) struct Response {
+pub(crate) struct Response {
     /// The URL as shown in logs and errors (without an API key).
     pub url: String,
     /// The URL requested, to resolve relative links against.
@@ -37,7 +37,7 @@ pub(super) struct Response {
 }
 
 /// An HTTP client bound to one connector's headers, credentials and retry policy.
-pub(super) struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     headers: HeaderMap,
     auth: Auth,
@@ -92,13 +92,47 @@ impl Client {
         if let Some((param, key)) = self.auth.query_pair() {
             actual.query_pairs_mut().append_pair(param, key);
         }
-        let shown = shown.to_string();
+        let request = || self.http.get(actual.clone());
+        match self
+            .send(shown.to_string(), actual.clone(), request, false)
+            .await?
+        {
+            Sent::Json(response) => Ok(*response),
+            Sent::Unauthorized(_) => unreachable!("401 is only passed through when asked"),
+        }
+    }
+
+    /// POSTs a JSON `body` to `url` with `headers` added (JSON-RPC calls), retrying like
+    /// [`Client::get_json`]. A 401 answer is returned as [`Sent::Unauthorized`] so the caller
+    /// can report refused credentials as such; it is never retried.
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+        body: &Value,
+    ) -> Result<Sent, ConnectorError> {
+        let request = || {
+            self.http
+                .post(url.clone())
+                .headers(headers.clone())
+                .json(body)
+        };
+        self.send(url.to_string(), url.clone(), request, true).await
+    }
+
+    /// Sends the request `make` builds until it succeeds, fails for good or runs out of
+    /// retries; `shown` is the URL for logs and errors (without an API key).
+    async fn send(
+        &self,
+        shown: String,
+        actual: Url,
+        make: impl Fn() -> reqwest::RequestBuilder,
+        pass_unauthorized: bool,
+    ) -> Result<Sent, ConnectorError> {
         let mut attempt: u32 = 0;
         loop {
-            tracing::debug!(url = %shown, attempt, "GET");
-            let request = self
-                .auth
-                .apply(self.http.get(actual.clone()).headers(self.headers.clone()));
+            tracing::debug!(url = %shown, attempt, "request");
+            let request = self.auth.apply(make().headers(self.headers.clone()));
             let (error, retry_after) = match request.send().await {
                 Err(e) if e.is_builder() => {
                     return Err(http_error(&shown, error_chain(&e)));
@@ -109,6 +143,12 @@ impl Client {
                     let headers = response.headers().clone();
                     match response.bytes().await {
                         Err(e) => (http_error(&shown, error_chain(&e)), None),
+                        Ok(body) if pass_unauthorized && status == StatusCode::UNAUTHORIZED => {
+                            return Ok(Sent::Unauthorized(format!(
+                                "{shown}: status {status}: {}",
+                                excerpt(&body)
+                            )));
+                        }
                         Ok(body) if status.is_success() => {
                             let body = serde_json::from_slice(&body).map_err(|e| {
                                 ConnectorError::Response {
@@ -119,12 +159,12 @@ impl Client {
                                     ),
                                 }
                             })?;
-                            return Ok(Response {
+                            return Ok(Sent::Json(Box::new(Response {
                                 url: shown,
                                 request_url: actual,
                                 headers,
                                 body,
-                            });
+                            })));
                         }
                         Ok(body) => {
                             let error =
@@ -146,6 +186,14 @@ impl Client {
             attempt += 1;
         }
     }
+}
+
+/// What a request brought back.
+pub(crate) enum Sent {
+    /// A successful answer with a JSON body.
+    Json(Box<Response>),
+    /// HTTP 401 (only from [`Client::post_json`]): the URL, status and start of the body.
+    Unauthorized(String),
 }
 
 fn http_error(url: &str, reason: String) -> ConnectorError {

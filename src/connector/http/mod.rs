@@ -13,7 +13,7 @@
 //! stay stable while the read moves forward. Records are located as `page N #i` (1-based).
 
 mod auth;
-mod client;
+pub(super) mod client;
 mod incremental;
 mod paginate;
 
