@@ -377,3 +377,18 @@ fn xml_streams_need_a_record_path() {
     let err = open_stream(&c, "s", None, &ctx).err().unwrap().to_string();
     assert!(err.contains("record_path"), "{err}");
 }
+
+#[tokio::test]
+async fn the_file_name_goes_into_each_record_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.xml", &doc(&[1], true));
+    let text = format!(
+        "name = \"t\"\nkind = \"file\"\n[file]\ndir = \"in\"\nfile_name_field = \"_file\"\n[[streams]]\nname = \"s\"\nmapping = \"m\"\nfile = {STREAM}\n"
+    );
+    let c: ConnectorConfig = toml::from_str(&text).unwrap();
+    let (pages, _) = run(dir.path(), &c, None).await;
+    assert_eq!(
+        pages[0].records[0].payload,
+        json!({"ID": "1", "_file": "a.xml"})
+    );
+}
