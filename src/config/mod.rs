@@ -339,6 +339,9 @@ fn load_connector(
         lenient: !config.enabled,
         unresolved: Vec::new(),
     };
+    if let Some(file) = &mut config.file {
+        vars.expand(&mut file.dir, "file.dir", &mut err);
+    }
     if let Some(http) = &mut config.http {
         resolve_http_secrets(http, &mut vars, &mut err);
     }

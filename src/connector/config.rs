@@ -47,7 +47,7 @@ pub struct ConnectorConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
-    /// Files (CSV, JSON Lines) dropped in a folder.
+    /// Files (CSV, JSON Lines, XML) dropped in a folder.
     File,
     /// A REST/JSON API.
     Http,
@@ -206,6 +206,18 @@ pub struct FileStream {
     /// Records per committed page (default 500).
     #[serde(default)]
     pub batch_size: Option<usize>,
+    /// XML: `/`-separated local names of the record elements, e.g. `DEBMAS07/IDOC`.
+    #[serde(default)]
+    pub record_path: Option<String>,
+    /// XML: element names always converted to arrays, even when they occur once.
+    #[serde(default)]
+    pub arrays: Vec<String>,
+    /// XML: maximum element nesting (default 64).
+    #[serde(default)]
+    pub max_depth: Option<usize>,
+    /// XML: maximum size of one record in bytes (default 16 MiB).
+    #[serde(default)]
+    pub max_record_bytes: Option<u64>,
 }
 
 /// File formats.
@@ -216,6 +228,8 @@ pub enum FileFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// XML documents, streamed; one record per element matched by `record_path`.
+    Xml,
 }
 
 /// A stream read from a REST endpoint.

@@ -10,6 +10,10 @@
 //!
 //! - `offset` is the number of bytes of the file already read and `lines` the number of line
 //!   breaks among them; `sha256` is the hash of exactly those bytes.
+//! - XML files (read as a stream, never whole) add `records`, the number of records read
+//!   from the file, and `elements`, the local names of the elements still open at `offset`
+//!   (e.g. `["DEBMAS07"]`): `offset` is then just after the last record read, and a resumed
+//!   run seeks there and goes on numbering records after `records`.
 //! - `partial_line` is present when the last line read had no line break yet (a file still
 //!   being written, or a file that simply ends without one). It was read as it was; if the
 //!   file later grows, that line is read again from its start, so a completed line is never
@@ -64,6 +68,12 @@ pub(super) struct FilePos {
     /// Start of the last line read when it had no line break.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_line: Option<LineStart>,
+    /// XML: records read from the file so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
+    /// XML: local names of the elements open at `offset`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elements: Vec<String>,
 }
 
 /// A position at the start of a line.
@@ -138,6 +148,8 @@ mod tests {
             lines,
             sha256: hex::encode(Sha256::digest(bytes)),
             partial_line: None,
+            records: None,
+            elements: Vec::new(),
         }
     }
 
