@@ -17,7 +17,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, NoProgress, RunReport, SyncOptions};
+use tributary::sync::{self, RunReport};
 use tributary::views;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -251,31 +251,14 @@ async fn serve(bc: &Bc) -> MockServer {
 
 /// The shipped preset and mappings, with pages of 2 and fast retries.
 fn project_files() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let connector = std::fs::read_to_string(root.join("connectors/business-central.toml"))
-        .unwrap()
-        .replace("odata.maxpagesize=200", "odata.maxpagesize=2")
-        .replace("retry_backoff_ms = 1000", "retry_backoff_ms = 5")
-        .replace(
-            "rate_limit = { requests = 5, per_secs = 1 }",
-            "rate_limit = { requests = 1000, per_secs = 1 }",
-        );
-    let mut files = vec![
-        ("config/tributary.toml".to_string(), SETTINGS.to_string()),
-        ("connectors/business-central.toml".to_string(), connector),
-    ];
-    for m in ["customers", "sales-orders", "invoices", "payments"] {
-        let name = format!("mappings/business-central-{m}.toml");
-        files.push((
-            name.clone(),
-            std::fs::read_to_string(root.join(&name)).unwrap(),
-        ));
-    }
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    common::project_dir(&refs)
+    common::preset_project("business-central", "business-central-", SETTINGS, |c| {
+        c.replace("odata.maxpagesize=200", "odata.maxpagesize=2")
+            .replace("retry_backoff_ms = 1000", "retry_backoff_ms = 5")
+            .replace(
+                "rate_limit = { requests = 5, per_secs = 1 }",
+                "rate_limit = { requests = 1000, per_secs = 1 }",
+            )
+    })
 }
 
 fn env(bc: &Bc, server: &MockServer, secret: &str) -> Vec<(&'static str, String)> {
@@ -295,19 +278,11 @@ fn load(bc: &Bc, dir: &Path, server: &MockServer, secret: &str) -> tributary::co
 
 async fn run(bc: &Bc, dir: &Path, server: &MockServer, secret: &str, store: &Store) -> RunReport {
     let project = load(bc, dir, server, secret);
-    let mappings = project.compile_mappings().unwrap();
-    let connector = &project.connectors["business-central"];
-    assert!(!connector.config.enabled, "the preset ships disabled");
-    sync::run_connector(
-        &project,
-        &mappings,
-        store,
-        connector,
-        &SyncOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    assert!(
+        !project.connectors["business-central"].config.enabled,
+        "the preset ships disabled"
+    );
+    common::run_connector(&project, store, "business-central").await
 }
 
 fn staged(report: &RunReport) -> Vec<u64> {

@@ -16,7 +16,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, NoProgress, RunReport, SyncOptions};
+use tributary::sync::{self, RunReport};
 use tributary::views;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -236,31 +236,14 @@ async fn serve(frappe: &Frappe) -> MockServer {
 /// The shipped preset and its mappings in a temporary project, with small pages (to exercise
 /// paging), short backoff and a loose rate limit to keep the test fast.
 fn project_files() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let connector = std::fs::read_to_string(root.join("connectors/erpnext.toml"))
-        .unwrap()
-        .replace("size = 100", "size = 2")
-        .replace("retry_backoff_ms = 1000", "retry_backoff_ms = 5")
-        .replace(
-            "rate_limit = { requests = 10, per_secs = 1 }",
-            "rate_limit = { requests = 1000, per_secs = 1 }",
-        );
-    let mut files = vec![
-        ("config/tributary.toml".to_string(), SETTINGS.to_string()),
-        ("connectors/erpnext.toml".to_string(), connector),
-    ];
-    for m in ["customers", "sales-orders", "invoices", "payments", "stock"] {
-        let name = format!("mappings/erpnext-{m}.toml");
-        files.push((
-            name.clone(),
-            std::fs::read_to_string(root.join(&name)).unwrap(),
-        ));
-    }
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    common::project_dir(&refs)
+    common::preset_project("erpnext", "erpnext-", SETTINGS, |c| {
+        c.replace("size = 100", "size = 2")
+            .replace("retry_backoff_ms = 1000", "retry_backoff_ms = 5")
+            .replace(
+                "rate_limit = { requests = 10, per_secs = 1 }",
+                "rate_limit = { requests = 1000, per_secs = 1 }",
+            )
+    })
 }
 
 async fn run(dir: &Path, url: &str, secret: &str, store: &Store) -> RunReport {
@@ -272,19 +255,11 @@ async fn run(dir: &Path, url: &str, secret: &str, store: &Store) -> RunReport {
             ("ERPNEXT_API_SECRET", secret),
         ],
     );
-    let mappings = project.compile_mappings().unwrap();
-    let connector = &project.connectors["erpnext"];
-    assert!(!connector.config.enabled, "the preset ships disabled");
-    sync::run_connector(
-        &project,
-        &mappings,
-        store,
-        connector,
-        &SyncOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    assert!(
+        !project.connectors["erpnext"].config.enabled,
+        "the preset ships disabled"
+    );
+    common::run_connector(&project, store, "erpnext").await
 }
 
 fn staged_of(report: &RunReport, stream: &str) -> u64 {

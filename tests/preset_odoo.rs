@@ -18,7 +18,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, NoProgress, RunReport, SyncOptions};
+use tributary::sync::{self, RunReport};
 use tributary::views;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -281,26 +281,10 @@ stale_after_hours = 36
 
 /// A project holding the shipped preset (pages of 2 records, to exercise paging) and its mappings.
 fn project_files() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let preset = std::fs::read_to_string(root.join("connectors/odoo.toml")).unwrap();
-    assert!(preset.contains("page_size = 200"));
-    let preset = preset.replace("page_size = 200", "page_size = 2");
-    let mut files = vec![
-        ("config/tributary.toml".to_string(), SETTINGS.to_string()),
-        ("connectors/odoo.toml".to_string(), preset),
-    ];
-    for entry in std::fs::read_dir(root.join("mappings")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        if name.starts_with("odoo-") {
-            let text = std::fs::read_to_string(root.join("mappings").join(&name)).unwrap();
-            files.push((format!("mappings/{name}"), text));
-        }
-    }
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    common::project_dir(&refs)
+    common::preset_project("odoo", "odoo-", SETTINGS, |preset| {
+        assert!(preset.contains("page_size = 200"));
+        preset.replace("page_size = 200", "page_size = 2")
+    })
 }
 
 async fn sync_once(root: &Path, url: &str, key: &str, store: &Store) -> RunReport {
@@ -313,19 +297,11 @@ async fn sync_once(root: &Path, url: &str, key: &str, store: &Store) -> RunRepor
             ("ODOO_API_KEY", key),
         ],
     );
-    let mappings = project.compile_mappings().unwrap();
-    let connector = &project.connectors["odoo"];
-    assert!(!connector.config.enabled, "the preset ships disabled");
-    sync::run_connector(
-        &project,
-        &mappings,
-        store,
-        connector,
-        &SyncOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    assert!(
+        !project.connectors["odoo"].config.enabled,
+        "the preset ships disabled"
+    );
+    common::run_connector(&project, store, "odoo").await
 }
 
 fn staged_per_stream(report: &RunReport) -> BTreeMap<&str, u64> {

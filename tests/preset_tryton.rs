@@ -21,7 +21,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, NoProgress, RunReport, SyncOptions};
+use tributary::sync::{self, RunReport};
 use tributary::views;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -311,26 +311,10 @@ stale_after_hours = 36
 
 /// A project holding the shipped preset (pages of 2 records) and its mappings.
 fn project_files() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let preset = std::fs::read_to_string(root.join("connectors/tryton.toml")).unwrap();
-    assert!(preset.contains("page_size = 200"));
-    let preset = preset.replace("page_size = 200", "page_size = 2");
-    let mut files = vec![
-        ("config/tributary.toml".to_string(), SETTINGS.to_string()),
-        ("connectors/tryton.toml".to_string(), preset),
-    ];
-    for entry in std::fs::read_dir(root.join("mappings")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        if name.starts_with("tryton-") {
-            let text = std::fs::read_to_string(root.join("mappings").join(&name)).unwrap();
-            files.push((format!("mappings/{name}"), text));
-        }
-    }
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    common::project_dir(&refs)
+    common::preset_project("tryton", "tryton-", SETTINGS, |preset| {
+        assert!(preset.contains("page_size = 200"));
+        preset.replace("page_size = 200", "page_size = 2")
+    })
 }
 
 fn project(root: &Path, url: &str, password: &str) -> tributary::config::Project {
@@ -347,19 +331,11 @@ fn project(root: &Path, url: &str, password: &str) -> tributary::config::Project
 
 async fn sync_once(root: &Path, url: &str, password: &str, store: &Store) -> RunReport {
     let project = project(root, url, password);
-    let mappings = project.compile_mappings().unwrap();
-    let connector = &project.connectors["tryton"];
-    assert!(!connector.config.enabled, "the preset ships disabled");
-    sync::run_connector(
-        &project,
-        &mappings,
-        store,
-        connector,
-        &SyncOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    assert!(
+        !project.connectors["tryton"].config.enabled,
+        "the preset ships disabled"
+    );
+    common::run_connector(&project, store, "tryton").await
 }
 
 fn staged_per_stream(report: &RunReport) -> BTreeMap<&str, u64> {

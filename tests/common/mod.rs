@@ -45,3 +45,52 @@ stale_after_hours = 36
 
 /// Runs a test body on each store backend (a fresh SQLite file, a fresh PostgreSQL database).
 pub use tributary::store::testing::each_backend_named as on_each_backend;
+
+/// A temporary project holding the shipped preset `connectors/<connector>.toml` (passed through
+/// `edit`, e.g. for smaller pages in tests), every shipped mapping whose file name starts with
+/// `mapping_prefix`, and `settings` as `config/tributary.toml`.
+pub fn preset_project(
+    connector: &str,
+    mapping_prefix: &str,
+    settings: &str,
+    edit: impl FnOnce(String) -> String,
+) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let preset = fs::read_to_string(root.join(format!("connectors/{connector}.toml"))).unwrap();
+    let mut files = vec![
+        ("config/tributary.toml".to_string(), settings.to_string()),
+        (format!("connectors/{connector}.toml"), edit(preset)),
+    ];
+    for entry in fs::read_dir(root.join("mappings")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if name.starts_with(mapping_prefix) {
+            let text = fs::read_to_string(root.join("mappings").join(&name)).unwrap();
+            files.push((format!("mappings/{name}"), text));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    project_dir(&refs)
+}
+
+/// Runs one connector of a loaded project with default options (a disabled preset runs too,
+/// as it does when named on the command line).
+pub async fn run_connector(
+    project: &Project,
+    store: &tributary::store::Store,
+    name: &str,
+) -> tributary::sync::RunReport {
+    let mappings = project.compile_mappings().unwrap();
+    tributary::sync::run_connector(
+        project,
+        &mappings,
+        store,
+        &project.connectors[name],
+        &tributary::sync::SyncOptions::default(),
+        &tributary::sync::NoProgress,
+    )
+    .await
+    .unwrap()
+}
