@@ -144,7 +144,9 @@ fn to_val(v: &Value) -> Val {
         Value::Bool(b) => Val::Bool(*b),
         Value::Number(n) => Val::Num(match n.as_i64() {
             Some(i) => Num::from_integral(i),
-            None => Num::from_dec_str(&n.to_string()),
+            // The exact text (serde_json keeps it: `arbitrary_precision`); jaq turns it into a
+            // float only when a program does arithmetic on it.
+            None => Num::Dec(n.to_string().into()),
         }),
         Value::String(s) => Val::utf8_str(s.clone().into_bytes()),
         Value::Array(items) => items.iter().map(to_val).collect(),

@@ -182,6 +182,33 @@ fn decimals_are_exact_and_strict() {
 }
 
 #[test]
+fn json_numbers_from_a_source_keep_every_digit_and_their_scale() {
+    let m = customer("[fields.credit_limit]\npath = \"c\"\n");
+    let record: Value =
+        serde_json::from_str(r#"{"id": 1, "name": "N", "c": 12345678901234567.89}"#).unwrap();
+    assert_eq!(
+        out(&m, record)["credit_limit"],
+        json!("12345678901234567.89")
+    );
+    let record: Value = serde_json::from_str(r#"{"id": 1, "name": "N", "c": 493.50}"#).unwrap();
+    assert_eq!(out(&m, record)["credit_limit"], json!("493.50"));
+
+    let m = customer("[fields.credit_limit]\nexpr = \".c\"\n");
+    let record: Value =
+        serde_json::from_str(r#"{"id": 1, "name": "N", "c": 12345678901234567.89}"#).unwrap();
+    assert_eq!(
+        out(&m, record)["credit_limit"],
+        json!("12345678901234567.89"),
+        "through jq too"
+    );
+
+    // Arithmetic and comparisons on such numbers still work in jq.
+    let m = customer("[fields.credit_limit]\nexpr = \"if .c > 100 then .c * 2 else 0 end\"\n");
+    let record: Value = serde_json::from_str(r#"{"id": 1, "name": "N", "c": 150.25}"#).unwrap();
+    assert_eq!(out(&m, record)["credit_limit"], json!("300.5"));
+}
+
+#[test]
 fn integers() {
     let m = customer("[fields.payment_terms_days]\npath = \"d\"\n");
     let int =
