@@ -270,7 +270,8 @@ impl Client {
             if attempt >= self.max_retries {
                 return Err(error);
             }
-            let delay = retry_after.unwrap_or_else(|| backoff(self.backoff, attempt));
+            let delay = retry_after
+                .unwrap_or_else(|| jitter(backoff(self.backoff, attempt), fastrand::f64()));
             tracing::warn!(url = %shown, attempt = attempt + 1, max_retries = self.max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying request");
             tokio::time::sleep(delay).await;
             attempt += 1;
@@ -302,6 +303,11 @@ fn retryable(status: StatusCode) -> bool {
 fn backoff(base: Duration, attempt: u32) -> Duration {
     base.saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
         .min(MAX_BACKOFF)
+}
+
+/// Spreads retries of many clients apart: `delay` scaled into [50 %, 100 %] by `random` in [0, 1).
+fn jitter(delay: Duration, random: f64) -> Duration {
+    delay.mul_f64(0.5 + random.clamp(0.0, 1.0) * 0.5)
 }
 
 /// The wait a `Retry-After` header asks for, in seconds or as an HTTP date, capped.
@@ -354,6 +360,15 @@ mod tests {
         assert_eq!(backoff(base, 0), Duration::from_millis(500));
         assert_eq!(backoff(base, 2), Duration::from_secs(2));
         assert_eq!(backoff(base, 40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn jitter_keeps_the_delay_between_half_and_all_of_the_backoff() {
+        let d = Duration::from_secs(2);
+        assert_eq!(jitter(d, 0.0), Duration::from_secs(1));
+        assert_eq!(jitter(d, 0.5), Duration::from_millis(1500));
+        assert!(jitter(d, 0.999_999) <= d);
+        assert_eq!(jitter(d, 7.0), d, "out-of-range randomness is clamped");
     }
 
     #[test]
