@@ -42,42 +42,18 @@ fn fixture(path: &str) -> PathBuf {
 fn project_with(
     connector: &str,
     mapping_prefix: &str,
-    edit: impl Fn(String) -> String,
+    edit: impl FnOnce(String) -> String,
 ) -> tempfile::TempDir {
-    let text = std::fs::read_to_string(repo().join("connectors").join(format!("{connector}.toml")))
-        .unwrap();
-    let dir = common::project_dir(&[
-        ("config/tributary.toml", common::SETTINGS),
-        (&format!("connectors/{connector}.toml"), &edit(text)),
-    ]);
-    for entry in std::fs::read_dir(repo().join("mappings")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        if name.starts_with(mapping_prefix) {
-            std::fs::copy(
-                repo().join("mappings").join(&name),
-                dir.path().join("mappings").join(&name),
-            )
-            .unwrap();
-        }
-    }
-    dir
+    common::preset_project(connector, mapping_prefix, common::SETTINGS, edit)
 }
 
 async fn sync_once(root: &Path, env: &[(&str, &str)], name: &str, store: &Store) -> RunReport {
     let project = common::load(root, env);
-    let mappings = project.compile_mappings().unwrap();
-    let connector = &project.connectors[name];
-    assert!(!connector.config.enabled, "{name} ships disabled");
-    sync::run_connector(
-        &project,
-        &mappings,
-        store,
-        connector,
-        &SyncOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    assert!(
+        !project.connectors[name].config.enabled,
+        "{name} ships disabled"
+    );
+    common::run_connector(&project, store, name).await
 }
 
 /// (fetched, staged, unchanged, quarantined) per stream.

@@ -13,7 +13,7 @@ use rust_decimal_macros::dec;
 use serde_json::Value;
 use tributary::config::Project;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, NoProgress, RunReport, SyncOptions};
+use tributary::sync::{self, RunReport};
 use tributary::views;
 
 fn repo(path: &str) -> PathBuf {
@@ -30,31 +30,16 @@ const INVOIC: &str = "INVOIC02_20261120_0001.xml";
 
 /// The preset, its mappings, the fixtures (in `idoc/`) and the test settings.
 fn project_dir() -> tempfile::TempDir {
-    let connector = read("connectors/sap-idoc.toml");
-    let maps: Vec<(String, String)> = ["debmas", "orders", "invoices"]
-        .iter()
-        .map(|m| {
-            let p = format!("mappings/sap-idoc-{m}.toml");
-            (p.clone(), read(&p))
-        })
-        .collect();
-    let fixtures: Vec<(String, String)> = [DEBMAS, ORDERS, INVOIC]
-        .iter()
-        .map(|f| {
-            (
-                format!("idoc/{f}"),
-                read(&format!("tests/fixtures/sap-idoc/{f}")),
-            )
-        })
-        .collect();
-    let mut files: Vec<(&str, &str)> = vec![
-        ("config/tributary.toml", common::SETTINGS),
-        ("connectors/sap-idoc.toml", &connector),
-    ];
-    for (p, t) in maps.iter().chain(fixtures.iter()) {
-        files.push((p, t));
+    let dir = common::preset_project("sap-idoc", "sap-idoc-", common::SETTINGS, |c| c);
+    fs::create_dir_all(dir.path().join("idoc")).unwrap();
+    for f in [DEBMAS, ORDERS, INVOIC] {
+        fs::write(
+            dir.path().join("idoc").join(f),
+            read(&format!("tests/fixtures/sap-idoc/{f}")),
+        )
+        .unwrap();
     }
-    common::project_dir(&files)
+    dir
 }
 
 fn load(dir: &Path) -> Project {
@@ -62,19 +47,11 @@ fn load(dir: &Path) -> Project {
 }
 
 async fn sync_preset(project: &Project, store: &Store) -> RunReport {
-    let mappings = project.compile_mappings().unwrap();
-    let connector = &project.connectors["sap-idoc"];
-    assert!(!connector.config.enabled, "the preset ships disabled");
-    sync::run_connector(
-        project,
-        &mappings,
-        store,
-        connector,
-        &SyncOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap()
+    assert!(
+        !project.connectors["sap-idoc"].config.enabled,
+        "the preset ships disabled"
+    );
+    common::run_connector(project, store, "sap-idoc").await
 }
 
 fn stream<'a>(r: &'a RunReport, name: &str) -> &'a sync::StreamReport {
