@@ -360,6 +360,12 @@ fn load_connector(
             for (k, v) in h.params.iter_mut() {
                 vars.expand(v, &format!("streams[{i}].http.params.{k}"), &mut err);
             }
+            for (k, v) in h.headers.iter_mut() {
+                vars.expand(v, &format!("streams[{i}].http.headers.{k}"), &mut err);
+            }
+            if let Some(body) = &mut h.body {
+                vars.expand(body, &format!("streams[{i}].http.body"), &mut err);
+            }
         }
     }
     if errors.is_empty() {
@@ -409,7 +415,10 @@ fn resolve_http_secrets(
     let secrets: Vec<(&str, &mut String)> = match &mut http.auth {
         None => vec![],
         Some(HttpAuth::Bearer { token }) => vec![("http.auth.token", token)],
-        Some(HttpAuth::Basic { password, .. }) => vec![("http.auth.password", password)],
+        Some(HttpAuth::Basic { username, password }) => {
+            vars.expand(username, "http.auth.username", err);
+            vec![("http.auth.password", password)]
+        }
         Some(HttpAuth::ApiKey { key, .. }) => vec![("http.auth.key", key)],
         Some(HttpAuth::Token { key, secret }) => {
             vars.expand(key, "http.auth.key", err);

@@ -351,3 +351,44 @@ fn jsonrpc_connectors_expand_secrets_and_refuse_clear_passwords() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn basic_auth_users_stream_headers_and_bodies_expand_variables() {
+    let text = HTTP
+        .replace(
+            r#"auth = { type = "bearer", token = "${ERP_TOKEN}" }"#,
+            r#"auth = { type = "basic", username = "${WS_USER}", password = "${WS_PASSWORD}" }"#,
+        )
+        .replace(
+            r#"http = { path = "/customers" }"#,
+            "http = { path = \"/c\", body = \"<Company>${COMPANY}</Company>\", headers = { X-Company = \"${COMPANY}\" } }",
+        );
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/nav.toml", &text),
+    ]);
+    let vars = [
+        ("ERP_URL", "http://x"),
+        ("WS_USER", "ws-user"),
+        ("WS_PASSWORD", "pw"),
+        ("COMPANY", "CRONUS"),
+    ];
+    let p = Project::load_with_env(dir.path(), &env(&vars)).unwrap();
+    let c = &p.connectors["nav"].config;
+    match &c.http.as_ref().unwrap().auth {
+        Some(crate::connector::config::HttpAuth::Basic { username, password }) => {
+            assert_eq!((username.as_str(), password.as_str()), ("ws-user", "pw"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let stream = c.streams[0].http.as_ref().unwrap();
+    assert_eq!(stream.body.as_deref(), Some("<Company>CRONUS</Company>"));
+    assert_eq!(stream.headers["X-Company"], "CRONUS");
+
+    let errs = errors(dir.path(), &env(&vars[..3]));
+    assert!(
+        errs.iter().any(|e| e.contains("`COMPANY` is not set")),
+        "{errs:?}"
+    );
+}

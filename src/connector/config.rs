@@ -254,6 +254,38 @@ pub struct HttpStream {
     /// endpoint leaves out child tables).
     #[serde(default)]
     pub detail: Option<Detail>,
+    /// How response bodies are read: `json` (default) or `xml` (SOAP and other XML APIs).
+    #[serde(default)]
+    pub response: ResponseFormat,
+    /// XML: element names always converted to arrays, even when they occur once.
+    #[serde(default)]
+    pub arrays: Vec<String>,
+    /// A request body template; when set, every request is a POST of this body (a SOAP
+    /// envelope, a JSON query). `{{ name }}` is replaced by the pagination or incremental
+    /// parameter of that name, escaped for the body's format; `{% if since %}…{% endif %}`
+    /// leaves a part out of the first, full read. Parameters the template uses are not also
+    /// sent in the query string.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Content type of `body` (default `text/xml; charset=utf-8` for XML responses,
+    /// `application/json` otherwise).
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// Extra request headers of this stream, e.g. `SOAPAction`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Response body formats of the `http` kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// A JSON document.
+    #[default]
+    Json,
+    /// An XML document (SOAP envelopes included), converted to JSON as the `file` kind's XML
+    /// records are: local names, repeated elements as arrays, attributes as `@name`.
+    Xml,
 }
 
 /// Per-record detail requests.
@@ -308,7 +340,13 @@ pub enum Pagination {
     /// A token from the response body is sent back as a parameter; stops when it is absent.
     Cursor {
         /// Dotted path of the next token in the response body.
-        token_path: String,
+        #[serde(default)]
+        token_path: Option<String>,
+        /// Dotted path of the next token inside the last record of the page instead (a
+        /// bookmark key such as a SOAP page service's `Key`); the read stops after a page
+        /// shorter than `size` or an empty one.
+        #[serde(default)]
+        token_field: Option<String>,
         /// Parameter that carries the token.
         param: String,
         /// Page-size parameter and size, if the API takes one.

@@ -1,11 +1,11 @@
-//! Sending one request (a GET, or a JSON POST for JSON-RPC) and reading its JSON answer, with
-//! retries.
+//! Sending one request (a GET, a POST of a templated body, or a JSON POST for JSON-RPC) and
+//! reading its JSON or XML answer, with retries.
 //!
 //! Retried: transport errors (connection refused or reset, timeouts) and the statuses that say
 //! "try again later" — 429, 502, 503, 504 — up to `max_retries` times, waiting
 //! `retry_backoff_ms × 2^attempt` or what `Retry-After` asks (seconds or an HTTP date, capped at
 //! 60 s). Not retried: 500 and every other 4xx/5xx, which fail the stream at once with the
-//! status and the start of the body, except 401 and 403: credentials rejected, reported as
+//! status and the start of the body (or the SOAP fault it carries), except 401 and 403: credentials rejected, reported as
 //! [`ConnectorError::Auth`] and never retried — but with OAuth a 401 first drops the cached
 //! token, fetches a new one and tries once more (and [`Client::post_json`] hands a 401 back to
 //! its caller as [`Sent::Unauthorized`]).
@@ -19,11 +19,12 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 use url::Url;
 
 use super::auth::Auth;
+use super::xml::{XmlBodies, soap_fault};
 use crate::connector::ConnectorError;
 use crate::connector::config::HttpOptions;
 
@@ -146,6 +147,19 @@ impl Client {
         url: &Url,
         query: &[(String, String)],
     ) -> Result<Response, ConnectorError> {
+        self.fetch(url, query, None, &Decode::Json).await
+    }
+
+    /// GETs `url` with `query` added — or POSTs `body` (`(content type, text)`) there with the
+    /// stream's `headers` — and decodes the answer as `decode` says, retrying as described in
+    /// the module doc.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        query: &[(String, String)],
+        body: Option<(&HeaderMap, &str, String)>,
+        decode: &Decode<'_>,
+    ) -> Result<Response, ConnectorError> {
         let mut shown = url.clone();
         if !query.is_empty() {
             let mut pairs = shown.query_pairs_mut();
@@ -157,9 +171,17 @@ impl Client {
         if let Some((param, key)) = self.auth.query_pair() {
             actual.query_pairs_mut().append_pair(param, key);
         }
-        let request = || self.http.get(actual.clone());
+        let request = || match &body {
+            None => self.http.get(actual.clone()),
+            Some((headers, content_type, text)) => self
+                .http
+                .post(actual.clone())
+                .headers((*headers).clone())
+                .header(CONTENT_TYPE, *content_type)
+                .body(text.clone()),
+        };
         match self
-            .send(shown.to_string(), actual.clone(), request, false)
+            .send(shown.to_string(), actual.clone(), request, false, decode)
             .await?
         {
             Sent::Json(response) => Ok(*response),
@@ -182,7 +204,8 @@ impl Client {
                 .headers(headers.clone())
                 .json(body)
         };
-        self.send(url.to_string(), url.clone(), request, true).await
+        self.send(url.to_string(), url.clone(), request, true, &Decode::Json)
+            .await
     }
 
     /// Sends the request `make` builds until it succeeds, fails for good or runs out of
@@ -193,6 +216,7 @@ impl Client {
         actual: Url,
         make: impl Fn() -> reqwest::RequestBuilder,
         pass_unauthorized: bool,
+        decode: &Decode<'_>,
     ) -> Result<Sent, ConnectorError> {
         let mut attempt: u32 = 0;
         let mut renewed = false;
@@ -220,13 +244,10 @@ impl Client {
                             )));
                         }
                         Ok(body) if status.is_success() => {
-                            let body = serde_json::from_slice(&body).map_err(|e| {
+                            let body = decode.success(&body).map_err(|reason| {
                                 ConnectorError::Response {
                                     url: shown.clone(),
-                                    reason: format!(
-                                        "the body is not JSON ({e}): {}",
-                                        excerpt(&body)
-                                    ),
+                                    reason,
                                 }
                             })?;
                             return Ok(Sent::Json(Box::new(Response {
@@ -257,8 +278,8 @@ impl Client {
                             )));
                         }
                         Ok(body) => {
-                            let error =
-                                http_error(&shown, format!("status {status}: {}", excerpt(&body)));
+                            let detail = decode.fault(&body).unwrap_or_else(|| excerpt(&body));
+                            let error = http_error(&shown, format!("status {status}: {detail}"));
                             if !retryable(status) {
                                 return Err(error);
                             }
@@ -275,6 +296,41 @@ impl Client {
             tracing::warn!(url = %shown, attempt = attempt + 1, max_retries = self.max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying request");
             tokio::time::sleep(delay).await;
             attempt += 1;
+        }
+    }
+}
+
+/// How a response body is read.
+pub(crate) enum Decode<'a> {
+    /// JSON.
+    Json,
+    /// XML, converted to JSON; a SOAP fault is an error.
+    Xml(&'a XmlBodies),
+}
+
+impl Decode<'_> {
+    /// The body of a successful answer, or why it cannot be used.
+    fn success(&self, body: &[u8]) -> Result<Value, String> {
+        match self {
+            Decode::Json => serde_json::from_slice(body)
+                .map_err(|e| format!("the body is not JSON ({e}): {}", excerpt(body))),
+            Decode::Xml(bodies) => {
+                let doc = bodies
+                    .document(body)
+                    .map_err(|e| format!("the body is not usable XML ({e}): {}", excerpt(body)))?;
+                match soap_fault(&doc) {
+                    Some(fault) => Err(fault),
+                    None => Ok(doc),
+                }
+            }
+        }
+    }
+
+    /// The SOAP fault an error answer carries, if any.
+    fn fault(&self, body: &[u8]) -> Option<String> {
+        match self {
+            Decode::Json => None,
+            Decode::Xml(bodies) => soap_fault(&bodies.document(body).ok()?),
         }
     }
 }

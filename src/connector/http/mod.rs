@@ -18,19 +18,27 @@
 //! stay stable while the read moves forward. Records are located as `page N #i` (1-based).
 
 mod auth;
+mod body;
 pub(super) mod client;
 mod incremental;
 mod paginate;
+mod xml;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::Value;
 use url::Url;
 
-use self::client::Client;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use self::body::BodyTemplate;
+use self::client::{Client, Decode};
 use self::incremental::Tracker;
 use self::paginate::{NextRequest, Paginator};
-use super::config::{ConnectorConfig, Detail, StreamConfig};
+use self::xml::XmlBodies;
+use super::config::{ConnectorConfig, Detail, ResponseFormat, StreamConfig};
 use super::{ConnectorError, Page, RawRecord, Source, SourceContext, value_at_path};
 
 /// Opens an HTTP stream.
@@ -67,6 +75,23 @@ pub(super) fn open(
         ),
         None => None,
     };
+    let stream_error = |e: String| config_error(format!("stream `{}`: {e}", stream.name));
+    let body = match &spec.body {
+        Some(text) => {
+            let mut known = paginator.param_names();
+            known.extend(incremental.as_ref().map(|t| t.param_name().to_string()));
+            let content_type = spec.content_type.clone().unwrap_or_else(|| {
+                match spec.response {
+                    ResponseFormat::Xml => "text/xml; charset=utf-8",
+                    ResponseFormat::Json => "application/json",
+                }
+                .to_string()
+            });
+            Some(BodyTemplate::new(text, content_type, &known).map_err(stream_error)?)
+        }
+        None => None,
+    };
+    let headers = stream_headers(&spec.headers).map_err(stream_error)?;
     if let Some(d) = &spec.detail
         && d.concurrency == 0
     {
@@ -86,11 +111,29 @@ pub(super) fn open(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         records: spec.records.clone(),
+        xml: (spec.response == ResponseFormat::Xml).then(|| XmlBodies {
+            arrays: spec.arrays.iter().cloned().collect(),
+        }),
+        body,
+        headers,
         paginator,
         incremental,
         page: 0,
         done: false,
     }))
+}
+
+/// The stream's own request headers.
+fn stream_headers(headers: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let name = HeaderName::try_from(name.as_str())
+            .map_err(|e| format!("header name `{name}`: {e}"))?;
+        let value =
+            HeaderValue::try_from(value.as_str()).map_err(|e| format!("header `{name}`: {e}"))?;
+        map.insert(name, value);
+    }
+    Ok(map)
 }
 
 /// `base_url` + `path`; a path that is a whole URL is used as it is.
@@ -116,6 +159,12 @@ struct HttpSource {
     detail: Option<Detail>,
     params: Vec<(String, String)>,
     records: String,
+    /// XML bodies (`response = "xml"`); `None` for JSON.
+    xml: Option<XmlBodies>,
+    /// The POST body template, if requests carry one.
+    body: Option<BodyTemplate>,
+    /// The stream's own headers (sent with a body).
+    headers: HeaderMap,
     paginator: Paginator,
     incremental: Option<Tracker>,
     /// Pages read so far.
@@ -136,7 +185,11 @@ impl Source for HttpSource {
                 url: self.url.to_string(),
                 reason,
             })?;
-        let response = match request {
+        let decode = match &self.xml {
+            Some(bodies) => Decode::Xml(bodies),
+            None => Decode::Json,
+        };
+        let (url, mut query) = match request {
             NextRequest::Params(extra) => {
                 let mut query = self.params.clone();
                 if let Some(t) = &self.incremental
@@ -147,35 +200,40 @@ impl Source for HttpSource {
                     query.push(param);
                 }
                 query.extend(extra);
-                self.client.get_json(&self.url, &query).await?
+                (self.url.clone(), query)
             }
-            NextRequest::Url(url) => self.client.get_json(&url, &[]).await?,
+            NextRequest::Url(url) => (url, vec![]),
         };
-        let records = match lookup(&response.body, &self.records) {
-            Some(Value::Array(items)) => items.clone(),
-            Some(other) => {
-                return Err(ConnectorError::Response {
-                    url: response.url.clone(),
-                    reason: format!(
-                        "expected an array of records at `{}`, found {}",
-                        display_path(&self.records),
-                        short(other)
-                    ),
-                });
+        let body = match &self.body {
+            Some(template) => {
+                let text = template
+                    .render(&query)
+                    .map_err(|reason| ConnectorError::Response {
+                        url: url.to_string(),
+                        reason,
+                    })?;
+                query.retain(|(k, _)| !template.uses(k));
+                Some((&self.headers, template.content_type.as_str(), text))
             }
-            None => {
-                return Err(ConnectorError::Response {
+            None => None,
+        };
+        let response = self.client.fetch(&url, &query, body, &decode).await?;
+        let records = match &self.xml {
+            Some(_) => xml::records_at(&response.body, &self.records).map_err(|reason| {
+                ConnectorError::Response {
                     url: response.url.clone(),
-                    reason: format!(
-                        "no `{}` in the response: {}",
-                        self.records,
-                        short(&response.body)
-                    ),
-                });
-            }
+                    reason,
+                }
+            })?,
+            None => json_records(&response.body, &self.records).map_err(|reason| {
+                ConnectorError::Response {
+                    url: response.url.clone(),
+                    reason,
+                }
+            })?,
         };
         self.page += 1;
-        let more = self.paginator.advance(&response, records.len())?;
+        let more = self.paginator.advance(&response, &records)?;
         self.done = !more;
         let (records, checkpoint) = match &mut self.incremental {
             Some(t) => {
@@ -289,6 +347,19 @@ fn encode_segment(text: &str) -> String {
     out
 }
 
+/// The record array at `path` of a JSON body.
+fn json_records(body: &Value, path: &str) -> Result<Vec<Value>, String> {
+    match lookup(body, path) {
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(other) => Err(format!(
+            "expected an array of records at `{}`, found {}",
+            display_path(path),
+            short(other)
+        )),
+        None => Err(format!("no `{path}` in the response: {}", short(body))),
+    }
+}
+
 /// The value at `path`, where a key holding dots (`@odata.nextLink`) is first tried as one
 /// key of the top-level object.
 pub(super) fn lookup<'v>(body: &'v Value, path: &str) -> Option<&'v Value> {
@@ -314,6 +385,8 @@ fn short(v: &Value) -> String {
     }
 }
 
+#[cfg(test)]
+mod soap_tests;
 #[cfg(test)]
 mod tests;
 

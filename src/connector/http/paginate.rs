@@ -2,8 +2,9 @@
 //!
 //! - `page`: `page_param=N&size_param=S` from `start`; stops after a short or empty page.
 //! - `offset`: `offset_param=N&limit_param=S` from 0; stops after a short or empty page.
-//! - `cursor`: the token at `token_path` in each body is sent back as `param`; stops when it is
-//!   absent, null or empty.
+//! - `cursor`: the token at `token_path` in each body (or at `token_field` in the page's last
+//!   record) is sent back as `param`; stops when it is absent, null or empty (or, for a record
+//!   token, after an empty or short page).
 //! - `next_link`: the URL at `url_path` in the body, or else the `Link: <…>; rel="next"` header
 //!   (relative URLs are resolved against the request); stops when there is none.
 //!
@@ -45,6 +46,16 @@ impl Paginator {
             Pagination::Cursor { size: Some(0), .. } => {
                 return Err("pagination size must be at least 1".into());
             }
+            Pagination::Cursor {
+                token_path,
+                token_field,
+                ..
+            } if token_path.is_some() == token_field.is_some() => {
+                return Err(
+                    "cursor pagination needs exactly one of token_path (in the body) and token_field (in the last record)"
+                        .into(),
+                );
+            }
             Pagination::Page { start, .. } => *start,
             _ => 0,
         };
@@ -53,6 +64,28 @@ impl Paginator {
             position,
             token: None,
         })
+    }
+
+    /// Names of the parameters this pagination sends.
+    pub fn param_names(&self) -> Vec<String> {
+        match &self.config {
+            Pagination::None | Pagination::NextLink { .. } => vec![],
+            Pagination::Page {
+                page_param,
+                size_param,
+                ..
+            } => vec![page_param.clone(), size_param.clone()],
+            Pagination::Offset {
+                offset_param,
+                limit_param,
+                ..
+            } => vec![offset_param.clone(), limit_param.clone()],
+            Pagination::Cursor {
+                param, size_param, ..
+            } => std::iter::once(param.clone())
+                .chain(size_param.clone())
+                .collect(),
+        }
     }
 
     /// The next request.
@@ -100,9 +133,13 @@ impl Paginator {
         })
     }
 
-    /// Takes in a response that held `count` records; true when another page follows.
-    pub fn advance(&mut self, response: &Response, count: usize) -> Result<bool, ConnectorError> {
-        let count = count as u64;
+    /// Takes in a response and its records; true when another page follows.
+    pub fn advance(
+        &mut self,
+        response: &Response,
+        records: &[Value],
+    ) -> Result<bool, ConnectorError> {
+        let count = records.len() as u64;
         let bad = |reason: String| ConnectorError::Response {
             url: response.url.clone(),
             reason,
@@ -117,20 +154,33 @@ impl Paginator {
                 self.position += count;
                 Ok(count >= *size)
             }
-            Pagination::Cursor { token_path, .. } => {
-                let token = match super::lookup(&response.body, token_path) {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(s)) if s.is_empty() => None,
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(Value::Number(n)) => Some(n.to_string()),
-                    Some(other) => {
-                        return Err(bad(format!(
-                            "the cursor token at `{token_path}` is neither a string nor a number: {other}"
-                        )));
-                    }
-                };
+            Pagination::Cursor {
+                token_path: Some(path),
+                ..
+            } => {
+                let token = token_text(super::lookup(&response.body, path), path, &bad)?;
                 self.set_token(token, &bad)
             }
+            Pagination::Cursor {
+                token_field: Some(field),
+                size,
+                ..
+            } => {
+                let Some(last) = records.last() else {
+                    return Ok(false);
+                };
+                if size.is_some_and(|size| count < size) {
+                    return Ok(false);
+                }
+                let token = token_text(crate::connector::value_at_path(last, field), field, &bad)?;
+                if token.is_none() {
+                    return Err(bad(format!(
+                        "the last record of the page has no `{field}` to continue from"
+                    )));
+                }
+                self.set_token(token, &bad)
+            }
+            Pagination::Cursor { .. } => unreachable!("checked by Paginator::new"),
             Pagination::NextLink { url_path } => {
                 let link = match url_path {
                     Some(path) => match super::lookup(&response.body, path) {
@@ -186,6 +236,23 @@ impl Paginator {
                 Ok(true)
             }
         }
+    }
+}
+
+/// A cursor token as text: absent, null or empty means no next page.
+fn token_text(
+    value: Option<&Value>,
+    path: &str,
+    bad: &dyn Fn(String) -> ConnectorError,
+) -> Result<Option<String>, ConnectorError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(bad(format!(
+            "the cursor token at `{path}` is neither a string nor a number: {other}"
+        ))),
     }
 }
 

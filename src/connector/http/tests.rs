@@ -7,14 +7,17 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use crate::connector::{ConnectorConfig, ConnectorError, Page, SourceContext, open_stream};
 
 /// A connector with `[http]` extras and one stream `s` with the given `[streams.http]` body.
-fn connector(uri: &str, http_extra: &str, stream: &str) -> ConnectorConfig {
+pub(super) fn connector(uri: &str, http_extra: &str, stream: &str) -> ConnectorConfig {
     let text = format!(
         "name = \"t\"\nkind = \"http\"\n[http]\nbase_url = \"{uri}\"\nretry_backoff_ms = 10\n{http_extra}\n[[streams]]\nname = \"s\"\nmapping = \"m\"\n[streams.http]\n{stream}\n"
     );
     toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-async fn read_all(c: &ConnectorConfig, cursor: Option<Value>) -> Result<Vec<Page>, ConnectorError> {
+pub(super) async fn read_all(
+    c: &ConnectorConfig,
+    cursor: Option<Value>,
+) -> Result<Vec<Page>, ConnectorError> {
     let ctx = SourceContext {
         root: std::env::temp_dir(),
     };

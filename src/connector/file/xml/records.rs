@@ -656,7 +656,6 @@ impl<R: BufRead> XmlRecords<R> {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 /// Converts a whole in-memory document (e.g. an HTTP response) into its records.
 pub fn records_of(bytes: &[u8], options: XmlOptions) -> Result<Vec<XmlItem>, XmlError> {
     let mut reader = XmlRecords::new(bytes, options);
