@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::output::{self, Bars};
 use super::{
-    Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
+    BenchCommand, Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
     Format, SyncArgs,
 };
 use crate::config::Project;
@@ -73,6 +73,12 @@ async fn dispatch(cli: Cli) -> Outcome {
             Ok(EXIT_OK)
         }
         Command::Credit(args) => credit(&project, args).await,
+        Command::Bench(BenchCommand::Febrl {
+            files,
+            with_ssn,
+            split,
+            json,
+        }) => bench_febrl(&project, &files, with_ssn, split, json),
         Command::Runs {
             connector,
             limit,
@@ -346,4 +352,49 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
             ),
         )),
     }
+}
+
+fn bench_febrl(
+    project: &Project,
+    files: &[std::path::PathBuf],
+    with_ssn: bool,
+    split: bool,
+    json: bool,
+) -> Outcome {
+    use crate::reconcile::{febrl, matching::Matching};
+    let mut matching = Matching::new(&project.settings.reconcile.matching).map_err(|e| {
+        Failure(
+            EXIT_USAGE,
+            anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
+        )
+    })?;
+    let mut sets = files
+        .iter()
+        .map(|f| febrl::read(f, with_ssn).map_err(|e| Failure(EXIT_USAGE, anyhow!(e))))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if split {
+        if sets.len() != 1 {
+            return Err(Failure(EXIT_USAGE, anyhow!("--split takes one file")));
+        }
+        sets = febrl::split_originals(sets.remove(0)).into();
+    }
+    let report = febrl::run(&sets, &mut matching);
+    if json {
+        output::json(&report)?;
+    } else {
+        let what = if sets.len() > 1 { "link" } else { "dedupe" };
+        println!(
+            "FEBRL {what}: {}{}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" + "),
+            if with_ssn { " (with soc_sec_id)" } else { "" }
+        );
+        for (k, v) in febrl::summary(&report) {
+            println!("  {:<18} {v}", &k[2..]);
+        }
+    }
+    Ok(EXIT_OK)
 }

@@ -95,6 +95,9 @@ pub enum Command {
         #[command(flatten)]
         asof: AsOf,
     },
+    /// Benchmarks that print their figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Quarantined records with their reasons.
     Errors {
         /// Only this connector.
@@ -104,6 +107,28 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
         /// Print JSON (with raw payloads).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Match FEBRL person records with the `[reconcile.matching]` settings and print candidate
+    /// pairs, precision, recall and F1 over record pairs, and seconds. One file: deduplicate it;
+    /// two files: link them.
+    Febrl {
+        /// One or two FEBRL CSV files.
+        #[arg(required = true, num_args = 1..=2)]
+        files: Vec<PathBuf>,
+        /// Also compare `soc_sec_id` (as `personal_id`).
+        #[arg(long)]
+        with_ssn: bool,
+        /// Link the originals (`rec-N-org`) of one file against its duplicates.
+        #[arg(long)]
+        split: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },

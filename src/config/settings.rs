@@ -65,6 +65,9 @@ pub struct ReconcileSettings {
     /// Connector names, most trusted first, for golden-record survivorship.
     #[serde(default)]
     pub source_priority: Vec<String>,
+    /// Probabilistic matching: thresholds, blocking rules, comparisons.
+    #[serde(default)]
+    pub matching: crate::reconcile::matching::MatchSettings,
 }
 
 /// `[exposure]`

@@ -1,6 +1,6 @@
 //! A customer as one source knows it (a dealer or distributor is a customer too).
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +58,19 @@ pub struct Customer {
     /// E-mail address.
     #[serde(default)]
     pub email: Option<String>,
+    /// Given name, when the customer is a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Family name, when the customer is a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Date of birth, when the customer is a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<NaiveDate>,
+    /// A personal identifier (national ID, social security number), when the customer is a
+    /// person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_id: Option<String>,
     /// Credit limit granted by this source, in `currency`.
     #[serde(default)]
     pub credit_limit: Option<Decimal>,

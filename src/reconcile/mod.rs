@@ -30,6 +30,8 @@
 //!   only when its golden record or lineage changed.
 
 pub mod cluster;
+pub mod febrl;
+pub mod matching;
 pub mod normalize;
 pub mod survivorship;
 pub mod taxid;

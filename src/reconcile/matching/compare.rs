@@ -1,0 +1,315 @@
+//! Comparison levels: how alike two values of one field are, as a small level number.
+//!
+//! Level 0 is the strongest agreement; the last level is "else" (disagreement). A missing
+//! value on either side has no level ([`NULL`]) and counts neither for nor against a match.
+//! Values reach the comparators already normalised by the profile (see `profile.rs`).
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use strsim::{damerau_levenshtein, jaro_winkler, levenshtein};
+
+/// The level of a pair where either value is missing.
+pub const NULL: u8 = 0x0F;
+/// Most levels one comparison may have (levels are stored in 4 bits, one value is [`NULL`]).
+pub const MAX_LEVELS: usize = 15;
+
+/// How the values of one field are compared.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Comparator {
+    /// Equal or not.
+    Exact,
+    /// Equal; then Jaro–Winkler similarity at or above each threshold (descending); else.
+    JaroWinkler {
+        /// Similarity thresholds, highest first, e.g. `[0.92, 0.8]`.
+        thresholds: Vec<f64>,
+    },
+    /// Equal; then at most each edit distance (ascending); else.
+    Levenshtein {
+        /// Edit distances, smallest first, e.g. `[1, 2]`.
+        distances: Vec<usize>,
+    },
+    /// Equal token sets; then Jaccard similarity of the space-separated tokens at or above
+    /// each threshold (descending); else. Word order and repeated words do not matter.
+    TokenSet {
+        /// Similarity thresholds, highest first.
+        thresholds: Vec<f64>,
+    },
+    /// Equal; then the better of Jaro–Winkler (on the text) and token-set similarity (on its
+    /// words) at or above each threshold (descending); else. For names and addresses, whose
+    /// words may be misspelt or reordered.
+    Fuzzy {
+        /// Similarity thresholds, highest first.
+        thresholds: Vec<f64>,
+    },
+    /// Dates written `YYYY-MM-DD`: equal; one edit or transposition apart (a typo, day and
+    /// month swapped digits); within a year; else.
+    Date,
+    /// Tax IDs as the profile writes them (`V:<canonical>` when valid, `I:<text>` when not):
+    /// the same valid ID; the same invalid text; one edit apart with at least one invalid (a
+    /// typo); two *different valid* IDs (strong evidence of two legal entities); else.
+    TaxId,
+}
+
+impl Comparator {
+    /// Names of the levels, strongest first.
+    pub fn level_names(&self) -> Vec<String> {
+        let mut names = vec!["exact".to_string()];
+        match self {
+            Comparator::Exact => {}
+            Comparator::JaroWinkler { thresholds } => {
+                names.extend(thresholds.iter().map(|t| format!("jaro_winkler >= {t}")));
+            }
+            Comparator::Levenshtein { distances } => {
+                names.extend(distances.iter().map(|d| format!("edits <= {d}")));
+            }
+            Comparator::TokenSet { thresholds } => {
+                names.extend(thresholds.iter().map(|t| format!("token_set >= {t}")));
+            }
+            Comparator::Fuzzy { thresholds } => {
+                names.extend(thresholds.iter().map(|t| format!("similarity >= {t}")));
+            }
+            Comparator::Date => {
+                names.push("one edit or transposition".into());
+                names.push("within 365 days".into());
+            }
+            Comparator::TaxId => {
+                return [
+                    "same valid ID",
+                    "same text, not a valid ID",
+                    "one edit apart",
+                    "different valid IDs",
+                    "else",
+                ]
+                .map(String::from)
+                .to_vec();
+            }
+        }
+        names.push("else".into());
+        names
+    }
+
+    /// Number of levels (without [`NULL`]).
+    pub fn levels(&self) -> usize {
+        self.level_names().len()
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), String> {
+        let bands = |v: &[f64]| {
+            v.windows(2).all(|w| w[0] > w[1]) && v.iter().all(|t| (0.0..=1.0).contains(t))
+        };
+        match self {
+            Comparator::JaroWinkler { thresholds }
+            | Comparator::TokenSet { thresholds }
+            | Comparator::Fuzzy { thresholds }
+                if !bands(thresholds) =>
+            {
+                return Err("thresholds must lie in 0..1, highest first".into());
+            }
+            Comparator::Levenshtein { distances }
+                if !distances.windows(2).all(|w| w[0] < w[1]) =>
+            {
+                return Err("distances must be ascending".into());
+            }
+            _ => {}
+        }
+        if self.levels() > MAX_LEVELS {
+            return Err(format!("at most {} levels", MAX_LEVELS));
+        }
+        Ok(())
+    }
+
+    /// The level of two present, normalised values.
+    pub fn level(&self, a: &str, b: &str) -> u8 {
+        if a == b && !matches!(self, Comparator::TaxId) {
+            return 0;
+        }
+        let banded = |found: Option<usize>, n: usize| found.map_or(n + 1, |i| i + 1) as u8;
+        match self {
+            Comparator::Exact => 1,
+            Comparator::JaroWinkler { thresholds } => {
+                let s = jaro_winkler(a, b);
+                banded(thresholds.iter().position(|t| s >= *t), thresholds.len())
+            }
+            Comparator::Levenshtein { distances } => {
+                let d = levenshtein(a, b);
+                banded(distances.iter().position(|t| d <= *t), distances.len())
+            }
+            Comparator::TokenSet { thresholds } => {
+                let s = token_set(a, b);
+                if s >= 1.0 {
+                    return 0;
+                }
+                banded(thresholds.iter().position(|t| s >= *t), thresholds.len())
+            }
+            Comparator::Fuzzy { thresholds } => {
+                let s = jaro_winkler(a, b).max(token_set(a, b));
+                banded(thresholds.iter().position(|t| s >= *t), thresholds.len())
+            }
+            Comparator::Date => date_level(a, b),
+            Comparator::TaxId => tax_id_level(a, b),
+        }
+    }
+}
+
+/// Jaccard similarity of the sets of space-separated tokens.
+pub fn token_set(a: &str, b: &str) -> f64 {
+    let mut ta: Vec<&str> = a.split_whitespace().collect();
+    let mut tb: Vec<&str> = b.split_whitespace().collect();
+    ta.sort_unstable();
+    ta.dedup();
+    tb.sort_unstable();
+    tb.dedup();
+    if ta.is_empty() && tb.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < ta.len() && j < tb.len() {
+        match ta[i].cmp(tb[j]) {
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    common as f64 / (ta.len() + tb.len() - common) as f64
+}
+
+fn date_level(a: &str, b: &str) -> u8 {
+    if damerau_levenshtein(a, b) <= 1 {
+        return 1;
+    }
+    let parse = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) if (x - y).num_days().abs() <= 365 => 2,
+        _ => 3,
+    }
+}
+
+fn tax_id_level(a: &str, b: &str) -> u8 {
+    let split = |s: &str| match s.split_once(':') {
+        Some(("V", v)) => (true, v.to_string()),
+        Some((_, v)) => (false, v.to_string()),
+        None => (false, s.to_string()),
+    };
+    let ((va, a), (vb, b)) = (split(a), split(b));
+    match (va, vb) {
+        (true, true) if a == b => 0,
+        (true, true) => 3,
+        _ if a == b => 1,
+        _ if damerau_levenshtein(&a, &b) <= 1 => 2,
+        _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_follow_the_bands() {
+        let jw = Comparator::JaroWinkler {
+            thresholds: vec![0.92, 0.8],
+        };
+        assert_eq!(jw.levels(), 4);
+        for (a, b, level) in [
+            ("martha", "martha", 0),
+            ("martha", "marhta", 1),
+            ("dixon", "dicksonx", 2),
+            ("jones", "smith", 3),
+        ] {
+            assert_eq!(jw.level(a, b), level, "{a} / {b}");
+        }
+        let lev = Comparator::Levenshtein {
+            distances: vec![1, 2],
+        };
+        for (a, b, level) in [
+            ("4510", "4510", 0),
+            ("4510", "4511", 1),
+            ("4510", "4501", 2),
+            ("4510", "2000", 3),
+        ] {
+            assert_eq!(lev.level(a, b), level, "{a} / {b}");
+        }
+        assert_eq!(Comparator::Exact.level("a", "b"), 1);
+        assert_eq!(Comparator::Exact.levels(), 2);
+    }
+
+    #[test]
+    fn token_sets_ignore_order_and_repeats() {
+        let ts = Comparator::TokenSet {
+            thresholds: vec![0.6, 0.3],
+        };
+        assert_eq!(ts.level("acme trading", "trading acme acme"), 0);
+        assert_eq!(ts.level("a b c d", "a b c e"), 1); // 3/5
+        assert_eq!(ts.level("a b c", "a x y"), 3); // 1/5 < 0.3
+        assert!((token_set("a b c", "a x y") - 0.2).abs() < 1e-9);
+        assert_eq!(ts.level("a b", "c d"), 3);
+        let fuzzy = Comparator::Fuzzy {
+            thresholds: vec![0.9, 0.7],
+        };
+        assert_eq!(fuzzy.level("acme trading", "trading acme"), 1, "tokens");
+        assert_eq!(fuzzy.level("44 forbes street", "44 forbse street"), 1, "typo");
+        assert_eq!(fuzzy.level("acme trading", "zenith mills"), 3);
+    }
+
+    #[test]
+    fn dates_tolerate_typos_and_swaps() {
+        let d = Comparator::Date;
+        for (a, b, level) in [
+            ("1930-02-13", "1930-02-13", 0),
+            ("1930-02-13", "1930-02-31", 1),
+            ("1930-02-13", "1930-02-14", 1),
+            ("1930-02-13", "1930-12-03", 2),
+            ("1930-02-13", "1953-02-13", 3),
+            ("1930-02-13", "garbage!!!", 3),
+        ] {
+            assert_eq!(d.level(a, b), level, "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn tax_ids_tell_typos_from_different_entities() {
+        let t = Comparator::TaxId;
+        for (a, b, level) in [
+            ("V:91440300MA5DC1234X", "V:91440300MA5DC1234X", 0),
+            ("I:12345", "I:12345", 1),
+            ("V:91440300MA5DC1234X", "I:91440300MA5DC1243X", 2),
+            ("V:DE811907980", "V:DE136695976", 3),
+            ("I:12345", "I:99999", 4),
+        ] {
+            assert_eq!(t.level(a, b), level, "{a} / {b}");
+        }
+        assert_eq!(t.levels(), 5);
+    }
+
+    #[test]
+    fn bad_bands_are_refused() {
+        assert!(
+            Comparator::JaroWinkler {
+                thresholds: vec![0.8, 0.9]
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Comparator::Levenshtein {
+                distances: vec![2, 1]
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Comparator::TokenSet {
+                thresholds: vec![1.5]
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(Comparator::Date.validate().is_ok());
+    }
+}

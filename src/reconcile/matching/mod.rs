@@ -1,0 +1,493 @@
+//! Probabilistic matching: profiles → blocking → comparison → Fellegi–Sunter scoring with
+//! EM-trained parameters → decisions → constrained clusters.
+//!
+//! Decisions per candidate pair, by match probability: at or above `link_threshold` the pair
+//! is linked automatically; at or above `review_threshold` it becomes a review task; below,
+//! the records stay separate. Clusters are built from the links, strongest first, under two
+//! rules: a cluster never holds two different valid tax IDs, and two clusters of several
+//! records each are joined only when the average probability over all their cross pairs
+//! (unscored pairs count as 0) reaches `cluster_join` — one weak link between two strong
+//! clusters is not enough. A link refused by either rule becomes a review task with the reason.
+
+pub mod blocking;
+pub mod compare;
+pub mod model;
+pub mod profile;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use self::blocking::{BlockingRule, BlockingStats, RuleSpec, candidate_pairs};
+use self::compare::{Comparator, NULL};
+use self::model::{Comparison, Model, Pattern, Training, probability};
+use self::profile::{Field, Profile, ProfileOptions};
+use super::cluster::UnionFind;
+
+/// `[reconcile.matching]` in `config/tributary.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchSettings {
+    /// Probability at or above which a pair is linked automatically.
+    pub link_threshold: f64,
+    /// Probability at or above which a pair not linked becomes a review task.
+    pub review_threshold: f64,
+    /// Average cross-pair probability needed to join two clusters of several records each.
+    pub cluster_join: f64,
+    /// Blocking rules; empty = the built-in ones.
+    pub blocking: Vec<RuleSpec>,
+    /// Blocks larger than this are skipped.
+    pub max_block_size: usize,
+    /// Comparisons; empty = the built-in ones.
+    pub comparisons: Vec<ComparisonSpec>,
+    /// Random pairs drawn to estimate u.
+    pub u_sample_pairs: u64,
+    /// EM iterations at most.
+    pub em_max_iterations: u32,
+    /// Country for phone numbers written without a country prefix.
+    pub default_phone_country: Option<String>,
+    /// Remove `+tag` from e-mail local parts before comparing.
+    pub strip_email_plus_tags: bool,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            link_threshold: 0.95,
+            review_threshold: 0.5,
+            cluster_join: 0.5,
+            blocking: vec![],
+            max_block_size: 500,
+            comparisons: vec![],
+            u_sample_pairs: 1_000_000,
+            em_max_iterations: 200,
+            default_phone_country: None,
+            strip_email_plus_tags: false,
+        }
+    }
+}
+
+/// One configured comparison: `{ name = "name", field = "name_tokens", comparator = { type =
+/// "fuzzy", thresholds = [0.92, 0.8] } }`, with optional fixed `m` / `u` per level.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonSpec {
+    /// Name shown in explanations (default: the field).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Profile field.
+    pub field: String,
+    /// How values are compared.
+    pub comparator: Comparator,
+    /// Fixed m per level (strongest first), instead of training.
+    #[serde(default)]
+    pub m: Option<Vec<f64>>,
+    /// Fixed u per level, instead of estimating.
+    #[serde(default)]
+    pub u: Option<Vec<f64>>,
+}
+
+/// The built-in comparisons: for organisations and persons alike; a field both records lack
+/// counts nothing.
+pub fn default_comparisons() -> Vec<(&'static str, Field, Comparator)> {
+    let fuzzy = |t: &[f64]| Comparator::Fuzzy {
+        thresholds: t.to_vec(),
+    };
+    let jw = |t: &[f64]| Comparator::JaroWinkler {
+        thresholds: t.to_vec(),
+    };
+    vec![
+        ("name", Field::NameTokens, fuzzy(&[0.92, 0.8])),
+        ("given_name", Field::GivenName, jw(&[0.92, 0.8])),
+        ("family_name", Field::FamilyName, jw(&[0.92, 0.8])),
+        ("tax_id", Field::TaxId, Comparator::TaxId),
+        ("birth_date", Field::BirthDate, Comparator::Date),
+        (
+            "personal_id",
+            Field::PersonalId,
+            Comparator::Levenshtein {
+                distances: vec![1, 2],
+            },
+        ),
+        ("address", Field::Address, fuzzy(&[0.9, 0.75])),
+        ("city", Field::City, jw(&[0.9])),
+        (
+            "postal_code",
+            Field::PostalCode,
+            Comparator::Levenshtein { distances: vec![1] },
+        ),
+        ("region", Field::Region, Comparator::Exact),
+        ("country", Field::Country, Comparator::Exact),
+        (
+            "phone",
+            Field::Phone,
+            Comparator::Levenshtein { distances: vec![1] },
+        ),
+        (
+            "email",
+            Field::Email,
+            Comparator::Levenshtein { distances: vec![1] },
+        ),
+    ]
+}
+
+/// The built-in blocking rules.
+pub fn default_blocking() -> Vec<Vec<&'static str>> {
+    vec![
+        vec!["tax_id"],
+        vec!["personal_id"],
+        vec!["phone"],
+        vec!["email"],
+        vec!["org_name"],
+        vec!["org_name:4", "postal_code"],
+        vec!["email_domain", "org_name:2"],
+        vec!["given_name", "family_name"],
+        vec!["family_name", "birth_date"],
+        vec!["given_name", "birth_date"],
+        vec!["birth_date", "postal_code"],
+        vec!["postal_code", "address:6"],
+        vec!["family_name:3", "city"],
+    ]
+}
+
+/// A matcher built from settings.
+#[derive(Debug, Clone)]
+pub struct Matching {
+    /// Settings.
+    pub settings: MatchSettings,
+    /// Blocking rules.
+    pub rules: Vec<BlockingRule>,
+    /// The model (starting values until trained).
+    pub model: Model,
+    /// Profile options.
+    pub profile: ProfileOptions,
+}
+
+impl Matching {
+    /// Checks and compiles the settings.
+    pub fn new(settings: &MatchSettings) -> Result<Self, String> {
+        let s = settings;
+        if !(0.0 < s.review_threshold
+            && s.review_threshold <= s.link_threshold
+            && s.link_threshold < 1.0)
+        {
+            return Err(format!(
+                "need 0 < review_threshold ({}) <= link_threshold ({}) < 1",
+                s.review_threshold, s.link_threshold
+            ));
+        }
+        let rules = if s.blocking.is_empty() {
+            default_blocking()
+                .into_iter()
+                .map(|r| RuleSpec(r.into_iter().map(String::from).collect()))
+                .collect()
+        } else {
+            s.blocking.clone()
+        };
+        let rules = rules
+            .iter()
+            .map(BlockingRule::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        let comparisons = if s.comparisons.is_empty() {
+            default_comparisons()
+                .into_iter()
+                .map(|(n, f, c)| Comparison::new(n, f, c))
+                .collect()
+        } else {
+            s.comparisons
+                .iter()
+                .map(compile_comparison)
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        if comparisons.len() > 16 {
+            return Err("at most 16 comparisons".into());
+        }
+        Ok(Matching {
+            settings: s.clone(),
+            rules,
+            model: Model::new(comparisons),
+            profile: ProfileOptions {
+                default_country: s.default_phone_country.clone(),
+                strip_plus_tags: s.strip_email_plus_tags,
+            },
+        })
+    }
+
+    /// Blocks, trains the model on these profiles, scores the candidates, decides and
+    /// clusters. `groups` restricts candidates to pairs from different groups (linking).
+    pub fn run(&mut self, profiles: &[Profile], groups: Option<&[u32]>) -> Outcome {
+        let started = Instant::now();
+        let (pairs, blocking) =
+            candidate_pairs(profiles, &self.rules, self.settings.max_block_size, groups);
+        let blocked = started.elapsed().as_secs_f64();
+        let u_sample_pairs = self
+            .model
+            .estimate_u(profiles, self.settings.u_sample_pairs, 0x7269_6275);
+        let patterns = self.model.patterns(profiles, &pairs);
+        let (iterations, converged) =
+            self.model
+                .train_em(&patterns, self.settings.em_max_iterations, 1e-6);
+        let trained = started.elapsed().as_secs_f64();
+        let weights: HashMap<Pattern, f64> = patterns
+            .keys()
+            .map(|&p| (p, self.model.weight(p)))
+            .collect();
+        let scored: Vec<ScoredPair> = pairs
+            .iter()
+            .map(|&(a, b)| {
+                let pattern = self.model.pattern(&profiles[a as usize], &profiles[b as usize]);
+                let weight = weights[&pattern];
+                ScoredPair {
+                    a,
+                    b,
+                    weight,
+                    probability: probability(weight),
+                    decision: Decision::Separate,
+                }
+            })
+            .collect();
+        let mut outcome = Outcome {
+            pairs: scored,
+            clusters: vec![],
+            blocking,
+            training: Training {
+                u_sample_pairs,
+                iterations,
+                converged,
+                patterns: patterns.len() as u64,
+            },
+            seconds: Seconds::default(),
+        };
+        outcome.clusters = self.cluster(profiles, &mut outcome.pairs);
+        outcome.seconds = Seconds {
+            blocking: blocked,
+            training: trained - blocked,
+            total: started.elapsed().as_secs_f64(),
+        };
+        outcome
+    }
+
+    /// Decides every pair and clusters the links (see the module doc).
+    fn cluster(&self, profiles: &[Profile], pairs: &mut [ScoredPair]) -> Vec<Vec<usize>> {
+        let s = &self.settings;
+        let n = profiles.len();
+        let prob: HashMap<(u32, u32), f64> = pairs
+            .iter()
+            .map(|p| ((p.a, p.b), p.probability))
+            .collect();
+        let mut order: Vec<usize> = (0..pairs.len())
+            .filter(|&i| pairs[i].probability >= s.review_threshold)
+            .collect();
+        order.sort_by(|&x, &y| pairs[y].weight.total_cmp(&pairs[x].weight));
+        let mut uf = UnionFind::new(n);
+        let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
+        let mut tax: Vec<Option<&str>> = profiles
+            .iter()
+            .map(|p| p.get(Field::TaxId).filter(|t| t.starts_with("V:")))
+            .collect();
+        for i in order {
+            let (a, b) = (pairs[i].a as usize, pairs[i].b as usize);
+            if pairs[i].probability < s.link_threshold {
+                pairs[i].decision = Decision::Review;
+                continue;
+            }
+            let (ra, rb) = (uf.find(a), uf.find(b));
+            if ra == rb {
+                pairs[i].decision = Decision::Link;
+                continue;
+            }
+            if let (Some(x), Some(y)) = (tax[ra], tax[rb])
+                && x != y
+            {
+                pairs[i].decision = Decision::Refused(Refusal::TaxIdConflict);
+                continue;
+            }
+            if members[ra].len() > 1 && members[rb].len() > 1 {
+                let mut sum = 0.0;
+                for &x in &members[ra] {
+                    for &y in &members[rb] {
+                        let key = if x < y { (x, y) } else { (y, x) };
+                        sum += prob.get(&key).copied().unwrap_or(0.0);
+                    }
+                }
+                let avg = sum / (members[ra].len() * members[rb].len()) as f64;
+                if avg < s.cluster_join {
+                    pairs[i].decision = Decision::Refused(Refusal::WeakJoin);
+                    continue;
+                }
+            }
+            uf.union(ra, rb);
+            let root = uf.find(ra);
+            let other = if root == ra { rb } else { ra };
+            let moved = std::mem::take(&mut members[other]);
+            members[root].extend(moved);
+            tax[root] = tax[root].or(tax[other]);
+            pairs[i].decision = Decision::Link;
+        }
+        let links = pairs
+            .iter()
+            .filter(|p| p.decision == Decision::Link)
+            .map(|p| (p.a as usize, p.b as usize));
+        super::cluster::clusters(n, links)
+    }
+
+    /// Why a pair scored as it did: the prior, then each comparison's level, values and
+    /// weight (a waterfall), then the total and the probability.
+    pub fn explain(&self, a: &Profile, b: &Profile) -> Explanation {
+        let prior = (self.model.lambda / (1.0 - self.model.lambda)).log2();
+        let steps: Vec<Step> = self
+            .model
+            .comparisons
+            .iter()
+            .map(|c| {
+                let level = c.level(a, b);
+                Step {
+                    comparison: c.name.clone(),
+                    field: c.field.name().to_string(),
+                    level: if level == NULL {
+                        "null".into()
+                    } else {
+                        c.comparator.level_names()[level as usize].clone()
+                    },
+                    left: a.get(c.field).map(String::from),
+                    right: b.get(c.field).map(String::from),
+                    weight: c.weight(level),
+                }
+            })
+            .collect();
+        let weight = prior + steps.iter().map(|s| s.weight).sum::<f64>();
+        Explanation {
+            prior,
+            steps,
+            weight,
+            probability: probability(weight),
+        }
+    }
+}
+
+fn compile_comparison(spec: &ComparisonSpec) -> Result<Comparison, String> {
+    let field = Field::parse(&spec.field)?;
+    let name = spec.name.clone().unwrap_or_else(|| spec.field.clone());
+    spec.comparator
+        .validate()
+        .map_err(|e| format!("comparison `{name}`: {e}"))?;
+    let mut c = Comparison::new(&name, field, spec.comparator.clone());
+    let levels = c.comparator.levels();
+    let check = |v: &Vec<f64>, what: &str| {
+        if v.len() != levels || v.iter().any(|x| !(0.0..=1.0).contains(x)) {
+            Err(format!(
+                "comparison `{name}`: {what} needs {levels} probabilities (one per level: {})",
+                c.comparator.level_names().join(", ")
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if let Some(m) = &spec.m {
+        check(m, "m")?;
+        c.m = m.clone();
+        c.fixed_m = true;
+    }
+    if let Some(u) = &spec.u {
+        check(u, "u")?;
+        c.u = u.clone();
+        c.fixed_u = true;
+    }
+    Ok(c)
+}
+
+/// What was decided for a candidate pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// In one master.
+    Link,
+    /// Between the thresholds: a steward decides.
+    Review,
+    /// Linked by score but refused by a clustering rule: a steward decides.
+    Refused(Refusal),
+    /// Below the review threshold.
+    Separate,
+}
+
+/// Why a link was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The clusters hold different valid tax IDs.
+    TaxIdConflict,
+    /// Two clusters of several records with too little evidence between them.
+    WeakJoin,
+}
+
+/// A scored candidate pair (indexes into the profiles).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredPair {
+    /// One record.
+    pub a: u32,
+    /// The other (a < b).
+    pub b: u32,
+    /// Match weight (log2 odds).
+    pub weight: f64,
+    /// Match probability.
+    pub probability: f64,
+    /// The decision.
+    pub decision: Decision,
+}
+
+/// Seconds spent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Seconds {
+    /// Blocking.
+    pub blocking: f64,
+    /// Estimating u and EM.
+    pub training: f64,
+    /// Everything.
+    pub total: f64,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Every candidate pair, scored and decided.
+    pub pairs: Vec<ScoredPair>,
+    /// Clusters of record indexes (sorted; ordered by smallest member).
+    pub clusters: Vec<Vec<usize>>,
+    /// Blocking figures.
+    pub blocking: BlockingStats,
+    /// Training figures.
+    pub training: Training,
+    /// Time.
+    pub seconds: Seconds,
+}
+
+/// One comparison's part of a score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// Comparison name.
+    pub comparison: String,
+    /// Profile field.
+    pub field: String,
+    /// The level reached (`null` when a value is missing).
+    pub level: String,
+    /// Left value (normalised).
+    pub left: Option<String>,
+    /// Right value (normalised).
+    pub right: Option<String>,
+    /// Its match weight.
+    pub weight: f64,
+}
+
+/// A pair's score, step by step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Prior log2 odds.
+    pub prior: f64,
+    /// Per comparison.
+    pub steps: Vec<Step>,
+    /// Total weight.
+    pub weight: f64,
+    /// Match probability.
+    pub probability: f64,
+}

@@ -1,0 +1,236 @@
+//! Profiles: the normalised values of a customer that the matcher compares and blocks on.
+//!
+//! A person customer (given or family name present) is compared by its name parts; any other
+//! by its normalised legal name (`org_name`), so that a full name and its parts never count
+//! twice. `name_tokens` holds the legal name's tokens for token-set comparison.
+
+use crate::model::Customer;
+use crate::reconcile::{normalize, taxid};
+
+/// A field of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// Normalised legal name (organisations).
+    OrgName,
+    /// Tokens of the legal name, space-separated, sorted.
+    NameTokens,
+    /// Given name (persons).
+    GivenName,
+    /// Family name (persons).
+    FamilyName,
+    /// `V:<canonical>` for a valid tax ID, `I:<text>` for another.
+    TaxId,
+    /// `YYYY-MM-DD`.
+    BirthDate,
+    /// Personal identifier, alphanumerics upper-case.
+    PersonalId,
+    /// Address tokens, space-separated.
+    Address,
+    /// City, lower-case.
+    City,
+    /// Postal code.
+    PostalCode,
+    /// Region, lower-case.
+    Region,
+    /// ISO country code.
+    Country,
+    /// Phone in E.164 where it can be read, digits otherwise.
+    Phone,
+    /// E-mail, lower-case.
+    Email,
+    /// The e-mail's domain.
+    EmailDomain,
+}
+
+impl Field {
+    /// Every field, in index order.
+    pub const ALL: [Field; 15] = [
+        Field::OrgName,
+        Field::NameTokens,
+        Field::GivenName,
+        Field::FamilyName,
+        Field::TaxId,
+        Field::BirthDate,
+        Field::PersonalId,
+        Field::Address,
+        Field::City,
+        Field::PostalCode,
+        Field::Region,
+        Field::Country,
+        Field::Phone,
+        Field::Email,
+        Field::EmailDomain,
+    ];
+
+    /// Its name in configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::OrgName => "org_name",
+            Field::NameTokens => "name_tokens",
+            Field::GivenName => "given_name",
+            Field::FamilyName => "family_name",
+            Field::TaxId => "tax_id",
+            Field::BirthDate => "birth_date",
+            Field::PersonalId => "personal_id",
+            Field::Address => "address",
+            Field::City => "city",
+            Field::PostalCode => "postal_code",
+            Field::Region => "region",
+            Field::Country => "country",
+            Field::Phone => "phone",
+            Field::Email => "email",
+            Field::EmailDomain => "email_domain",
+        }
+    }
+
+    /// The field of a configuration name.
+    pub fn parse(name: &str) -> Result<Field, String> {
+        Field::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown match field `{name}` (one of {})",
+                    Field::ALL.map(Field::name).join(", ")
+                )
+            })
+    }
+}
+
+/// How profiles are built.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileOptions {
+    /// Country assumed for phone numbers without a country prefix (ISO alpha-2).
+    pub default_country: Option<String>,
+    /// Remove `+tag` from e-mail local parts.
+    pub strip_plus_tags: bool,
+}
+
+/// The normalised values of one record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    values: [Option<Box<str>>; Field::ALL.len()],
+}
+
+impl Profile {
+    /// The value of `field`, if present.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.values[field as usize].as_deref()
+    }
+
+    /// Sets `field` (an empty value counts as missing).
+    pub fn set(&mut self, field: Field, value: Option<String>) {
+        self.values[field as usize] = value.filter(|v| !v.is_empty()).map(String::into_boxed_str);
+    }
+
+    /// The profile of a customer.
+    pub fn of(c: &Customer, options: &ProfileOptions) -> Profile {
+        let mut p = Profile::default();
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| simple(s))
+                .filter(|s| !s.is_empty())
+        };
+        let person = c.given_name.is_some() || c.family_name.is_some();
+        if person {
+            p.set(Field::GivenName, text(&c.given_name));
+            p.set(Field::FamilyName, text(&c.family_name));
+        } else {
+            p.set(Field::OrgName, Some(normalize::normalize_name(&c.name)));
+            p.set(Field::NameTokens, Some(name_tokens(&c.name).join(" ")));
+        }
+        p.set(
+            Field::TaxId,
+            c.tax_id.as_deref().and_then(|raw| match taxid::valid(Some(raw)) {
+                Some(t) => Some(format!("V:{}", t.value)),
+                None => {
+                    let n = taxid::normalize_tax_id(raw);
+                    (!n.is_empty()).then(|| format!("I:{n}"))
+                }
+            }),
+        );
+        p.set(Field::BirthDate, c.birth_date.map(|d| d.to_string()));
+        p.set(
+            Field::PersonalId,
+            c.personal_id.as_deref().map(|s| {
+                normalize::to_half_width(s)
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect::<String>()
+                    .to_uppercase()
+            }),
+        );
+        p.set(
+            Field::Address,
+            c.address.as_deref().map(|a| address_tokens(a).join(" ")),
+        );
+        p.set(Field::City, text(&c.city));
+        p.set(
+            Field::PostalCode,
+            c.postal_code.as_deref().and_then(normalize::normalize_postcode),
+        );
+        p.set(Field::Region, text(&c.region));
+        let country = c.country.as_deref().and_then(normalize::normalize_country);
+        p.set(
+            Field::Phone,
+            c.phone.as_deref().and_then(|raw| {
+                phone(
+                    raw,
+                    country.as_deref().or(options.default_country.as_deref()),
+                )
+            }),
+        );
+        p.set(Field::Country, country);
+        let email = c.email.as_deref().and_then(|e| email(e, options.strip_plus_tags));
+        p.set(
+            Field::EmailDomain,
+            email
+                .as_deref()
+                .and_then(|e| e.split_once('@'))
+                .map(|(_, d)| d.to_string()),
+        );
+        p.set(Field::Email, email);
+        p
+    }
+}
+
+/// Lower-case, half-width, single-spaced.
+fn simple(s: &str) -> String {
+    normalize::to_half_width(s)
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Tokens of a legal name for token-set comparison.
+fn name_tokens(name: &str) -> Vec<String> {
+    let half = normalize::to_half_width(name).to_lowercase();
+    let mut tokens: Vec<String> = half
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| normalize::normalize_name(w))
+        .filter(|w| !w.is_empty())
+        .collect();
+    tokens.sort();
+    tokens.dedup();
+    tokens
+}
+
+fn address_tokens(address: &str) -> Vec<String> {
+    simple(address)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn phone(raw: &str, _country: Option<&str>) -> Option<String> {
+    let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
+    (digits.len() >= 6).then_some(digits)
+}
+
+fn email(raw: &str, _strip_plus_tags: bool) -> Option<String> {
+    let e = raw.trim().to_lowercase();
+    e.contains('@').then_some(e)
+}
