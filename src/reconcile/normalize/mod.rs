@@ -1,7 +1,32 @@
-//! Normalisation of names, postal codes and countries for matching.
+//! Normalisation of names, phones, e-mails, addresses, postal codes and countries for matching.
 //!
 //! Normalised values are match keys, never shown: they lose case, punctuation, spacing and
 //! legal-form suffixes so that "Feiyue Technology Co., Ltd." and "FEIYUE TECHNOLOGY" meet.
+//! Every function here is pure and total: bad input gives `None` or an empty result, never a
+//! panic.
+//!
+//! - [`name`]: legal names ([`normalize_name`]) and their similarity tokens ([`name_tokens`]).
+//! - [`phone`]: E.164 phone numbers ([`normalize_phone`]).
+//! - [`email`]: e-mail addresses ([`normalize_email`], [`email_domain`]).
+//! - [`address`]: street-address tokens ([`address_tokens`]).
+//! - [`postcode`]: postal codes, generic and per country ([`normalize_postcode`],
+//!   [`normalize_postcode_for`]).
+//! - [`country`]: ISO 3166-1 alpha-2 codes ([`normalize_country`]).
+
+mod address;
+mod country;
+mod email;
+mod name;
+mod phone;
+mod places;
+mod postcode;
+
+pub use address::address_tokens;
+pub use country::normalize_country;
+pub use email::{email_domain, normalize_email};
+pub use name::{name_tokens, normalize_name};
+pub use phone::normalize_phone;
+pub use postcode::{normalize_postcode, normalize_postcode_for};
 
 /// Maps full-width ASCII variants (U+FF01–U+FF5E) and the ideographic space to their
 /// half-width forms; every other character is kept.
@@ -15,124 +40,39 @@ pub fn to_half_width(s: &str) -> String {
         .collect()
 }
 
-/// Latin legal-form words removed from the end of a name (after punctuation is dropped, so
-/// "S.A." is `sa` and "Co.," is `co`).
-const LATIN_SUFFIXES: &[&str] = &[
-    "ltd",
-    "limited",
-    "co",
-    "company",
-    "inc",
-    "incorporated",
-    "corp",
-    "corporation",
-    "llc",
-    "llp",
-    "lp",
-    "plc",
-    "gmbh",
-    "ag",
-    "kg",
-    "sa",
-    "sas",
-    "sarl",
-    "srl",
-    "spa",
-    "bv",
-    "nv",
-    "pte",
-    "pty",
-    "oy",
-    "ab",
-    "kk",
-];
+/// Whether `c` is written without spaces between words: Han ideographs, Japanese kana and
+/// Korean Hangul. Such text is split into characters or bigrams rather than words.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30FF}'      // Hiragana, Katakana
+        | '\u{3400}'..='\u{4DBF}'    // CJK Extension A
+        | '\u{4E00}'..='\u{9FFF}'    // CJK Unified Ideographs
+        | '\u{AC00}'..='\u{D7AF}'    // Hangul syllables
+        | '\u{F900}'..='\u{FAFF}'    // CJK Compatibility Ideographs
+        | '\u{20000}'..='\u{3134F}') // CJK Extensions B–G
+}
 
-/// Chinese legal-form suffixes, longest first. 集团 (group) is deliberately kept: a group head
-/// and its operating company are different legal entities that often share an address.
-const CJK_SUFFIXES: &[&str] = &["股份有限公司", "有限责任公司", "有限公司", "公司"];
-
-/// The matching form of a company name: half-width, lower-case, without punctuation or
-/// whitespace and without trailing legal-form suffixes. A suffix is only removed when
-/// something remains, so "Company Ltd" keeps `company`.
-pub fn normalize_name(name: &str) -> String {
-    let half = to_half_width(name).to_lowercase();
-    // Dots and apostrophes join ("S.A." → "sa"); other punctuation separates words.
-    let cleaned: String = half
+/// Half-width, lower-case `s` with apostrophes and dots removed (so "S.A." is `sa` and
+/// "O'Neil" is `oneil`) and every other non-alphanumeric character turned into a space;
+/// spaces between two CJK characters are dropped, since such text has no word spaces.
+fn clean_words(s: &str) -> String {
+    let cleaned: String = to_half_width(s)
+        .to_lowercase()
         .chars()
         .filter(|c| !matches!(c, '.' | '\'' | '’'))
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
-    let mut words: Vec<&str> = cleaned.split_whitespace().collect();
-    while words.len() > 1 && LATIN_SUFFIXES.contains(words.last().unwrap_or(&"")) {
-        words.pop();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let mut out = String::with_capacity(cleaned.len());
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            let prev_cjk = words[i - 1].chars().next_back().is_some_and(is_cjk);
+            let next_cjk = w.chars().next().is_some_and(is_cjk);
+            if !(prev_cjk && next_cjk) {
+                out.push(' ');
+            }
+        }
+        out.push_str(w);
     }
-    let mut joined: String = words.concat();
-    // The longest suffix that matches is removed, and only when something remains.
-    while let Some(rest) = CJK_SUFFIXES
-        .iter()
-        .find_map(|s| joined.strip_suffix(s))
-        .filter(|r| !r.is_empty())
-    {
-        joined = rest.to_string();
-    }
-    joined
-}
-
-/// The matching form of a postal code: half-width, without whitespace, upper-case; `None`
-/// when nothing is left.
-pub fn normalize_postcode(code: &str) -> Option<String> {
-    let s: String = to_half_width(code)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_uppercase();
-    (!s.is_empty()).then_some(s)
-}
-
-/// Common country names and three-letter codes → ISO 3166-1 alpha-2.
-const COUNTRY_NAMES: &[(&str, &str)] = &[
-    ("CHINA", "CN"),
-    ("PRC", "CN"),
-    ("CHN", "CN"),
-    ("PEOPLE'S REPUBLIC OF CHINA", "CN"),
-    ("PEOPLES REPUBLIC OF CHINA", "CN"),
-    ("中国", "CN"),
-    ("中华人民共和国", "CN"),
-    ("中國", "CN"),
-    ("HONG KONG", "HK"),
-    ("香港", "HK"),
-    ("TAIWAN", "TW"),
-    ("台湾", "TW"),
-    ("JAPAN", "JP"),
-    ("日本", "JP"),
-    ("GERMANY", "DE"),
-    ("DEUTSCHLAND", "DE"),
-    ("DEU", "DE"),
-    ("FRANCE", "FR"),
-    ("FRA", "FR"),
-    ("UNITED KINGDOM", "GB"),
-    ("UK", "GB"),
-    ("GREAT BRITAIN", "GB"),
-    ("GBR", "GB"),
-    ("UNITED STATES", "US"),
-    ("UNITED STATES OF AMERICA", "US"),
-    ("USA", "US"),
-    ("美国", "US"),
-    ("NETHERLANDS", "NL"),
-    ("ITALY", "IT"),
-    ("SPAIN", "ES"),
-];
-
-/// The ISO 3166-1 alpha-2 code of a country given as a code or a common name; `None` when
-/// empty or unknown.
-pub fn normalize_country(country: &str) -> Option<String> {
-    let s = to_half_width(country).trim().to_uppercase();
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Some(s);
-    }
-    COUNTRY_NAMES
-        .iter()
-        .find(|(name, _)| *name == s)
-        .map(|(_, code)| (*code).to_string())
+    out
 }
