@@ -7,9 +7,8 @@ const FORBIDDEN: &[char] = &['<', '>', '(', ')', '[', ']', ',', ';', ':', '"', '
 
 /// The matching form of an e-mail address: trimmed, half-width, lower-case, without a
 /// `mailto:` prefix (or its `?query`), a display name around `<address>` or a trailing dot
-/// on the domain. With
-/// `strip_plus_tags`, a `+tag` is removed from the local part (`ann+crm@x.com` →
-/// `ann@x.com`), unless nothing would precede it.
+/// on the domain. With `strip_plus_tags`, a `+tag` is removed from the local part
+/// (`ann+crm@x.com` → `ann@x.com`), unless nothing would precede it.
 ///
 /// `None` unless it has the basic shape: exactly one `@`, a non-empty local part and a
 /// domain of at least two non-empty dot-separated labels, no whitespace, no `..`.

@@ -5,13 +5,13 @@
 //! Every function here is pure and total: bad input gives `None` or an empty result, never a
 //! panic.
 //!
-//! - [`name`]: legal names ([`normalize_name`]) and their similarity tokens ([`name_tokens`]).
-//! - [`phone`]: E.164 phone numbers ([`normalize_phone`]).
-//! - [`email`]: e-mail addresses ([`normalize_email`], [`email_domain`]).
-//! - [`address`]: street-address tokens ([`address_tokens`]).
-//! - [`postcode`]: postal codes, generic and per country ([`normalize_postcode`],
+//! - `name.rs`: legal names ([`normalize_name`]) and their similarity tokens ([`name_tokens`]).
+//! - `phone.rs`: E.164 phone numbers ([`normalize_phone`]).
+//! - `email.rs`: e-mail addresses ([`normalize_email`], [`email_domain`]).
+//! - `address.rs`: street-address tokens ([`address_tokens`]).
+//! - `postcode.rs`: postal codes, generic and per country ([`normalize_postcode`],
 //!   [`normalize_postcode_for`]).
-//! - [`country`]: ISO 3166-1 alpha-2 codes ([`normalize_country`]).
+//! - `country.rs`: ISO 3166-1 alpha-2 codes ([`normalize_country`]).
 
 mod address;
 mod country;

@@ -15,7 +15,7 @@ use super::{normalize_country, to_half_width};
 pub fn normalize_phone(raw: &str, default_country: Option<&str>) -> Option<String> {
     let half = to_half_width(raw);
     let mut s = half.trim();
-    if s.len() >= 4 && s[..4].eq_ignore_ascii_case("tel:") {
+    if s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tel:")) {
         s = s[4..].trim_start();
     }
     let text = match s.strip_prefix("00") {
@@ -73,6 +73,8 @@ mod tests {
             ("", Some("CN"), None),
             ("   ", None, None),
             ("phone: call me", Some("US"), None),
+            ("电话", Some("CN"), None),
+            ("电话：", Some("CN"), None),
         ] {
             assert_eq!(
                 normalize_phone(input, country).as_deref(),
