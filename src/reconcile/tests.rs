@@ -164,8 +164,9 @@ fn names_lose_case_punctuation_and_legal_suffixes() {
 fn full_width_and_chinese_names_are_normalised() {
     assert_eq!(to_half_width("ＡＢＣ（１２３）　x"), "ABC(123) x");
     assert_eq!(normalize_name("ＡＣＭＥ　ＧＭＢＨ"), "acme");
-    assert_eq!(normalize_name("飞跃科技(深圳)有限公司"), "飞跃科技深圳");
-    assert_eq!(normalize_name("飞跃科技（深圳）有限公司"), "飞跃科技深圳");
+    // Bracketed segments (a place, as here) are dropped, half- or full-width.
+    assert_eq!(normalize_name("飞跃科技(深圳)有限公司"), "飞跃科技");
+    assert_eq!(normalize_name("飞跃科技（深圳）有限公司"), "飞跃科技");
     assert_eq!(normalize_name("飞跃科技股份有限公司"), "飞跃科技");
     assert_eq!(normalize_name("飞跃科技有限责任公司"), "飞跃科技");
     assert_eq!(normalize_name("海尔集团公司"), "海尔集团", "集团 is kept");
