@@ -77,8 +77,9 @@ async fn dispatch(cli: Cli) -> Outcome {
             files,
             with_ssn,
             split,
+            show,
             json,
-        }) => bench_febrl(&project, &files, with_ssn, split, json),
+        }) => bench_febrl(&project, &files, (with_ssn, split, show), json),
         Command::Runs {
             connector,
             limit,
@@ -357,8 +358,7 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
 fn bench_febrl(
     project: &Project,
     files: &[std::path::PathBuf],
-    with_ssn: bool,
-    split: bool,
+    (with_ssn, split, show): (bool, bool, usize),
     json: bool,
 ) -> Outcome {
     use crate::reconcile::{febrl, matching::Matching};
@@ -378,7 +378,7 @@ fn bench_febrl(
         }
         sets = febrl::split_originals(sets.remove(0)).into();
     }
-    let report = febrl::run(&sets, &mut matching);
+    let report = febrl::run(&sets, &mut matching, show);
     if json {
         output::json(&report)?;
     } else {
@@ -394,6 +394,13 @@ fn bench_febrl(
         );
         for (k, v) in febrl::summary(&report) {
             println!("  {:<18} {v}", &k[2..]);
+        }
+        for m in &report.mistakes {
+            println!("\n{} {} / {}", m.kind, m.records[0], m.records[1]);
+            match &m.explanation {
+                None => println!("  never compared (no blocking rule put them together)"),
+                Some(e) => output::explanation(e),
+            }
         }
     }
     Ok(EXIT_OK)

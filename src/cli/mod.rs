@@ -128,6 +128,9 @@ pub enum BenchCommand {
         /// Link the originals (`rec-N-org`) of one file against its duplicates.
         #[arg(long)]
         split: bool,
+        /// Also print up to N false positives and N false negatives with their explanations.
+        #[arg(long, default_value_t = 0)]
+        show: usize,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -406,3 +406,22 @@ pub fn quarantine(rows: &[QuarantineRow]) {
     println!("{t}");
     println!("{} quarantined records", rows.len());
 }
+
+/// A match explanation as a waterfall: prior, each comparison, total.
+pub fn explanation(e: &crate::reconcile::matching::Explanation) {
+    println!("  {:<14} {:>+8.2}", "prior", e.prior);
+    for s in &e.steps {
+        println!(
+            "  {:<14} {:>+8.2}  {:<28} {} | {}",
+            s.comparison,
+            s.weight,
+            s.level,
+            s.left.as_deref().unwrap_or("∅"),
+            s.right.as_deref().unwrap_or("∅")
+        );
+    }
+    println!(
+        "  {:<14} {:>+8.2}  probability {:.4}",
+        "total", e.weight, e.probability
+    );
+}

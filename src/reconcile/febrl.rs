@@ -181,10 +181,24 @@ pub struct Report {
     pub seconds_training: f64,
     /// Seconds of the whole run.
     pub seconds_total: f64,
+    /// Examples of wrong decisions, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mistakes: Vec<Mistake>,
+}
+
+/// A wrong decision with its explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mistake {
+    /// `false_positive` (linked, different persons) or `false_negative` (same person, apart).
+    pub kind: &'static str,
+    /// The two rec_ids.
+    pub records: [String; 2],
+    /// Why it scored as it did (`None` for a pair blocking never compared).
+    pub explanation: Option<super::matching::Explanation>,
 }
 
 /// Deduplicates one file (`files.len() == 1`) or links two, and scores the result.
-pub fn run(files: &[Vec<FebrlRecord>], matching: &mut Matching) -> Report {
+pub fn run(files: &[Vec<FebrlRecord>], matching: &mut Matching, show: usize) -> Report {
     let started = std::time::Instant::now();
     let records: Vec<&FebrlRecord> = files.iter().flatten().collect();
     let groups: Vec<u32> = files
@@ -226,7 +240,45 @@ pub fn run(files: &[Vec<FebrlRecord>], matching: &mut Matching) -> Report {
         .iter()
         .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
         .count() as u64;
+    let mut mistakes = Vec::new();
+    let mut cluster_of = vec![0usize; records.len()];
+    for (c, members) in outcome.clusters.iter().enumerate() {
+        for &m in members {
+            cluster_of[m] = c;
+        }
+    }
+    let mut mistake = |kind: &'static str, a: usize, b: usize, scored: bool| {
+        mistakes.push(Mistake {
+            kind,
+            records: [
+                records[a].customer.source_key.clone(),
+                records[b].customer.source_key.clone(),
+            ],
+            explanation: scored.then(|| matching.explain(&profiles[a], &profiles[b])),
+        })
+    };
+    for (a, b) in links.iter().filter(|&&(a, b)| !same(a, b)).take(show) {
+        mistake("false_positive", *a, *b, true);
+    }
+    let scored: std::collections::HashSet<(usize, usize)> = outcome
+        .pairs
+        .iter()
+        .map(|p| (p.a as usize, p.b as usize))
+        .collect();
+    let missed = per_entity.values().flat_map(|g| {
+        g.iter()
+            .enumerate()
+            .flat_map(move |(x, &a)| g[x + 1..].iter().map(move |&b| (a.min(b), a.max(b))))
+    });
+    let mut missed: Vec<(usize, usize)> = missed
+        .filter(|&(a, b)| counts_as(a, b) && cluster_of[a] != cluster_of[b])
+        .collect();
+    missed.sort();
+    for (a, b) in missed.into_iter().take(show) {
+        mistake("false_negative", a, b, scored.contains(&(a, b)));
+    }
     Report {
+        mistakes,
         records: records.len() as u64,
         true_pairs,
         candidate_pairs: outcome.blocking.candidates,

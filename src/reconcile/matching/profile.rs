@@ -34,7 +34,7 @@ pub enum Field {
     Region,
     /// ISO country code.
     Country,
-    /// Phone in E.164 where it can be read, digits otherwise.
+    /// Phone in E.164 (numbers that cannot be read are left out).
     Phone,
     /// E-mail, lower-case.
     Email,
@@ -137,7 +137,10 @@ impl Profile {
             p.set(Field::FamilyName, text(&c.family_name));
         } else {
             p.set(Field::OrgName, Some(normalize::normalize_name(&c.name)));
-            p.set(Field::NameTokens, Some(name_tokens(&c.name).join(" ")));
+            p.set(
+                Field::NameTokens,
+                Some(normalize::name_tokens(&c.name).join(" ")),
+            );
         }
         p.set(
             Field::TaxId,
@@ -150,6 +153,7 @@ impl Profile {
             }),
         );
         p.set(Field::BirthDate, c.birth_date.map(|d| d.to_string()));
+        let country = c.country.as_deref().and_then(normalize::normalize_country);
         p.set(
             Field::PersonalId,
             c.personal_id.as_deref().map(|s| {
@@ -162,32 +166,39 @@ impl Profile {
         );
         p.set(
             Field::Address,
-            c.address.as_deref().map(|a| address_tokens(a).join(" ")),
+            c.address
+                .as_deref()
+                .map(|a| normalize::address_tokens(a).join(" ")),
         );
         p.set(Field::City, text(&c.city));
         p.set(
             Field::PostalCode,
-            c.postal_code.as_deref().and_then(normalize::normalize_postcode),
+            c.postal_code.as_deref().and_then(|pc| {
+                normalize::normalize_postcode_for(pc, country.as_deref())
+                    .or_else(|| normalize::normalize_postcode(pc))
+            }),
         );
         p.set(Field::Region, text(&c.region));
-        let country = c.country.as_deref().and_then(normalize::normalize_country);
         p.set(
             Field::Phone,
             c.phone.as_deref().and_then(|raw| {
-                phone(
+                normalize::normalize_phone(
                     raw,
                     country.as_deref().or(options.default_country.as_deref()),
                 )
             }),
         );
         p.set(Field::Country, country);
-        let email = c.email.as_deref().and_then(|e| email(e, options.strip_plus_tags));
+        let email = c
+            .email
+            .as_deref()
+            .and_then(|e| normalize::normalize_email(e, options.strip_plus_tags));
         p.set(
             Field::EmailDomain,
             email
                 .as_deref()
-                .and_then(|e| e.split_once('@'))
-                .map(|(_, d)| d.to_string()),
+                .and_then(normalize::email_domain)
+                .map(String::from),
         );
         p.set(Field::Email, email);
         p
@@ -201,36 +212,4 @@ fn simple(s: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Tokens of a legal name for token-set comparison.
-fn name_tokens(name: &str) -> Vec<String> {
-    let half = normalize::to_half_width(name).to_lowercase();
-    let mut tokens: Vec<String> = half
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| normalize::normalize_name(w))
-        .filter(|w| !w.is_empty())
-        .collect();
-    tokens.sort();
-    tokens.dedup();
-    tokens
-}
-
-fn address_tokens(address: &str) -> Vec<String> {
-    simple(address)
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-fn phone(raw: &str, _country: Option<&str>) -> Option<String> {
-    let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
-    (digits.len() >= 6).then_some(digits)
-}
-
-fn email(raw: &str, _strip_plus_tags: bool) -> Option<String> {
-    let e = raw.trim().to_lowercase();
-    e.contains('@').then_some(e)
 }
