@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::channel::DealerInventory;
 use crate::exposure::Exposure;
-use crate::store::{Counts, QuarantineRow, RunRecord};
 use crate::insight::{ChurnStatus, CustomerInsight};
+use crate::store::{Counts, QuarantineRow, RunRecord};
 use crate::sync::{InsightSummary, MasterSummary, Progress, RunReport};
 use crate::views::{Customer360, CustomerHit};
 
@@ -383,7 +383,10 @@ fn insight(i: &CustomerInsight) {
     if let Some(gap) = l.median_gap_days {
         line.push_str(&format!("; median gap {} days", gap.normalize()));
     }
-    println!("{line}; ordered in {} of the recent loyalty periods", l.active_periods);
+    println!(
+        "{line}; ordered in {} of the recent loyalty periods",
+        l.active_periods
+    );
     let flag = match l.churn.status {
         ChurnStatus::AtRisk => "⚠ CHURN WARNING",
         ChurnStatus::Ok => "churn: ok",

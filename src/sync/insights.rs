@@ -27,7 +27,10 @@ pub struct InsightSummary {
 }
 
 /// Staged records of an entity with their source, decoded.
-async fn decoded(store: &Store, entity: Entity) -> Result<Vec<(String, CanonicalRecord)>, SyncError> {
+async fn decoded(
+    store: &Store,
+    entity: Entity,
+) -> Result<Vec<(String, CanonicalRecord)>, SyncError> {
     store
         .staged(entity)
         .await?
@@ -91,7 +94,10 @@ pub async fn refresh_insights(
     }
     for i in &insights {
         *summary.tiers.entry(i.value.tier.as_str()).or_default() += 1;
-        *summary.stages.entry(i.lifecycle.stage.as_str()).or_default() += 1;
+        *summary
+            .stages
+            .entry(i.lifecycle.stage.as_str())
+            .or_default() += 1;
         summary.at_risk += usize::from(i.lifecycle.churn.status == ChurnStatus::AtRisk);
     }
     Ok(summary)
