@@ -91,6 +91,18 @@ fn input() -> InsightInput {
     }
 }
 
+/// The insights as a sync on 2026-11-22 with the default settings derives them.
+fn as_of_sync(input: &InsightInput) -> Vec<CustomerInsight> {
+    compute(
+        input,
+        &fx(),
+        &InsightSettings::default(),
+        day("2026-11-22"),
+        Utc::now(),
+    )
+    .unwrap()
+}
+
 fn by_id(out: &[CustomerInsight]) -> HashMap<&str, &CustomerInsight> {
     out.iter().map(|i| (i.master_id.as_str(), i)).collect()
 }
@@ -120,14 +132,7 @@ fn trailing_revenue_counts_twelve_months_converts_each_invoice_and_subtracts_cre
             invoice("C2", "2026-03-01", "CNY", dec!(7000)),
         ), // another source's C2
     ];
-    let out = compute(
-        &i,
-        &fx(),
-        &InsightSettings::default(),
-        day("2026-11-22"),
-        Utc::now(),
-    )
-    .unwrap();
+    let out = as_of_sync(&i);
     let m = by_id(&out);
     assert_eq!(m["M1"].value.revenue, dec!(171.04));
     assert_eq!(m["M2"].value.revenue, dec!(30));
@@ -220,14 +225,7 @@ fn channel_inventory_goes_to_the_master_of_the_dealer_record() {
     let mut i = input();
     i.channel = vec![dealer_stock("portal", "D1"), dealer_stock("portal", "D7")];
     i.dealers.insert(("erp".into(), "C3".into()));
-    let out = compute(
-        &i,
-        &fx(),
-        &InsightSettings::default(),
-        day("2026-11-22"),
-        Utc::now(),
-    )
-    .unwrap();
+    let out = as_of_sync(&i);
     let m = by_id(&out);
     assert_eq!(m["M1"].channel, vec![dealer_stock("portal", "D1")]);
     assert!(m["M1"].dealer);
