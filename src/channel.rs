@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::model::{CanonicalRecord, ChannelSale, Entity, InventoryPosition, LocationTier};
@@ -58,7 +58,7 @@ pub struct Sourced<T> {
 }
 
 /// Channel inventory of one dealer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DealerInventory {
     /// Source (connector) of the dealer's records.
     pub source: String,

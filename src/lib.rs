@@ -3,13 +3,15 @@
 //! Records flow one way: [`connector`] → [`mapping`] → [`store`] (staging) → [`reconcile`]
 //! (customer master) → [`exposure`]. [`sync`] drives one run of one connector; [`config`]
 //! loads the files a user edits; [`model`] is the shared vocabulary; [`channel`] tells the
-//! inventory held in the distribution channel per dealer.
+//! inventory held in the distribution channel per dealer; [`insight`] derives value tiers,
+//! lifecycle stages and churn warnings per master customer.
 
 pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod exposure;
+pub mod insight;
 pub mod mapping;
 pub mod model;
 pub mod reconcile;

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::config::Project;
 use crate::exposure::{self, Exposure, ExposureError, ExposureInput, FxTable};
+use crate::insight::CustomerInsight;
 use crate::model::{CanonicalRecord, Entity};
 use crate::store::{MasterRow, MasterState, StagedRow, Store, StoreError, XrefRow};
 
@@ -198,7 +199,8 @@ pub struct LinkedRecord {
     pub record: Option<Value>,
 }
 
-/// The whole customer: golden record with lineage, its source records and its exposure.
+/// The whole customer: golden record with lineage, its source records, its exposure and what
+/// the last sync derived about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Customer360 {
     /// Master ID (the surviving one when an alias was asked for).
@@ -213,6 +215,9 @@ pub struct Customer360 {
     pub records: Vec<LinkedRecord>,
     /// Credit exposure, when computed.
     pub exposure: Option<Exposure>,
+    /// Value tier, lifecycle, churn and channel inventory as derived by the last sync; `None`
+    /// before the first sync that derives them.
+    pub insight: Option<CustomerInsight>,
 }
 
 /// The 360 of one master (ID or alias), or `None` when unknown.
@@ -252,5 +257,6 @@ pub async fn customer_360(
         lineage: master.lineage.clone(),
         records,
         exposure: all.remove(&master.master_id),
+        insight: store.insight(&master.master_id).await?,
     }))
 }

@@ -247,9 +247,10 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
     }
     bars.clear();
     let master = sync::reconcile_master(project, &store).await?;
-    output::sync_summary(&reports, &master);
     let now = Utc::now();
     let today = args.asof.as_of.unwrap_or_else(|| now.date_naive());
+    let insights = sync::refresh_insights(project, &store, today, now).await?;
+    output::sync_summary(&reports, &master, &insights);
     let mut rows: Vec<Exposure> = views::exposures(project, &store, today, now)
         .await?
         .into_values()

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::channel::DealerInventory;
 use crate::exposure::Exposure;
+use crate::insight::{ChurnStatus, CustomerInsight};
 use crate::store::{Counts, QuarantineRow, RunRecord};
-use crate::sync::{MasterSummary, Progress, RunReport};
+use crate::sync::{InsightSummary, MasterSummary, Progress, RunReport};
 use crate::views::{Customer360, CustomerHit};
 
 /// A spinner per stream on stderr; drawn only when stderr is a terminal.
@@ -93,7 +94,7 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
 }
 
 /// The per-connector summary of a sync.
-pub fn sync_summary(reports: &[RunReport], master: &MasterSummary) {
+pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &InsightSummary) {
     let mut t = table(&[
         "connector",
         "run",
@@ -127,6 +128,21 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary) {
         "customer master: {} source customers → {} master customers ({} merged this run)",
         master.source_records, master.masters, master.merged
     );
+    let counts = |m: &std::collections::BTreeMap<&str, usize>| {
+        m.iter()
+            .map(|(k, n)| format!("{n} {}", k.replace('_', "-")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(as_of) = insights.as_of {
+        println!(
+            "customer insights as of {as_of}: value tiers {}; lifecycle {}; {} churn warning{}",
+            counts(&insights.tiers),
+            counts(&insights.stages),
+            insights.at_risk,
+            if insights.at_risk == 1 { "" } else { "s" }
+        );
+    }
 }
 
 /// Exposure rows as a table.
@@ -327,6 +343,64 @@ pub fn customer(c: &Customer360) {
         println!();
         exposure_detail(e);
     }
+    println!();
+    match &c.insight {
+        Some(i) => insight(i),
+        None => println!("no customer insights yet: run `tributary sync` to derive them"),
+    }
+}
+
+/// Value tier, lifecycle, churn warning and channel inventory of one customer.
+fn insight(i: &CustomerInsight) {
+    let v = &i.value;
+    let top = if v.top_20_pct {
+        "★ TOP 20 % of customers"
+    } else {
+        "not in the top 20 % of customers"
+    };
+    println!(
+        "value tier {} — {top}  (trailing 12 months to {}, {})",
+        v.tier.as_str(),
+        i.as_of,
+        i.currency
+    );
+    println!(
+        "  rank {} of {} · revenue {} · {} % of all revenue · cumulative {} %",
+        v.rank, v.customers, v.revenue, v.revenue_share_pct, v.cumulative_share_pct
+    );
+    let l = &i.lifecycle;
+    let mut line = format!("lifecycle {}", l.stage.as_str().replace('_', "-"));
+    if let (Some(first), Some(last), Some(days)) =
+        (l.first_order, l.last_order, l.days_since_last_order)
+    {
+        line.push_str(&format!(
+            " — {} orders on {} days, first {first}, last {last} ({days} days ago)",
+            l.orders, l.order_days
+        ));
+    } else {
+        line.push_str(" — no order yet");
+    }
+    if let Some(gap) = l.median_gap_days {
+        line.push_str(&format!("; median gap {} days", gap.normalize()));
+    }
+    println!(
+        "{line}; ordered in {} of the recent loyalty periods",
+        l.active_periods
+    );
+    let flag = match l.churn.status {
+        ChurnStatus::AtRisk => "⚠ CHURN WARNING",
+        ChurnStatus::Ok => "churn: ok",
+        ChurnStatus::NoHistory => "churn: not enough history",
+    };
+    println!("{flag} — {}", l.churn.reason);
+    if i.dealer {
+        if i.channel.is_empty() {
+            println!("channel inventory: no stock or sell-through reported by its dealer records");
+        } else {
+            println!("channel inventory (as of {}):", i.as_of);
+            channel_rows(&i.channel);
+        }
+    }
 }
 
 /// Run history.
@@ -360,6 +434,11 @@ pub fn runs(runs: &[RunRecord]) {
 
 /// Channel inventory per dealer.
 pub fn channel(rows: &[DealerInventory], today: chrono::NaiveDate) {
+    channel_rows(rows);
+    println!("{} dealers; sell-through up to {today}", rows.len());
+}
+
+fn channel_rows(rows: &[DealerInventory]) {
     let days = rows.first().map_or(0, |d| d.window_days);
     let sold = format!("sold {days}d");
     let mut t = table(&[
@@ -386,7 +465,6 @@ pub fn channel(rows: &[DealerInventory], today: chrono::NaiveDate) {
     }
     right(&mut t, 2);
     println!("{t}");
-    println!("{} dealers; sell-through up to {today}", rows.len());
 }
 
 /// Quarantined records.

@@ -172,6 +172,10 @@ fn load_settings(root: &Path, env: &HashMap<String, String>) -> Result<Settings,
                 format!("with {ENV_PREFIX}__… environment overrides: {e}"),
             )
         })?;
+    if let Some((key, reason)) = settings.insights.invalid() {
+        let field = format!("insights.{key}");
+        return Err(ConfigError::field(&shown, &text, &field, None, reason));
+    }
     settings.store.url =
         secrets::expand(&settings.store.url, |v| env.get(v).cloned()).map_err(|var| {
             ConfigError::field(

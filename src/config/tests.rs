@@ -392,3 +392,57 @@ fn basic_auth_users_stream_headers_and_bodies_expand_variables() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn insight_settings_default_when_the_section_is_absent() {
+    let dir = project(&[(SETTINGS_FILE, SETTINGS)]);
+    let p = Project::load_with_env(dir.path(), &env(&[])).unwrap();
+    let i = &p.settings.insights;
+    assert_eq!(
+        (i.period_days, i.loyal_periods, i.loyal_min_periods),
+        (30, 3, 3)
+    );
+    assert_eq!((i.lapsed_multiple, i.churn_multiple), (dec!(3), dec!(2)));
+    assert_eq!((i.lapsed_days_without_history, i.channel_days), (180, 28));
+}
+
+#[test]
+fn insight_multiples_are_exact_and_may_come_from_the_environment() {
+    let text = format!(
+        "{SETTINGS}[insights]\nperiod_days = 91\nloyal_periods = 4\nloyal_min_periods = 2\nlapsed_multiple = 2.5\nchurn_multiple = \"1.75\"\n"
+    );
+    let dir = project(&[(SETTINGS_FILE, &text)]);
+    let p = Project::load_with_env(dir.path(), &env(&[])).unwrap();
+    let i = &p.settings.insights;
+    assert_eq!(
+        (i.period_days, i.loyal_periods, i.loyal_min_periods),
+        (91, 4, 2)
+    );
+    assert_eq!(
+        (i.lapsed_multiple, i.churn_multiple),
+        (dec!(2.5), dec!(1.75))
+    );
+    let e = env(&[("TRIBUTARY__INSIGHTS__CHURN_MULTIPLE", "3.5")]);
+    let p = Project::load_with_env(dir.path(), &e).unwrap();
+    assert_eq!(p.settings.insights.churn_multiple, dec!(3.5));
+}
+
+#[test]
+fn bad_insight_settings_name_the_key() {
+    for (section, needle) in [
+        ("[insights]\nchurn_multipel = 2\n", "churn_multipel"),
+        ("[insights]\nchurn_multiple = 0\n", "positive"),
+        ("[insights]\nlapsed_multiple = \"x\"\n", "not a decimal"),
+        ("[insights]\nperiod_days = 0\n", "insights.period_days"),
+        (
+            "[insights]\nloyal_periods = 2\nloyal_min_periods = 3\n",
+            "insights.loyal_min_periods",
+        ),
+    ] {
+        let dir = project(&[(SETTINGS_FILE, &format!("{SETTINGS}{section}"))]);
+        let err = Project::load_with_env(dir.path(), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{section}: {err}");
+    }
+}

@@ -7,7 +7,8 @@
 use std::borrow::Cow;
 use std::future::Future;
 
-use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -131,6 +132,35 @@ impl Encode<'_, Postgres> for Stamp {
     }
 }
 
+/// An exact decimal parameter: `NUMERIC` on PostgreSQL, its text on SQLite (which has no exact
+/// decimal type).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dec(pub Decimal);
+
+impl Type<Sqlite> for Dec {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+}
+
+impl Encode<'_, Sqlite> for Dec {
+    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(self.0.to_string(), buf)
+    }
+}
+
+impl Type<Postgres> for Dec {
+    fn type_info() -> PgTypeInfo {
+        <Decimal as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Dec {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <Decimal as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
 fn corrupt(table: &'static str, col: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         table,
@@ -148,6 +178,20 @@ pub(crate) trait RowExt {
     fn int(&self, table: &'static str, col: &str) -> Result<i64, StoreError>;
     /// A JSON column (JSONB on PostgreSQL, text on SQLite).
     fn json(&self, table: &'static str, col: &str) -> Result<Value, StoreError>;
+    /// A nullable exact decimal column (written with [`Dec`]).
+    fn opt_decimal(&self, table: &'static str, col: &str) -> Result<Option<Decimal>, StoreError>;
+    /// A nullable integer column.
+    fn opt_int(&self, table: &'static str, col: &str) -> Result<Option<i64>, StoreError>;
+    /// A nullable date column.
+    fn opt_date(&self, table: &'static str, col: &str) -> Result<Option<NaiveDate>, StoreError>;
+    /// A boolean column.
+    fn flag(&self, table: &'static str, col: &str) -> Result<bool, StoreError>;
+
+    /// An exact decimal column.
+    fn decimal(&self, table: &'static str, col: &str) -> Result<Decimal, StoreError> {
+        self.opt_decimal(table, col)?
+            .ok_or_else(|| corrupt(table, col, "unexpected NULL"))
+    }
     /// A nullable timestamp column.
     fn opt_stamp(
         &self,
@@ -182,11 +226,36 @@ macro_rules! common_columns {
             self.try_get::<i64, _>(col)
                 .map_err(|e| corrupt(table, col, e))
         }
+        fn opt_int(&self, table: &'static str, col: &str) -> Result<Option<i64>, StoreError> {
+            self.try_get::<Option<i64>, _>(col)
+                .map_err(|e| corrupt(table, col, e))
+        }
+        fn opt_date(
+            &self,
+            table: &'static str,
+            col: &str,
+        ) -> Result<Option<NaiveDate>, StoreError> {
+            self.try_get::<Option<NaiveDate>, _>(col)
+                .map_err(|e| corrupt(table, col, e))
+        }
+        fn flag(&self, table: &'static str, col: &str) -> Result<bool, StoreError> {
+            self.try_get::<bool, _>(col)
+                .map_err(|e| corrupt(table, col, e))
+        }
     };
 }
 
 impl RowExt for SqliteRow {
     common_columns!();
+
+    fn opt_decimal(&self, table: &'static str, col: &str) -> Result<Option<Decimal>, StoreError> {
+        self.opt_text(table, col)?
+            .map(|t| {
+                t.parse::<Decimal>()
+                    .map_err(|e| corrupt(table, col, format!("`{t}`: {e}")))
+            })
+            .transpose()
+    }
 
     fn json(&self, table: &'static str, col: &str) -> Result<Value, StoreError> {
         let text = self.text(table, col)?;
@@ -210,6 +279,11 @@ impl RowExt for SqliteRow {
 
 impl RowExt for PgRow {
     common_columns!();
+
+    fn opt_decimal(&self, table: &'static str, col: &str) -> Result<Option<Decimal>, StoreError> {
+        self.try_get::<Option<Decimal>, _>(col)
+            .map_err(|e| corrupt(table, col, e))
+    }
 
     fn json(&self, table: &'static str, col: &str) -> Result<Value, StoreError> {
         self.try_get::<sqlx::types::Json<Value>, _>(col)

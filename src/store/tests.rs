@@ -724,3 +724,88 @@ async fn a_nul_character_cannot_block_a_stream() {
     })
     .await;
 }
+
+/// An insight with every optional value set (`full`) or none.
+fn insight(id: &str, full: bool) -> crate::insight::CustomerInsight {
+    use crate::insight::*;
+    use rust_decimal_macros::dec;
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    CustomerInsight {
+        master_id: id.into(),
+        as_of: day("2026-11-22"),
+        computed_at: micros(Utc::now()),
+        currency: "CNY".parse().unwrap(),
+        value: ValueRank {
+            tier: if full { Tier::A } else { Tier::C },
+            rank: if full { 1 } else { 2 },
+            customers: 2,
+            revenue: if full { dec!(1234567.80) } else { dec!(0) },
+            revenue_share_pct: if full { dec!(100.00) } else { dec!(0) },
+            cumulative_share_pct: dec!(100.00),
+            top_20_pct: false,
+        },
+        lifecycle: Lifecycle {
+            stage: if full { Stage::Loyal } else { Stage::Prospect },
+            orders: if full { 4 } else { 0 },
+            order_days: if full { 3 } else { 0 },
+            first_order: full.then(|| day("2026-09-01")),
+            last_order: full.then(|| day("2026-11-20")),
+            days_since_last_order: full.then_some(2),
+            median_gap_days: full.then_some(dec!(40.5)),
+            active_periods: if full { 3 } else { 0 },
+            churn: Churn {
+                status: if full {
+                    ChurnStatus::Ok
+                } else {
+                    ChurnStatus::NoHistory
+                },
+                threshold_days: full.then_some(dec!(81.0)),
+                reason: "why".into(),
+            },
+        },
+        dealer: full,
+        channel: if full {
+            vec![crate::channel::DealerInventory {
+                source: "dealer-portal".into(),
+                dealer_key: "D1".into(),
+                skus: 2,
+                on_hand: dec!(42),
+                in_transit: dec!(10),
+                stock_as_of: Some(
+                    DateTime::parse_from_rfc3339("2026-11-21T22:00:00+08:00").unwrap(),
+                ),
+                window_days: 28,
+                sell_through: dec!(14),
+                weekly_sell_through: dec!(3.50),
+                weeks_of_cover: Some(dec!(12.00)),
+            }]
+        } else {
+            vec![]
+        },
+    }
+}
+
+#[tokio::test]
+async fn insights_round_trip_exactly_and_are_replaced_whole() {
+    each_backend_named(|backend, store| async move {
+        assert!(store.insights().await.unwrap().is_empty(), "{backend}");
+        let first = vec![insight("M-A", true), insight("M-B", false)];
+        store.replace_insights(&first).await.unwrap();
+        assert_eq!(store.insights().await.unwrap(), first, "{backend}");
+        let one = store.insight("M-A").await.unwrap().unwrap();
+        assert_eq!(
+            one.value.revenue.to_string(),
+            "1234567.80",
+            "{backend}: scale kept"
+        );
+        assert_eq!(one, first[0]);
+
+        let second = vec![insight("M-C", false)];
+        store.replace_insights(&second).await.unwrap();
+        assert_eq!(store.insights().await.unwrap(), second, "{backend}");
+        assert_eq!(store.insight("M-A").await.unwrap(), None, "{backend}");
+        store.replace_insights(&[]).await.unwrap();
+        assert!(store.insights().await.unwrap().is_empty(), "{backend}");
+    })
+    .await;
+}

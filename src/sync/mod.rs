@@ -1,5 +1,6 @@
 //! One run of one connector: fetch → map → stage (+ cursor, one transaction per page) →
-//! record the run. Then [`reconcile_master`] rebuilds the customer master from staging.
+//! record the run. Then [`reconcile_master`] rebuilds the customer master from staging and
+//! [`refresh_insights`] derives what the master knows about each customer.
 //!
 //! Invariants:
 //! - every fetched record is either staged or quarantined with a reason; when a stream fails,
@@ -9,6 +10,7 @@
 //!   stream resets only that stream's cursor.
 
 mod drift;
+mod insights;
 mod progress;
 
 use std::collections::BTreeMap;
@@ -21,6 +23,7 @@ use thiserror::Error;
 use tracing::Instrument;
 
 pub use drift::{Drift, FieldSet};
+pub use insights::{InsightSummary, refresh_insights};
 pub use progress::{NoProgress, Progress};
 
 use crate::config::{ConnectorFile, Project};
@@ -36,6 +39,12 @@ pub enum SyncError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Customer insights could not be computed.
+    #[error("customer insights: {0}")]
+    Insight(#[from] crate::insight::InsightError),
+    /// The channel inventory for the insights could not be computed.
+    #[error("customer insights: {0}")]
+    Channel(#[from] crate::channel::ChannelError),
     /// A stream names a mapping that was not compiled.
     #[error("connector `{connector}` stream `{stream}`: mapping `{mapping}` is not available")]
     MissingMapping {

@@ -94,3 +94,26 @@ pub async fn run_connector(
     .await
     .unwrap()
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the shipped project (config, connectors, mappings, samples) in a temp folder.
+pub fn shipped_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["config", "connectors", "mappings", "samples"] {
+        copy_dir(&root.join(sub), &dir.path().join(sub));
+    }
+    dir
+}

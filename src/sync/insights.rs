@@ -1,0 +1,104 @@
+//! After the master is rebuilt: derive every master customer's insight (value tier, lifecycle,
+//! churn, channel inventory) from staging and replace the stored insights with them.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::SyncError;
+use crate::config::Project;
+use crate::insight::{self, ChurnStatus, InsightInput, Tier};
+use crate::model::{CanonicalRecord, CustomerKind, Entity};
+use crate::store::{Store, StoreError};
+use crate::views;
+
+/// How the stored insights came out, for the sync summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InsightSummary {
+    /// The date every window ended on.
+    pub as_of: Option<NaiveDate>,
+    /// Customers per value tier.
+    pub tiers: BTreeMap<&'static str, usize>,
+    /// Customers per lifecycle stage.
+    pub stages: BTreeMap<&'static str, usize>,
+    /// Customers with a churn warning.
+    pub at_risk: usize,
+}
+
+/// Staged records of an entity with their source, decoded.
+async fn decoded(
+    store: &Store,
+    entity: Entity,
+) -> Result<Vec<(String, CanonicalRecord)>, SyncError> {
+    store
+        .staged(entity)
+        .await?
+        .into_iter()
+        .map(|row| {
+            CanonicalRecord::from_value(entity, row.canonical)
+                .map(|rec| (row.connector.clone(), rec))
+                .map_err(|e| {
+                    SyncError::Store(StoreError::Corrupt {
+                        table: "staged",
+                        reason: format!("{entity} {} {}: {e}", row.connector, row.key),
+                    })
+                })
+        })
+        .collect()
+}
+
+/// Computes the insight of every master customer as of `as_of` (the sync date, or an injected
+/// one) and replaces the stored insights with them in one transaction.
+pub async fn refresh_insights(
+    project: &Project,
+    store: &Store,
+    as_of: NaiveDate,
+    computed_at: DateTime<Utc>,
+) -> Result<InsightSummary, SyncError> {
+    let rules = &project.settings.insights;
+    let master = store.load_master().await?;
+    let mut input = InsightInput {
+        masters: master.masters.into_iter().map(|m| m.master_id).collect(),
+        xrefs: master.xrefs,
+        dealers: HashSet::new(),
+        channel: crate::channel::from_store(store, as_of, rules.channel_days, None).await?,
+        ..InsightInput::default()
+    };
+    for (source, rec) in decoded(store, Entity::Customer).await? {
+        if let CanonicalRecord::Customer(c) = rec
+            && matches!(c.kind, CustomerKind::Dealer | CustomerKind::Distributor)
+        {
+            input.dealers.insert((source, c.source_key));
+        }
+    }
+    for (source, rec) in decoded(store, Entity::Invoice).await? {
+        if let CanonicalRecord::Invoice(i) = rec {
+            input.invoices.push((source, i));
+        }
+    }
+    for (source, rec) in decoded(store, Entity::SalesOrder).await? {
+        if let CanonicalRecord::SalesOrder(o) = rec {
+            input.orders.push((source, o));
+        }
+    }
+    let insights = insight::compute(&input, &views::fx_table(project), rules, as_of, computed_at)?;
+    store.replace_insights(&insights).await?;
+
+    let mut summary = InsightSummary {
+        as_of: Some(as_of),
+        ..InsightSummary::default()
+    };
+    for tier in [Tier::A, Tier::B, Tier::C] {
+        summary.tiers.insert(tier.as_str(), 0);
+    }
+    for i in &insights {
+        *summary.tiers.entry(i.value.tier.as_str()).or_default() += 1;
+        *summary
+            .stages
+            .entry(i.lifecycle.stage.as_str())
+            .or_default() += 1;
+        summary.at_risk += usize::from(i.lifecycle.churn.status == ChurnStatus::AtRisk);
+    }
+    Ok(summary)
+}
