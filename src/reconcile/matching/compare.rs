@@ -42,6 +42,14 @@ pub enum Comparator {
         /// Similarity thresholds, highest first.
         thresholds: Vec<f64>,
     },
+    /// Person names written `given` U+001F `family`: both equal; swapped; one equal and the
+    /// other similar (Jaro–Winkler ≥ `threshold`, either order); both similar; one equal and
+    /// the other different; one similar; else.
+    PersonName {
+        /// Similarity threshold (default 0.88).
+        #[serde(default = "default_person_threshold")]
+        threshold: f64,
+    },
     /// Dates written `YYYY-MM-DD`: equal; one edit or transposition apart (a typo, day and
     /// month swapped digits); within a year; else.
     Date,
@@ -68,6 +76,18 @@ impl Comparator {
             }
             Comparator::Fuzzy { thresholds } => {
                 names.extend(thresholds.iter().map(|t| format!("similarity >= {t}")));
+            }
+            Comparator::PersonName { .. } => {
+                names.extend(
+                    [
+                        "swapped",
+                        "one equal, one similar",
+                        "both similar",
+                        "one equal, one different",
+                        "one similar",
+                    ]
+                    .map(String::from),
+                );
             }
             Comparator::Date => {
                 names.push("one edit or transposition".into());
@@ -147,6 +167,7 @@ impl Comparator {
                 let s = jaro_winkler(a, b).max(token_set(a, b));
                 banded(thresholds.iter().position(|t| s >= *t), thresholds.len())
             }
+            Comparator::PersonName { threshold } => person_level(a, b, *threshold),
             Comparator::Date => date_level(a, b),
             Comparator::TaxId => tax_id_level(a, b),
         }
@@ -157,13 +178,13 @@ impl Comparator {
 pub fn token_set(a: &str, b: &str) -> f64 {
     let mut ta: Vec<&str> = a.split_whitespace().collect();
     let mut tb: Vec<&str> = b.split_whitespace().collect();
+    if ta.is_empty() && tb.is_empty() {
+        return 1.0;
+    }
     ta.sort_unstable();
     ta.dedup();
     tb.sort_unstable();
     tb.dedup();
-    if ta.is_empty() && tb.is_empty() {
-        return 1.0;
-    }
     let (mut i, mut j, mut common) = (0, 0, 0usize);
     while i < ta.len() && j < tb.len() {
         match ta[i].cmp(tb[j]) {
@@ -177,6 +198,43 @@ pub fn token_set(a: &str, b: &str) -> f64 {
         }
     }
     common as f64 / (ta.len() + tb.len() - common) as f64
+}
+
+fn default_person_threshold() -> f64 {
+    0.88
+}
+
+fn person_level(a: &str, b: &str, threshold: f64) -> u8 {
+    let (g1, f1) = a.split_once('\u{1f}').unwrap_or((a, ""));
+    let (g2, f2) = b.split_once('\u{1f}').unwrap_or((b, ""));
+    // 2 = equal, 1 = similar, 0 = different (an empty part is different).
+    let grade = |x: &str, y: &str| {
+        if x.is_empty() || y.is_empty() {
+            0
+        } else if x == y {
+            2
+        } else if jaro_winkler(x, y) >= threshold {
+            1
+        } else {
+            0
+        }
+    };
+    let straight = (grade(g1, g2), grade(f1, f2));
+    let swapped = (grade(g1, f2), grade(f1, g2));
+    if straight == (2, 2) {
+        return 0;
+    }
+    if swapped == (2, 2) {
+        return 1;
+    }
+    let level = |(x, y): (u8, u8)| match (x.max(y), x.min(y)) {
+        (2, 1) => 2,
+        (1, 1) => 3,
+        (2, 0) => 4,
+        (1, 0) => 5,
+        _ => 6,
+    };
+    level(straight).min(level(swapped))
 }
 
 fn date_level(a: &str, b: &str) -> u8 {
@@ -255,6 +313,25 @@ mod tests {
         assert_eq!(fuzzy.level("acme trading", "trading acme"), 1, "tokens");
         assert_eq!(fuzzy.level("44 forbes street", "44 forbse street"), 1, "typo");
         assert_eq!(fuzzy.level("acme trading", "zenith mills"), 3);
+    }
+
+    #[test]
+    fn person_names_tolerate_swaps_and_typos() {
+        let p = Comparator::PersonName { threshold: 0.88 };
+        assert_eq!(p.levels(), 7);
+        for (a, b, level) in [
+            ("sophie\u{1f}snell", "sophie\u{1f}snell", 0),
+            ("sophie\u{1f}snell", "snell\u{1f}sophie", 1),
+            ("sophie\u{1f}snell", "sophie\u{1f}snekl", 2),
+            ("sophie\u{1f}snell", "snekl\u{1f}sophie", 2),
+            ("sophie\u{1f}snell", "sophia\u{1f}snekl", 3),
+            ("hannah\u{1f}green", "hannah\u{1f}ottens", 4),
+            ("hannah\u{1f}green", "hannha\u{1f}ottens", 5),
+            ("hannah\u{1f}green", "\u{1f}green", 4),
+            ("hannah\u{1f}green", "lucas\u{1f}mccarthy", 6),
+        ] {
+            assert_eq!(p.level(a, b), level, "{a} / {b}");
+        }
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Default for MatchSettings {
             blocking: vec![],
             max_block_size: 500,
             comparisons: vec![],
-            u_sample_pairs: 1_000_000,
+            u_sample_pairs: 200_000,
             em_max_iterations: 200,
             default_phone_country: None,
             strip_email_plus_tags: false,
@@ -99,8 +99,11 @@ pub fn default_comparisons() -> Vec<(&'static str, Field, Comparator)> {
     };
     vec![
         ("name", Field::NameTokens, fuzzy(&[0.92, 0.8])),
-        ("given_name", Field::GivenName, jw(&[0.92, 0.8])),
-        ("family_name", Field::FamilyName, jw(&[0.92, 0.8])),
+        (
+            "person_name",
+            Field::PersonName,
+            Comparator::PersonName { threshold: 0.88 },
+        ),
         ("tax_id", Field::TaxId, Comparator::TaxId),
         ("birth_date", Field::BirthDate, Comparator::Date),
         (
@@ -142,10 +145,9 @@ pub fn default_blocking() -> Vec<Vec<&'static str>> {
         vec!["org_name"],
         vec!["org_name:4", "postal_code"],
         vec!["email_domain", "org_name:2"],
-        vec!["given_name", "family_name"],
-        vec!["family_name", "birth_date"],
-        vec!["given_name", "birth_date"],
-        vec!["birth_date", "postal_code"],
+        vec!["person_tokens"],
+        vec!["birth_date"],
+        vec!["city", "postal_code"],
         vec!["postal_code", "address:6"],
         vec!["family_name:3", "city"],
     ]
@@ -221,15 +223,30 @@ impl Matching {
         let (pairs, blocking) =
             candidate_pairs(profiles, &self.rules, self.settings.max_block_size, groups);
         let blocked = started.elapsed().as_secs_f64();
-        let u_sample_pairs = self
-            .model
-            .estimate_u(profiles, self.settings.u_sample_pairs, 0x7269_6275);
-        let patterns = self.model.patterns(profiles, &pairs);
+        // u from random pairs outside the candidates; EM over every pair: the candidates, plus
+        // the rest represented by those sampled pairs, each standing for many.
+        let sample = sample_pairs(profiles.len(), groups, self.settings.u_sample_pairs);
+        let outside: Vec<(u32, u32)> = sample
+            .iter()
+            .copied()
+            .filter(|p| pairs.binary_search(p).is_err())
+            .collect();
+        let outside_patterns = self.model.patterns(profiles, &outside);
+        self.model.estimate_u(&outside_patterns);
+        let candidates = self.model.patterns(profiles, &pairs);
+        let mut weighted = candidates.clone();
+        let all = total_pairs(profiles.len(), groups);
+        if !outside.is_empty() && all > pairs.len() as u64 {
+            let scale = (all - pairs.len() as u64) as f64 / outside.len() as f64;
+            for (p, n) in outside_patterns {
+                *weighted.entry(p).or_default() += n * scale;
+            }
+        }
         let (iterations, converged) =
             self.model
-                .train_em(&patterns, self.settings.em_max_iterations, 1e-6);
+                .train_em(&weighted, self.settings.em_max_iterations, 1e-7);
         let trained = started.elapsed().as_secs_f64();
-        let weights: HashMap<Pattern, f64> = patterns
+        let weights: HashMap<Pattern, f64> = candidates
             .keys()
             .map(|&p| (p, self.model.weight(p)))
             .collect();
@@ -252,10 +269,10 @@ impl Matching {
             clusters: vec![],
             blocking,
             training: Training {
-                u_sample_pairs,
+                u_sample_pairs: sample.len() as u64,
                 iterations,
                 converged,
-                patterns: patterns.len() as u64,
+                patterns: weighted.len() as u64,
             },
             seconds: Seconds::default(),
         };
@@ -364,6 +381,50 @@ impl Matching {
             probability: probability(weight),
         }
     }
+}
+
+/// Number of pairs: all pairs of `n` records, or only those across groups.
+fn total_pairs(n: usize, groups: Option<&[u32]>) -> u64 {
+    match groups {
+        None => (n as u64) * (n as u64).saturating_sub(1) / 2,
+        Some(g) => {
+            let mut sizes: HashMap<u32, u64> = HashMap::new();
+            for &x in g {
+                *sizes.entry(x).or_default() += 1;
+            }
+            let n = n as u64;
+            let same: u64 = sizes.values().map(|s| s * s.saturating_sub(1) / 2).sum();
+            n * n.saturating_sub(1) / 2 - same
+        }
+    }
+}
+
+/// `count` distinct random pairs `(i, j)`, `i < j` (across groups when given), sorted; all
+/// of them when there are not more. The seed is fixed, so results repeat.
+pub fn sample_pairs(n: usize, groups: Option<&[u32]>, count: u64) -> Vec<(u32, u32)> {
+    let admit = |i: usize, j: usize| groups.is_none_or(|g| g[i] != g[j]);
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    if total_pairs(n, groups) <= count {
+        for i in 0..n {
+            for j in i + 1..n {
+                if admit(i, j) {
+                    out.push((i as u32, j as u32));
+                }
+            }
+        }
+        return out;
+    }
+    let mut rng = fastrand::Rng::with_seed(0x7472_6962);
+    let mut seen = std::collections::HashSet::new();
+    while (out.len() as u64) < count {
+        let (i, j) = (rng.usize(..n), rng.usize(..n));
+        let (i, j) = (i.min(j), i.max(j));
+        if i != j && admit(i, j) && seen.insert((i, j)) {
+            out.push((i as u32, j as u32));
+        }
+    }
+    out.sort_unstable();
+    out
 }
 
 fn compile_comparison(spec: &ComparisonSpec) -> Result<Comparison, String> {

@@ -2,10 +2,12 @@
 //! often non-matches do); a pair's match weight is log2 of the prior odds plus
 //! Σ log2(m/u) over its levels, and its match probability follows from the weight.
 //!
-//! Training (as Splink does it): u from random record pairs, which are nearly all
-//! non-matches; m and the prior λ by expectation–maximisation over the candidate pairs, whose
-//! comparison vectors are first counted by pattern so that each EM iteration costs the number
-//! of distinct patterns, not the number of pairs. Configured m or u values are kept fixed.
+//! Training: u from random record pairs, which are nearly all non-matches; m and the prior λ
+//! (the probability that two records drawn at random match) by expectation–maximisation over
+//! all pairs — the candidate pairs as they are, and the pairs blocking left out represented by
+//! the random sample, weighted up to their number. Comparison vectors are counted by pattern
+//! first, so each EM iteration costs the number of distinct patterns, not of pairs.
+//! Configured m or u values are kept fixed.
 
 use std::collections::HashMap;
 
@@ -147,62 +149,28 @@ impl Model {
                 .sum::<f64>()
     }
 
-    /// Estimates u from `sample` random pairs of `profiles` (all pairs when there are fewer),
-    /// drawn with a fixed seed so results repeat.
-    pub fn estimate_u(&mut self, profiles: &[Profile], sample: u64, seed: u64) -> u64 {
-        let n = profiles.len() as u64;
-        if n < 2 {
-            return 0;
-        }
-        let all = n * (n - 1) / 2;
-        let mut counts: Vec<Vec<u64>> = self
-            .comparisons
-            .iter()
-            .map(|c| vec![0; c.comparator.levels()])
-            .collect();
-        let mut add = |a: &Profile, b: &Profile| {
-            for (i, c) in self.comparisons.iter().enumerate() {
-                let l = c.level(a, b);
-                if l != NULL {
-                    counts[i][l as usize] += 1;
-                }
-            }
-        };
-        let drawn = if all <= sample {
-            for i in 0..profiles.len() {
-                for j in i + 1..profiles.len() {
-                    add(&profiles[i], &profiles[j]);
-                }
-            }
-            all
-        } else {
-            let mut rng = fastrand::Rng::with_seed(seed);
-            let mut drawn = 0;
-            while drawn < sample {
-                let (i, j) = (rng.usize(..profiles.len()), rng.usize(..profiles.len()));
-                if i != j {
-                    add(&profiles[i], &profiles[j]);
-                    drawn += 1;
-                }
-            }
-            drawn
-        };
-        for (c, counts) in self.comparisons.iter_mut().zip(counts) {
+    /// Estimates u from the pattern counts of random pairs, which are nearly all non-matches
+    /// (configured u values stay).
+    pub fn estimate_u(&mut self, sample: &HashMap<Pattern, f64>) {
+        for (i, c) in self.comparisons.iter_mut().enumerate() {
             if c.fixed_u {
                 continue;
             }
-            let total: u64 = counts.iter().sum();
-            if total == 0 {
+            let mut counts = vec![0.0; c.comparator.levels()];
+            for (&p, &n) in sample {
+                let l = Self::level_of(p, i);
+                if l != NULL {
+                    counts[l as usize] += n;
+                }
+            }
+            let total: f64 = counts.iter().sum();
+            if total == 0.0 {
                 continue;
             }
             // Add-one smoothing: a level never seen among random pairs is rare, not impossible.
-            let smoothed: f64 = (total + counts.len() as u64) as f64;
-            c.u = counts
-                .iter()
-                .map(|&k| (k as f64 + 1.0) / smoothed)
-                .collect();
+            let smoothed = total + counts.len() as f64;
+            c.u = counts.iter().map(|&k| (k + 1.0) / smoothed).collect();
         }
-        drawn
     }
 
     /// Counts the candidate pairs by comparison pattern.
@@ -210,26 +178,48 @@ impl Model {
         &self,
         profiles: &[Profile],
         pairs: &[(u32, u32)],
-    ) -> HashMap<Pattern, u64> {
-        let mut out: HashMap<Pattern, u64> = HashMap::new();
-        for &(i, j) in pairs {
-            *out
-                .entry(self.pattern(&profiles[i as usize], &profiles[j as usize]))
-                .or_default() += 1;
+    ) -> HashMap<Pattern, f64> {
+        let count = |chunk: &[(u32, u32)]| {
+            let mut out: HashMap<Pattern, f64> = HashMap::new();
+            for &(i, j) in chunk {
+                *out
+                    .entry(self.pattern(&profiles[i as usize], &profiles[j as usize]))
+                    .or_default() += 1.0;
+            }
+            out
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || pairs.len() < 10_000 {
+            return count(pairs);
+        }
+        let parts: Vec<HashMap<Pattern, f64>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pairs
+                .chunks(pairs.len().div_ceil(threads))
+                .map(|chunk| scope.spawn(move || count(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("pattern counting does not panic"))
+                .collect()
+        });
+        let mut out = HashMap::new();
+        for part in parts {
+            for (p, n) in part {
+                *out.entry(p).or_default() += n;
+            }
         }
         out
     }
 
-    /// Expectation–maximisation of m and λ over the counted candidate patterns (u stays as
-    /// estimated from random pairs). Stops when no parameter moves by more than `tolerance`.
+    /// Expectation–maximisation of m and λ over weighted pattern counts (u stays as estimated
+    /// from random pairs). Stops when no parameter moves by more than `tolerance`.
     pub fn train_em(
         &mut self,
-        patterns: &HashMap<Pattern, u64>,
+        patterns: &HashMap<Pattern, f64>,
         max_iterations: u32,
         tolerance: f64,
     ) -> (u32, bool) {
-        let patterns: Vec<(Pattern, f64)> =
-            patterns.iter().map(|(&p, &n)| (p, n as f64)).collect();
+        let patterns: Vec<(Pattern, f64)> = patterns.iter().map(|(&p, &n)| (p, n)).collect();
         let total: f64 = patterns.iter().map(|(_, n)| n).sum();
         if total == 0.0 {
             return (0, true);
@@ -315,7 +305,7 @@ mod tests {
                 for c in 0..2 {
                     let pm = truth_m[0][a] * truth_m[1][b] * truth_m[2][c];
                     let pu = truth_u[0][a] * truth_u[1][b] * truth_u[2][c];
-                    let n = (100_000.0 * (lambda * pm + (1.0 - lambda) * pu)).round() as u64;
+                    let n = (100_000.0 * (lambda * pm + (1.0 - lambda) * pu)).round();
                     let p = a as u64 | (b as u64) << 4 | (c as u64) << 8;
                     counts.insert(p, n);
                 }

@@ -18,6 +18,10 @@ pub enum Field {
     GivenName,
     /// Family name (persons).
     FamilyName,
+    /// `given` U+001F `family` (persons; either may be empty), for the person-name comparator.
+    PersonName,
+    /// Given and family name tokens, sorted (swapped names meet).
+    PersonTokens,
     /// `V:<canonical>` for a valid tax ID, `I:<text>` for another.
     TaxId,
     /// `YYYY-MM-DD`.
@@ -44,11 +48,13 @@ pub enum Field {
 
 impl Field {
     /// Every field, in index order.
-    pub const ALL: [Field; 15] = [
+    pub const ALL: [Field; 17] = [
         Field::OrgName,
         Field::NameTokens,
         Field::GivenName,
         Field::FamilyName,
+        Field::PersonName,
+        Field::PersonTokens,
         Field::TaxId,
         Field::BirthDate,
         Field::PersonalId,
@@ -69,6 +75,8 @@ impl Field {
             Field::NameTokens => "name_tokens",
             Field::GivenName => "given_name",
             Field::FamilyName => "family_name",
+            Field::PersonName => "person_name",
+            Field::PersonTokens => "person_tokens",
             Field::TaxId => "tax_id",
             Field::BirthDate => "birth_date",
             Field::PersonalId => "personal_id",
@@ -133,8 +141,24 @@ impl Profile {
         };
         let person = c.given_name.is_some() || c.family_name.is_some();
         if person {
-            p.set(Field::GivenName, text(&c.given_name));
-            p.set(Field::FamilyName, text(&c.family_name));
+            let (given, family) = (text(&c.given_name), text(&c.family_name));
+            p.set(
+                Field::PersonName,
+                Some(format!(
+                    "{}\u{1f}{}",
+                    given.as_deref().unwrap_or(""),
+                    family.as_deref().unwrap_or("")
+                )),
+            );
+            let mut tokens: Vec<&str> = given
+                .iter()
+                .chain(family.iter())
+                .flat_map(|s| s.split_whitespace())
+                .collect();
+            tokens.sort_unstable();
+            p.set(Field::PersonTokens, Some(tokens.join(" ")));
+            p.set(Field::GivenName, given);
+            p.set(Field::FamilyName, family);
         } else {
             p.set(Field::OrgName, Some(normalize::normalize_name(&c.name)));
             p.set(
