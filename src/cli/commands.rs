@@ -7,8 +7,8 @@ use chrono::Utc;
 
 use super::output::{self, Bars};
 use super::{
-    BenchCommand, Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
-    Format, SyncArgs,
+    BenchCommand, Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL,
+    EXIT_USAGE, Format, SyncArgs,
 };
 use crate::config::Project;
 use crate::config::secrets::redact_url;

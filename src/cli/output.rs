@@ -125,8 +125,8 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &In
         }
     }
     println!(
-        "customer master: {} source customers → {} master customers ({} merged this run)",
-        master.source_records, master.masters, master.merged
+        "customer master: {} source customers → {} master customers ({} merged this run, {} pairs to review)",
+        master.source_records, master.masters, master.merged, master.reviews
     );
     let counts = |m: &std::collections::BTreeMap<&str, usize>| {
         m.iter()

@@ -176,6 +176,15 @@ fn load_settings(root: &Path, env: &HashMap<String, String>) -> Result<Settings,
         let field = format!("insights.{key}");
         return Err(ConfigError::field(&shown, &text, &field, None, reason));
     }
+    if let Err(reason) = crate::reconcile::matching::Matching::new(&settings.reconcile.matching) {
+        return Err(ConfigError::field(
+            &shown,
+            &text,
+            "reconcile.matching",
+            None,
+            reason,
+        ));
+    }
     settings.store.url =
         secrets::expand(&settings.store.url, |v| env.get(v).cloned()).map_err(|var| {
             ConfigError::field(

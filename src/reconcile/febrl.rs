@@ -67,7 +67,8 @@ pub fn read(path: &Path, with_ssn: bool) -> Result<Vec<FebrlRecord>, String> {
                 .filter(|s| !s.is_empty())
                 .map(String::from)
         };
-        let id = get(0).ok_or_else(|| format!("{}: line {}: no rec_id", path.display(), line + 2))?;
+        let id =
+            get(0).ok_or_else(|| format!("{}: line {}: no rec_id", path.display(), line + 2))?;
         let entity = id
             .split('-')
             .nth(1)

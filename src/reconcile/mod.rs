@@ -143,6 +143,146 @@ impl Matcher for DeterministicMatcher {
     }
 }
 
+/// The matcher of `[reconcile.matching]`: probabilistic scoring (see [`matching`]), with the
+/// steward's decisions as constraints. Each call to [`Matcher::links`] trains on the records
+/// it is given and keeps the pairs that need a steward, for [`ProbabilisticMatcher::reviews`].
+#[derive(Debug)]
+pub struct ProbabilisticMatcher {
+    settings: matching::MatchSettings,
+    decisions: Vec<StewardDecision>,
+    reviews: std::sync::Mutex<Vec<ReviewCandidate>>,
+}
+
+/// A steward's decision about two source records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StewardDecision {
+    /// One record (source, key).
+    pub left: (String, String),
+    /// The other.
+    pub right: (String, String),
+    /// True: the same customer (must link); false: different customers (cannot link).
+    pub same: bool,
+}
+
+/// A pair a steward should look at.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReviewCandidate {
+    /// One record (source, key).
+    pub left: (String, String),
+    /// The other.
+    pub right: (String, String),
+    /// Match probability.
+    pub probability: f64,
+    /// Why it is not linked automatically: `between_thresholds`, `tax_id_conflict`,
+    /// `weak_join`.
+    pub reason: String,
+    /// How the score came about.
+    pub explanation: matching::Explanation,
+}
+
+impl ProbabilisticMatcher {
+    /// Checks the settings.
+    pub fn new(
+        settings: &matching::MatchSettings,
+        decisions: Vec<StewardDecision>,
+    ) -> Result<Self, String> {
+        matching::Matching::new(settings)?;
+        Ok(ProbabilisticMatcher {
+            settings: settings.clone(),
+            decisions,
+            reviews: Default::default(),
+        })
+    }
+
+    /// The review candidates of the last call to `links`.
+    pub fn reviews(&self) -> Vec<ReviewCandidate> {
+        self.reviews.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Matcher for ProbabilisticMatcher {
+    fn links(&self, records: &[SourceCustomer]) -> Vec<Link> {
+        let Ok(mut m) = matching::Matching::new(&self.settings) else {
+            return vec![];
+        };
+        let profiles: Vec<matching::profile::Profile> = records
+            .iter()
+            .map(|r| matching::profile::Profile::of(&r.customer, &m.profile))
+            .collect();
+        let index: HashMap<(&str, &str), u32> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    (r.source.as_str(), r.customer.source_key.as_str()),
+                    i as u32,
+                )
+            })
+            .collect();
+        let mut constraints = matching::Constraints::default();
+        for d in &self.decisions {
+            let find = |(s, k): &(String, String)| index.get(&(s.as_str(), k.as_str())).copied();
+            if let (Some(a), Some(b)) = (find(&d.left), find(&d.right)) {
+                if d.same {
+                    constraints.must_link.push((a, b));
+                } else {
+                    constraints.cannot_link.push((a, b));
+                }
+            }
+        }
+        let outcome = m.run_with(&profiles, None, &constraints);
+        let id = |i: u32| {
+            let r = &records[i as usize];
+            (r.source.clone(), r.customer.source_key.clone())
+        };
+        let mut reviews = Vec::new();
+        let mut links = Vec::new();
+        for p in &outcome.pairs {
+            let reason = match &p.decision {
+                matching::Decision::Link => {
+                    let tax = |i: u32| profiles[i as usize].get(matching::profile::Field::TaxId);
+                    let rule =
+                        if tax(p.a).is_some_and(|t| t.starts_with("V:")) && tax(p.a) == tax(p.b) {
+                            "tax_id"
+                        } else if p.weight.is_infinite() {
+                            "steward"
+                        } else {
+                            "probabilistic"
+                        };
+                    links.push(Link {
+                        a: p.a as usize,
+                        b: p.b as usize,
+                        rule,
+                    });
+                    continue;
+                }
+                matching::Decision::Separate => continue,
+                matching::Decision::Review => "between_thresholds",
+                matching::Decision::Refused(matching::Refusal::TaxIdConflict) => "tax_id_conflict",
+                matching::Decision::Refused(matching::Refusal::WeakJoin) => "weak_join",
+                matching::Decision::Refused(matching::Refusal::Steward) => continue,
+            };
+            reviews.push(ReviewCandidate {
+                left: id(p.a),
+                right: id(p.b),
+                probability: p.probability,
+                reason: reason.to_string(),
+                explanation: m.explain(&profiles[p.a as usize], &profiles[p.b as usize]),
+            });
+        }
+        // Stronger links first, so an xref's rule names its best evidence.
+        links.sort_by_key(|l| match l.rule {
+            "steward" => 0,
+            "tax_id" => 1,
+            _ => 2,
+        });
+        if let Ok(mut r) = self.reviews.lock() {
+            *r = reviews;
+        }
+        links
+    }
+}
+
 /// Settings of survivorship.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Survivorship {

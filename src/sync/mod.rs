@@ -30,7 +30,10 @@ use crate::config::{ConnectorFile, Project};
 use crate::connector::{self, RawRecord, RejectedInput, SourceContext};
 use crate::mapping::Mapping;
 use crate::model::{CanonicalRecord, Entity};
-use crate::reconcile::{self, DeterministicMatcher, SourceCustomer, Survivorship};
+use crate::reconcile::matching::MatchMode;
+use crate::reconcile::{
+    self, DeterministicMatcher, ProbabilisticMatcher, SourceCustomer, Survivorship,
+};
 use crate::store::{Batch, Counts, Quarantined, RunId, RunStatus, StagedRecord, Store, StoreError};
 
 /// Errors that stop a sync before or outside a run.
@@ -45,6 +48,9 @@ pub enum SyncError {
     /// The channel inventory for the insights could not be computed.
     #[error("customer insights: {0}")]
     Channel(#[from] crate::channel::ChannelError),
+    /// `[reconcile.matching]` is invalid.
+    #[error("config/tributary.toml [reconcile.matching]: {0}")]
+    Matching(String),
     /// A stream names a mapping that was not compiled.
     #[error("connector `{connector}` stream `{stream}`: mapping `{mapping}` is not available")]
     MissingMapping {
@@ -369,6 +375,8 @@ pub struct MasterSummary {
     pub masters: usize,
     /// Masters retired into others by this rebuild.
     pub merged: usize,
+    /// Pairs left for a steward to review.
+    pub reviews: usize,
 }
 
 /// Rebuilds the customer master from every staged customer, keeping master IDs stable.
@@ -397,17 +405,31 @@ pub async fn reconcile_master(
     let survivorship = Survivorship {
         source_priority: project.settings.reconcile.source_priority.clone(),
     };
-    let state = reconcile::reconcile(
-        &existing,
-        &customers,
-        &DeterministicMatcher,
-        &survivorship,
-        Utc::now(),
-    );
+    let settings = &project.settings.reconcile.matching;
+    let (state, reviews) = match settings.mode {
+        MatchMode::Deterministic => (
+            reconcile::reconcile(
+                &existing,
+                &customers,
+                &DeterministicMatcher,
+                &survivorship,
+                Utc::now(),
+            ),
+            0,
+        ),
+        MatchMode::Probabilistic => {
+            let matcher =
+                ProbabilisticMatcher::new(settings, vec![]).map_err(SyncError::Matching)?;
+            let state =
+                reconcile::reconcile(&existing, &customers, &matcher, &survivorship, Utc::now());
+            (state, matcher.reviews().len())
+        }
+    };
     store.save_master(&state).await?;
     Ok(MasterSummary {
         source_records: customers.len(),
         masters: state.masters.len(),
         merged: state.aliases.len().saturating_sub(existing.aliases.len()),
+        reviews,
     })
 }

@@ -48,12 +48,9 @@ impl BlockingRule {
                 let (name, prefix) = match p.split_once(':') {
                     Some((n, k)) => (
                         n,
-                        Some(
-                            k.parse::<usize>()
-                                .ok()
-                                .filter(|k| *k > 0)
-                                .ok_or_else(|| format!("`{p}`: the prefix length must be a positive number"))?,
-                        ),
+                        Some(k.parse::<usize>().ok().filter(|k| *k > 0).ok_or_else(|| {
+                            format!("`{p}`: the prefix length must be a positive number")
+                        })?),
                     ),
                     None => (p.as_str(), None),
                 };

@@ -127,9 +127,7 @@ impl Comparator {
             {
                 return Err("thresholds must lie in 0..1, highest first".into());
             }
-            Comparator::Levenshtein { distances }
-                if !distances.windows(2).all(|w| w[0] < w[1]) =>
-            {
+            Comparator::Levenshtein { distances } if !distances.windows(2).all(|w| w[0] < w[1]) => {
                 return Err("distances must be ascending".into());
             }
             _ => {}
@@ -311,7 +309,11 @@ mod tests {
             thresholds: vec![0.9, 0.7],
         };
         assert_eq!(fuzzy.level("acme trading", "trading acme"), 1, "tokens");
-        assert_eq!(fuzzy.level("44 forbes street", "44 forbse street"), 1, "typo");
+        assert_eq!(
+            fuzzy.level("44 forbes street", "44 forbse street"),
+            1,
+            "typo"
+        );
         assert_eq!(fuzzy.level("acme trading", "zenith mills"), 3);
     }
 

@@ -1,7 +1,10 @@
 //! Probabilistic matching: profiles → blocking → comparison → Fellegi–Sunter scoring with
 //! EM-trained parameters → decisions → constrained clusters.
 //!
-//! Decisions per candidate pair, by match probability: at or above `link_threshold` the pair
+//! Decisions a steward made come first: a must-link joins its records whatever they score, a
+//! cannot-link keeps them apart whatever links them. Records with the same valid tax ID are
+//! then linked whatever else they disagree on. Decisions per candidate pair, by match
+//! probability: at or above `link_threshold` the pair
 //! is linked automatically; at or above `review_threshold` it becomes a review task; below,
 //! the records stay separate. Clusters are built from the links, strongest first, under two
 //! rules: a cluster never holds two different valid tax IDs, and two clusters of several
@@ -29,6 +32,9 @@ use super::cluster::UnionFind;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchSettings {
+    /// `probabilistic` (default) or `deterministic` (the v0 rules: same valid tax ID, or same
+    /// normalised name + postal code + country).
+    pub mode: MatchMode,
     /// Probability at or above which a pair is linked automatically.
     pub link_threshold: f64,
     /// Probability at or above which a pair not linked becomes a review task.
@@ -54,6 +60,7 @@ pub struct MatchSettings {
 impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
+            mode: MatchMode::Probabilistic,
             link_threshold: 0.95,
             review_threshold: 0.5,
             cluster_join: 0.5,
@@ -66,6 +73,26 @@ impl Default for MatchSettings {
             strip_email_plus_tags: false,
         }
     }
+}
+
+/// Which matcher builds the master.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchMode {
+    /// Fellegi–Sunter scoring with EM-trained weights.
+    #[default]
+    Probabilistic,
+    /// The deterministic v0 rules.
+    Deterministic,
+}
+
+/// Decisions a steward made, as pairs of record indexes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Constraints {
+    /// Pairs that must be in one cluster (approved reviews, forced links).
+    pub must_link: Vec<(u32, u32)>,
+    /// Pairs that must never be in one cluster (rejected reviews, forced splits).
+    pub cannot_link: Vec<(u32, u32)>,
 }
 
 /// One configured comparison: `{ name = "name", field = "name_tokens", comparator = { type =
@@ -219,6 +246,18 @@ impl Matching {
     /// Blocks, trains the model on these profiles, scores the candidates, decides and
     /// clusters. `groups` restricts candidates to pairs from different groups (linking).
     pub fn run(&mut self, profiles: &[Profile], groups: Option<&[u32]>) -> Outcome {
+        self.run_with(profiles, groups, &Constraints::default())
+    }
+
+    /// [`Matching::run`] under a steward's constraints: must-links are applied first, then
+    /// links between records with the same valid tax ID, then the others strongest first;
+    /// no link may join two records that cannot be linked.
+    pub fn run_with(
+        &mut self,
+        profiles: &[Profile],
+        groups: Option<&[u32]>,
+        constraints: &Constraints,
+    ) -> Outcome {
         let started = Instant::now();
         let (pairs, blocking) =
             candidate_pairs(profiles, &self.rules, self.settings.max_block_size, groups);
@@ -253,7 +292,9 @@ impl Matching {
         let scored: Vec<ScoredPair> = pairs
             .iter()
             .map(|&(a, b)| {
-                let pattern = self.model.pattern(&profiles[a as usize], &profiles[b as usize]);
+                let pattern = self
+                    .model
+                    .pattern(&profiles[a as usize], &profiles[b as usize]);
                 let weight = weights[&pattern];
                 ScoredPair {
                     a,
@@ -276,7 +317,7 @@ impl Matching {
             },
             seconds: Seconds::default(),
         };
-        outcome.clusters = self.cluster(profiles, &mut outcome.pairs);
+        outcome.clusters = self.cluster(profiles, &mut outcome.pairs, constraints);
         outcome.seconds = Seconds {
             blocking: blocked,
             training: trained - blocked,
@@ -286,26 +327,71 @@ impl Matching {
     }
 
     /// Decides every pair and clusters the links (see the module doc).
-    fn cluster(&self, profiles: &[Profile], pairs: &mut [ScoredPair]) -> Vec<Vec<usize>> {
+    fn cluster(
+        &self,
+        profiles: &[Profile],
+        pairs: &mut Vec<ScoredPair>,
+        constraints: &Constraints,
+    ) -> Vec<Vec<usize>> {
         let s = &self.settings;
         let n = profiles.len();
-        let prob: HashMap<(u32, u32), f64> = pairs
+        let prob: HashMap<(u32, u32), f64> =
+            pairs.iter().map(|p| ((p.a, p.b), p.probability)).collect();
+        let mut cannot: HashMap<u32, Vec<u32>> = HashMap::new();
+        for &(a, b) in &constraints.cannot_link {
+            cannot.entry(a).or_default().push(b);
+            cannot.entry(b).or_default().push(a);
+        }
+        // Must-links that blocking did not pair are added as pairs of their own.
+        for &(a, b) in &constraints.must_link {
+            let (a, b) = (a.min(b), a.max(b));
+            if (a as usize) < n && (b as usize) < n && a != b && !prob.contains_key(&(a, b)) {
+                pairs.push(ScoredPair {
+                    a,
+                    b,
+                    weight: f64::INFINITY,
+                    probability: 1.0,
+                    decision: Decision::Separate,
+                });
+            }
+        }
+        let must: std::collections::HashSet<(u32, u32)> = constraints
+            .must_link
             .iter()
-            .map(|p| ((p.a, p.b), p.probability))
+            .map(|&(a, b)| (a.min(b), a.max(b)))
             .collect();
+        let valid_tax = |i: u32| {
+            profiles[i as usize]
+                .get(Field::TaxId)
+                .filter(|t| t.starts_with("V:"))
+        };
+        let same_tax =
+            |p: &ScoredPair| valid_tax(p.a).is_some() && valid_tax(p.a) == valid_tax(p.b);
+        // Rank: 0 must-link, 1 same valid tax ID, 2 the rest; then by weight.
+        let rank = |p: &ScoredPair| {
+            if must.contains(&(p.a, p.b)) {
+                0
+            } else if same_tax(p) {
+                1
+            } else {
+                2
+            }
+        };
         let mut order: Vec<usize> = (0..pairs.len())
-            .filter(|&i| pairs[i].probability >= s.review_threshold)
+            .filter(|&i| rank(&pairs[i]) < 2 || pairs[i].probability >= s.review_threshold)
             .collect();
-        order.sort_by(|&x, &y| pairs[y].weight.total_cmp(&pairs[x].weight));
+        order.sort_by(|&x, &y| {
+            rank(&pairs[x])
+                .cmp(&rank(&pairs[y]))
+                .then(pairs[y].weight.total_cmp(&pairs[x].weight))
+        });
         let mut uf = UnionFind::new(n);
         let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
-        let mut tax: Vec<Option<&str>> = profiles
-            .iter()
-            .map(|p| p.get(Field::TaxId).filter(|t| t.starts_with("V:")))
-            .collect();
+        let mut tax: Vec<Option<&str>> = (0..n as u32).map(valid_tax).collect();
         for i in order {
             let (a, b) = (pairs[i].a as usize, pairs[i].b as usize);
-            if pairs[i].probability < s.link_threshold {
+            let forced = rank(&pairs[i]);
+            if forced == 2 && pairs[i].probability < s.link_threshold {
                 pairs[i].decision = Decision::Review;
                 continue;
             }
@@ -314,13 +400,27 @@ impl Matching {
                 pairs[i].decision = Decision::Link;
                 continue;
             }
+            let (small, big) = if members[ra].len() <= members[rb].len() {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            };
+            let forbidden = members[small].iter().any(|x| {
+                cannot
+                    .get(x)
+                    .is_some_and(|ys| ys.iter().any(|&y| uf.find(y as usize) == big))
+            });
+            if forbidden {
+                pairs[i].decision = Decision::Refused(Refusal::Steward);
+                continue;
+            }
             if let (Some(x), Some(y)) = (tax[ra], tax[rb])
                 && x != y
             {
                 pairs[i].decision = Decision::Refused(Refusal::TaxIdConflict);
                 continue;
             }
-            if members[ra].len() > 1 && members[rb].len() > 1 {
+            if forced == 2 && members[ra].len() > 1 && members[rb].len() > 1 {
                 let mut sum = 0.0;
                 for &x in &members[ra] {
                     for &y in &members[rb] {
@@ -448,6 +548,7 @@ fn compile_comparison(spec: &ComparisonSpec) -> Result<Comparison, String> {
     if let Some(m) = &spec.m {
         check(m, "m")?;
         c.m = m.clone();
+        c.start_m = m.clone();
         c.fixed_m = true;
     }
     if let Some(u) = &spec.u {
@@ -480,6 +581,8 @@ pub enum Refusal {
     TaxIdConflict,
     /// Two clusters of several records with too little evidence between them.
     WeakJoin,
+    /// A steward said these records are not the same customer.
+    Steward,
 }
 
 /// A scored candidate pair (indexes into the profiles).

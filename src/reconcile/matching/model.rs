@@ -18,6 +18,8 @@ use super::profile::{Field, Profile};
 
 /// Smallest probability a level may have (keeps weights finite).
 const FLOOR: f64 = 1e-6;
+/// Weight of the starting m values in each EM update, in pairs.
+const PSEUDO_PAIRS: f64 = 2.0;
 
 /// One comparison of the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,12 +32,17 @@ pub struct Comparison {
     pub comparator: Comparator,
     /// P(level | match), per level.
     pub m: Vec<f64>,
+    /// The m values before training (the prior of the EM updates).
+    pub start_m: Vec<f64>,
     /// P(level | non-match), per level.
     pub u: Vec<f64>,
     /// m values fixed by configuration (not trained).
     pub fixed_m: bool,
     /// u values fixed by configuration (not trained).
     pub fixed_u: bool,
+    /// A level whose m is known rather than learnt (two different valid tax IDs are almost
+    /// never one legal entity, however few examples the data holds).
+    pub pinned_m: Option<(usize, f64)>,
 }
 
 impl Comparison {
@@ -47,21 +54,33 @@ impl Comparison {
         let mut m: Vec<f64> = (0..n)
             .map(|i| if i == 0 { 0.8 } else { 0.2 / (n - 1) as f64 })
             .collect();
-        if let Some(i) = names.iter().position(|l| l == "different valid IDs") {
-            m[i] = 0.001;
+        let pinned_m = names
+            .iter()
+            .position(|l| l == "different valid IDs")
+            .map(|i| (i, 0.0001));
+        if let Some((i, v)) = pinned_m {
+            m[i] = v;
         }
         normalise(&mut m);
         let u: Vec<f64> = (0..n)
-            .map(|i| if i + 1 == n { 0.9 } else { 0.1 / (n - 1) as f64 })
+            .map(|i| {
+                if i + 1 == n {
+                    0.9
+                } else {
+                    0.1 / (n - 1) as f64
+                }
+            })
             .collect();
         Comparison {
             name: name.to_string(),
             field,
             comparator,
+            start_m: m.clone(),
             m,
             u,
             fixed_m: false,
             fixed_u: false,
+            pinned_m,
         }
     }
 
@@ -126,10 +145,9 @@ impl Model {
 
     /// The comparison vector of a pair.
     pub fn pattern(&self, a: &Profile, b: &Profile) -> Pattern {
-        self.comparisons
-            .iter()
-            .enumerate()
-            .fold(0, |acc, (i, c)| acc | (Pattern::from(c.level(a, b)) << (4 * i)))
+        self.comparisons.iter().enumerate().fold(0, |acc, (i, c)| {
+            acc | (Pattern::from(c.level(a, b)) << (4 * i))
+        })
     }
 
     /// The level of comparison `i` in a pattern.
@@ -174,16 +192,11 @@ impl Model {
     }
 
     /// Counts the candidate pairs by comparison pattern.
-    pub fn patterns(
-        &self,
-        profiles: &[Profile],
-        pairs: &[(u32, u32)],
-    ) -> HashMap<Pattern, f64> {
+    pub fn patterns(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> HashMap<Pattern, f64> {
         let count = |chunk: &[(u32, u32)]| {
             let mut out: HashMap<Pattern, f64> = HashMap::new();
             for &(i, j) in chunk {
-                *out
-                    .entry(self.pattern(&profiles[i as usize], &profiles[j as usize]))
+                *out.entry(self.pattern(&profiles[i as usize], &profiles[j as usize]))
                     .or_default() += 1.0;
             }
             out
@@ -250,12 +263,26 @@ impl Model {
                 if c.fixed_m {
                     continue;
                 }
-                let sum: f64 = num.iter().sum();
-                if sum <= 0.0 {
-                    continue;
+                // A few pseudo-pairs at the starting values keep sparse data from driving a
+                // level to 0 or 1 (a Dirichlet prior).
+                let sum: f64 = num.iter().sum::<f64>() + PSEUDO_PAIRS;
+                let mut next: Vec<f64> = num
+                    .iter()
+                    .zip(&c.start_m)
+                    .map(|(x, m0)| ((x + PSEUDO_PAIRS * m0) / sum).max(FLOOR))
+                    .collect();
+                if let Some((i, v)) = c.pinned_m {
+                    let rest: f64 = next
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, x)| x)
+                        .sum();
+                    for (j, x) in next.iter_mut().enumerate() {
+                        *x = if j == i { v } else { *x / rest * (1.0 - v) };
+                    }
                 }
-                for (m, x) in c.m.iter_mut().zip(num) {
-                    let new = (x / sum).max(FLOOR);
+                for (m, new) in c.m.iter_mut().zip(next) {
                     moved = moved.max((new - *m).abs());
                     *m = new;
                 }

@@ -134,11 +134,7 @@ impl Profile {
     /// The profile of a customer.
     pub fn of(c: &Customer, options: &ProfileOptions) -> Profile {
         let mut p = Profile::default();
-        let text = |v: &Option<String>| {
-            v.as_deref()
-                .map(|s| simple(s))
-                .filter(|s| !s.is_empty())
-        };
+        let text = |v: &Option<String>| v.as_deref().map(simple).filter(|s| !s.is_empty());
         let person = c.given_name.is_some() || c.family_name.is_some();
         if person {
             let (given, family) = (text(&c.given_name), text(&c.family_name));
@@ -168,13 +164,15 @@ impl Profile {
         }
         p.set(
             Field::TaxId,
-            c.tax_id.as_deref().and_then(|raw| match taxid::valid(Some(raw)) {
-                Some(t) => Some(format!("V:{}", t.value)),
-                None => {
-                    let n = taxid::normalize_tax_id(raw);
-                    (!n.is_empty()).then(|| format!("I:{n}"))
-                }
-            }),
+            c.tax_id
+                .as_deref()
+                .and_then(|raw| match taxid::valid(Some(raw)) {
+                    Some(t) => Some(format!("V:{}", t.value)),
+                    None => {
+                        let n = taxid::normalize_tax_id(raw);
+                        (!n.is_empty()).then(|| format!("I:{n}"))
+                    }
+                }),
         );
         p.set(Field::BirthDate, c.birth_date.map(|d| d.to_string()));
         let country = c.country.as_deref().and_then(normalize::normalize_country);
