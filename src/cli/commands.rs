@@ -7,8 +7,8 @@ use chrono::Utc;
 
 use super::output::{self, Bars};
 use super::{
-    BenchCommand, Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL,
-    EXIT_USAGE, Format, SyncArgs,
+    BenchCommand, By, Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL,
+    EXIT_USAGE, Format, MasterCommand, ReviewArgs, ReviewCommand, SyncArgs,
 };
 use crate::config::Project;
 use crate::config::secrets::redact_url;
@@ -73,6 +73,8 @@ async fn dispatch(cli: Cli) -> Outcome {
             Ok(EXIT_OK)
         }
         Command::Credit(args) => credit(&project, args).await,
+        Command::Review(args) => review(&project, args).await,
+        Command::Master(command) => master(&project, command).await,
         Command::Bench(BenchCommand::Febrl {
             files,
             with_ssn,
@@ -404,5 +406,135 @@ fn bench_febrl(
             }
         }
     }
+    Ok(EXIT_OK)
+}
+
+fn actor(by: By) -> crate::steward::Actor {
+    crate::steward::Actor {
+        name: by.by,
+        reason: by.reason,
+    }
+}
+
+/// `SOURCE:KEY` → (source, key).
+fn record(text: &str) -> std::result::Result<(String, String), Failure> {
+    match text.split_once(':') {
+        Some((s, k)) if !s.is_empty() && !k.is_empty() => Ok((s.to_string(), k.to_string())),
+        _ => Err(Failure(
+            EXIT_USAGE,
+            anyhow!("`{text}`: write a source record as SOURCE:KEY, e.g. erp:C10014"),
+        )),
+    }
+}
+
+/// A steward error as a failure: usage errors for refusals and unknown names.
+fn steward_failure(e: crate::steward::StewardError) -> Failure {
+    use crate::steward::StewardError;
+    match e {
+        StewardError::NotFound(_) | StewardError::Refused(_) => Failure(EXIT_FAILED, e.into()),
+        other => Failure(EXIT_FAILED, other.into()),
+    }
+}
+
+async fn review(project: &Project, args: ReviewArgs) -> Outcome {
+    use crate::steward;
+    use crate::store::steward::ReviewStatus;
+    let store = open(project).await?;
+    match args.command {
+        None => {
+            let status = (!args.all).then_some(ReviewStatus::Open);
+            let reviews = store.reviews(status).await?;
+            if args.json {
+                output::json(&reviews)?;
+            } else {
+                output::reviews(&reviews);
+            }
+        }
+        Some(ReviewCommand::Show { id, json }) => {
+            let r = store
+                .review(id)
+                .await?
+                .ok_or_else(|| anyhow!("no review {id} (try `tributary review --all`)"))?;
+            if json {
+                output::json(&r)?;
+            } else {
+                output::review(&r);
+            }
+        }
+        Some(ReviewCommand::Approve { id, by }) => {
+            let done = steward::decide_review(project, &store, id, true, &actor(by))
+                .await
+                .map_err(steward_failure)?;
+            output::steward_done("approved", &done);
+        }
+        Some(ReviewCommand::Reject { id, by }) => {
+            let done = steward::decide_review(project, &store, id, false, &actor(by))
+                .await
+                .map_err(steward_failure)?;
+            output::steward_done("rejected", &done);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+async fn master(project: &Project, command: MasterCommand) -> Outcome {
+    use crate::steward;
+    let store = open(project).await?;
+    let (what, done) = match command {
+        MasterCommand::History { id, json } => {
+            let h = steward::history(&store, &id)
+                .await
+                .map_err(steward_failure)?;
+            if json {
+                output::json(&h)?;
+            } else {
+                output::history(&h);
+            }
+            return Ok(EXIT_OK);
+        }
+        MasterCommand::Merge { a, b, by } => (
+            "merged",
+            steward::merge(project, &store, &a, &b, &actor(by)).await,
+        ),
+        MasterCommand::Split { id, records, by } => {
+            let records = records
+                .iter()
+                .map(|r| record(r))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            (
+                "split",
+                steward::split(project, &store, &id, &records, &actor(by)).await,
+            )
+        }
+        MasterCommand::Link { left, right, by } => (
+            "linked",
+            steward::force(
+                project,
+                &store,
+                record(&left)?,
+                record(&right)?,
+                true,
+                &actor(by),
+            )
+            .await,
+        ),
+        MasterCommand::Unlink { left, right, by } => (
+            "unlinked",
+            steward::force(
+                project,
+                &store,
+                record(&left)?,
+                record(&right)?,
+                false,
+                &actor(by),
+            )
+            .await,
+        ),
+        MasterCommand::Undo { action, by } => (
+            "undone",
+            steward::undo(project, &store, action, &actor(by)).await,
+        ),
+    };
+    output::steward_done(what, &done.map_err(steward_failure)?);
     Ok(EXIT_OK)
 }

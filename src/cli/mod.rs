@@ -95,6 +95,12 @@ pub enum Command {
         #[command(flatten)]
         asof: AsOf,
     },
+    /// The data steward's review queue: pairs the matcher could not decide (`review` lists the
+    /// open ones; `review show|approve|reject ID`).
+    Review(ReviewArgs),
+    /// A data steward's actions on the customer master, audited and undoable.
+    #[command(subcommand)]
+    Master(MasterCommand),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -107,6 +113,116 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
         /// Print JSON (with raw payloads).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `review` options.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReviewArgs {
+    /// What to do with one review.
+    #[command(subcommand)]
+    pub command: Option<ReviewCommand>,
+    /// Also list approved, rejected and obsolete reviews.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `review` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// One review with the explanation of its score.
+    Show {
+        /// Review number.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The two records are the same customer: link them (now and in every later rebuild).
+    Approve {
+        /// Review number.
+        id: i64,
+        #[command(flatten)]
+        by: By,
+    },
+    /// The two records are different customers: keep them apart.
+    Reject {
+        /// Review number.
+        id: i64,
+        #[command(flatten)]
+        by: By,
+    },
+}
+
+/// Who acts and why (every steward action is audited).
+#[derive(Debug, Args)]
+pub struct By {
+    /// Why (required).
+    #[arg(long)]
+    pub reason: String,
+    /// Who (defaults to $USER).
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub by: String,
+}
+
+/// `master` subcommands. Records are written `SOURCE:KEY` (e.g. `erp:C10014`).
+#[derive(Debug, Subcommand)]
+pub enum MasterCommand {
+    /// Merge two masters: the older keeps its ID, the other becomes an alias of it.
+    Merge {
+        /// One master ID.
+        a: String,
+        /// The other.
+        b: String,
+        #[command(flatten)]
+        by: By,
+    },
+    /// Split records out of a master into a master of their own.
+    Split {
+        /// Master ID.
+        id: String,
+        /// The records to split out.
+        #[arg(required = true)]
+        records: Vec<String>,
+        #[command(flatten)]
+        by: By,
+    },
+    /// Force two source records into one master.
+    Link {
+        /// One record.
+        left: String,
+        /// The other.
+        right: String,
+        #[command(flatten)]
+        by: By,
+    },
+    /// Force two source records apart.
+    Unlink {
+        /// One record.
+        left: String,
+        /// The other.
+        right: String,
+        #[command(flatten)]
+        by: By,
+    },
+    /// Undo a steward action (its number is in `master history` and in each action's output).
+    Undo {
+        /// Action number.
+        action: i64,
+        #[command(flatten)]
+        by: By,
+    },
+    /// The steward actions concerning a master, oldest first.
+    History {
+        /// Master ID (an alias works too).
+        id: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },

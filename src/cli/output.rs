@@ -125,8 +125,8 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &In
         }
     }
     println!(
-        "customer master: {} source customers → {} master customers ({} merged this run, {} pairs to review)",
-        master.source_records, master.masters, master.merged, master.reviews
+        "customer master: {} source customers → {} master customers ({} merged this run, {} pairs to review, {} new)",
+        master.source_records, master.masters, master.merged, master.reviews, master.new_reviews
     );
     let counts = |m: &std::collections::BTreeMap<&str, usize>| {
         m.iter()
@@ -502,4 +502,101 @@ pub fn explanation(e: &crate::reconcile::matching::Explanation) {
         "  {:<14} {:>+8.2}  probability {:.4}",
         "total", e.weight, e.probability
     );
+}
+
+/// The review queue.
+pub fn reviews(reviews: &[crate::store::steward::Review]) {
+    if reviews.is_empty() {
+        println!("no reviews");
+        return;
+    }
+    let mut t = table(&["review", "probability", "reason", "left", "right", "status"]);
+    for r in reviews {
+        t.add_row(vec![
+            r.id.to_string(),
+            r.probability.to_string(),
+            r.reason.clone(),
+            format!("{}:{}", r.left.0, r.left.1),
+            format!("{}:{}", r.right.0, r.right.1),
+            r.status.as_str().to_string(),
+        ]);
+    }
+    println!("{t}");
+}
+
+/// One review with its explanation.
+pub fn review(r: &crate::store::steward::Review) {
+    println!(
+        "review {} ({}): {}:{} ~ {}:{}",
+        r.id,
+        r.status.as_str(),
+        r.left.0,
+        r.left.1,
+        r.right.0,
+        r.right.1
+    );
+    println!(
+        "probability {}, {}",
+        r.probability,
+        r.reason.replace('_', " ")
+    );
+    match serde_json::from_value::<crate::reconcile::matching::Explanation>(r.explanation.clone()) {
+        Ok(e) => explanation(&e),
+        Err(_) => println!("{}", r.explanation),
+    }
+}
+
+/// What a steward action did.
+pub fn steward_done(what: &str, done: &crate::steward::Done) {
+    println!("{what} (action {})", done.decision);
+    for (source, key, master) in &done.records {
+        println!("  {source}:{key} → {master}");
+    }
+    println!(
+        "customer master: {} master customers, {} pairs to review",
+        done.master.masters, done.master.reviews
+    );
+}
+
+/// A master's steward history.
+pub fn history(decisions: &[crate::store::steward::Decision]) {
+    if decisions.is_empty() {
+        println!("no steward actions");
+        return;
+    }
+    for d in decisions {
+        let (id, created_at, d2) = (d.id, d.created_at, d);
+        let d = &d2.what;
+        let pairs: Vec<String> = d
+            .pairs
+            .iter()
+            .map(|(a, b)| {
+                format!(
+                    "{}:{} {} {}:{}",
+                    a.0,
+                    a.1,
+                    if d.same { "=" } else { "≠" },
+                    b.0,
+                    b.1
+                )
+            })
+            .collect();
+        println!(
+            "#{} {} {} by {} — {} [{}]",
+            id,
+            created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            d.action,
+            d.actor,
+            d.reason,
+            pairs.join("; ")
+        );
+        if let Some(at) = d2.undone_at {
+            println!(
+                "    undone {} by {} — {}",
+                at.format("%Y-%m-%d %H:%M:%S UTC"),
+                d2.undone_by.as_deref().unwrap_or("?"),
+                d2.undo_reason.as_deref().unwrap_or("")
+            );
+        }
+    }
 }

@@ -174,7 +174,7 @@ pub struct ReviewCandidate {
     /// Match probability.
     pub probability: f64,
     /// Why it is not linked automatically: `between_thresholds`, `tax_id_conflict`,
-    /// `weak_join`.
+    /// `weak_join`, `names_differ`.
     pub reason: String,
     /// How the score came about.
     pub explanation: matching::Explanation,
@@ -260,6 +260,7 @@ impl Matcher for ProbabilisticMatcher {
                 matching::Decision::Review => "between_thresholds",
                 matching::Decision::Refused(matching::Refusal::TaxIdConflict) => "tax_id_conflict",
                 matching::Decision::Refused(matching::Refusal::WeakJoin) => "weak_join",
+                matching::Decision::Refused(matching::Refusal::NamesDiffer) => "names_differ",
                 matching::Decision::Refused(matching::Refusal::Steward) => continue,
             };
             reviews.push(ReviewCandidate {

@@ -35,6 +35,7 @@ mod master;
 mod runs;
 mod sql;
 mod staging;
+pub mod steward;
 pub mod testing;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,7 @@ use crate::reconcile::matching::MatchMode;
 use crate::reconcile::{
     self, DeterministicMatcher, ProbabilisticMatcher, SourceCustomer, Survivorship,
 };
+use crate::store::steward::ReviewInput;
 use crate::store::{Batch, Counts, Quarantined, RunId, RunStatus, StagedRecord, Store, StoreError};
 
 /// Errors that stop a sync before or outside a run.
@@ -377,6 +378,8 @@ pub struct MasterSummary {
     pub merged: usize,
     /// Pairs left for a steward to review.
     pub reviews: usize,
+    /// Of those, pairs not proposed before.
+    pub new_reviews: usize,
 }
 
 /// Rebuilds the customer master from every staged customer, keeping master IDs stable.
@@ -415,21 +418,34 @@ pub async fn reconcile_master(
                 &survivorship,
                 Utc::now(),
             ),
-            0,
+            vec![],
         ),
         MatchMode::Probabilistic => {
+            let decisions = crate::steward::active_decisions(store).await?;
             let matcher =
-                ProbabilisticMatcher::new(settings, vec![]).map_err(SyncError::Matching)?;
+                ProbabilisticMatcher::new(settings, decisions).map_err(SyncError::Matching)?;
             let state =
                 reconcile::reconcile(&existing, &customers, &matcher, &survivorship, Utc::now());
-            (state, matcher.reviews().len())
+            (state, matcher.reviews())
         }
     };
     store.save_master(&state).await?;
+    let proposed: Vec<ReviewInput> = reviews
+        .iter()
+        .map(|r| ReviewInput {
+            left: r.left.clone(),
+            right: r.right.clone(),
+            probability: r.probability,
+            reason: r.reason.clone(),
+            explanation: serde_json::to_value(&r.explanation).unwrap_or(Value::Null),
+        })
+        .collect();
+    let queue = store.save_reviews(&proposed, Utc::now()).await?;
     Ok(MasterSummary {
         source_records: customers.len(),
         masters: state.masters.len(),
         merged: state.aliases.len().saturating_sub(existing.aliases.len()),
-        reviews,
+        reviews: proposed.len(),
+        new_reviews: queue.created as usize,
     })
 }

@@ -3,14 +3,17 @@
 //!
 //! Decisions a steward made come first: a must-link joins its records whatever they score, a
 //! cannot-link keeps them apart whatever links them. Records with the same valid tax ID are
-//! then linked whatever else they disagree on. Decisions per candidate pair, by match
-//! probability: at or above `link_threshold` the pair
-//! is linked automatically; at or above `review_threshold` it becomes a review task; below,
-//! the records stay separate. Clusters are built from the links, strongest first, under two
-//! rules: a cluster never holds two different valid tax IDs, and two clusters of several
-//! records each are joined only when the average probability over all their cross pairs
-//! (unscored pairs count as 0) reaches `cluster_join` — one weak link between two strong
-//! clusters is not enough. A link refused by either rule becomes a review task with the reason.
+//! then linked whatever else they disagree on. Every other candidate pair is decided by its
+//! match probability: at or above `link_threshold` it is linked automatically; at or above
+//! `review_threshold` it becomes a review task; below, the records stay separate. A pair whose
+//! `gate` comparisons (the company name) disagree outright is never linked automatically, only
+//! reviewed: a shared address and phone are not enough when the names differ.
+//!
+//! Clusters are built from the links, strongest first, under two rules: a cluster never holds
+//! two different valid tax IDs, and two clusters of several records each are joined only when
+//! the average probability over all their cross pairs (unscored pairs count as 0) reaches
+//! `cluster_join` — one weak link between two strong clusters is not enough. A link refused by
+//! a rule becomes a review task with the reason.
 
 pub mod blocking;
 pub mod compare;
@@ -41,6 +44,10 @@ pub struct MatchSettings {
     pub review_threshold: f64,
     /// Average cross-pair probability needed to join two clusters of several records each.
     pub cluster_join: f64,
+    /// Comparisons that must not disagree outright (level "else") for an automatic link: such
+    /// a pair goes to review however high it scores (shared addresses and phones are not
+    /// enough when the names differ).
+    pub gate: Vec<String>,
     /// Blocking rules; empty = the built-in ones.
     pub blocking: Vec<RuleSpec>,
     /// Blocks larger than this are skipped.
@@ -64,6 +71,7 @@ impl Default for MatchSettings {
             link_threshold: 0.95,
             review_threshold: 0.5,
             cluster_join: 0.5,
+            gate: vec!["name".into()],
             blocking: vec![],
             max_block_size: 500,
             comparisons: vec![],
@@ -232,6 +240,11 @@ impl Matching {
         if comparisons.len() > 16 {
             return Err("at most 16 comparisons".into());
         }
+        for g in &s.gate {
+            if !comparisons.iter().any(|c: &Comparison| &c.name == g) {
+                return Err(format!("gate names `{g}`, which is not a comparison"));
+            }
+        }
         Ok(Matching {
             settings: s.clone(),
             rules,
@@ -395,6 +408,10 @@ impl Matching {
                 pairs[i].decision = Decision::Review;
                 continue;
             }
+            if forced == 2 && self.gated(&profiles[a], &profiles[b]) {
+                pairs[i].decision = Decision::Refused(Refusal::NamesDiffer);
+                continue;
+            }
             let (ra, rb) = (uf.find(a), uf.find(b));
             if ra == rb {
                 pairs[i].decision = Decision::Link;
@@ -447,6 +464,16 @@ impl Matching {
             .filter(|p| p.decision == Decision::Link)
             .map(|p| (p.a as usize, p.b as usize));
         super::cluster::clusters(n, links)
+    }
+
+    /// True when a gate comparison disagrees outright.
+    fn gated(&self, a: &Profile, b: &Profile) -> bool {
+        self.model.comparisons.iter().any(|c| {
+            self.settings.gate.contains(&c.name) && {
+                let level = c.level(a, b);
+                level != NULL && usize::from(level) + 1 == c.comparator.levels()
+            }
+        })
     }
 
     /// Why a pair scored as it did: the prior, then each comparison's level, values and
@@ -583,6 +610,8 @@ pub enum Refusal {
     WeakJoin,
     /// A steward said these records are not the same customer.
     Steward,
+    /// A `gate` comparison (the name) disagrees outright.
+    NamesDiffer,
 }
 
 /// A scored candidate pair (indexes into the profiles).
@@ -627,7 +656,7 @@ pub struct Outcome {
 }
 
 /// One comparison's part of a score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Comparison name.
     pub comparison: String,
@@ -644,7 +673,7 @@ pub struct Step {
 }
 
 /// A pair's score, step by step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     /// Prior log2 odds.
     pub prior: f64,

@@ -1,0 +1,36 @@
+-- The data steward's work: review tasks the matcher leaves, and decisions (must-link / cannot-link) that
+-- every later master rebuild obeys until they are undone. Keep in step with migrations/postgres/0004_steward.sql.
+-- Probabilities are exact decimal text.
+CREATE TABLE match_reviews (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    left_source   TEXT    NOT NULL,
+    left_key      TEXT    NOT NULL,
+    right_source  TEXT    NOT NULL,
+    right_key     TEXT    NOT NULL,
+    probability   TEXT    NOT NULL,
+    reason        TEXT    NOT NULL,
+    explanation   TEXT    NOT NULL,
+    status        TEXT    NOT NULL CHECK (status IN ('open', 'approved', 'rejected', 'obsolete')),
+    created_at    TEXT    NOT NULL,
+    updated_at    TEXT    NOT NULL,
+    UNIQUE (left_source, left_key, right_source, right_key)
+) STRICT;
+CREATE INDEX match_reviews_by_status ON match_reviews (status, probability DESC);
+
+-- One row per steward action (who, when, why), with the record pairs it decided: `same` = must-link,
+-- otherwise cannot-link. Undoing an action marks it; the row stays as history.
+CREATE TABLE steward_decisions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    action        TEXT        NOT NULL
+        CHECK (action IN ('approve', 'reject', 'force_link', 'force_split', 'merge', 'split')),
+    same          INTEGER     NOT NULL,
+    pairs         TEXT       NOT NULL,
+    review_id     INTEGER      REFERENCES match_reviews (id),
+    subject       TEXT        NOT NULL,
+    actor         TEXT        NOT NULL,
+    reason        TEXT        NOT NULL,
+    created_at    TEXT NOT NULL,
+    undone_at     TEXT,
+    undone_by     TEXT,
+    undo_reason   TEXT
+) STRICT;
