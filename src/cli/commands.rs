@@ -75,6 +75,9 @@ async fn dispatch(cli: Cli) -> Outcome {
         Command::Credit(args) => credit(&project, args).await,
         Command::Review(args) => review(&project, args).await,
         Command::Master(command) => master(&project, command).await,
+        Command::Bench(BenchCommand::Master { records, new, json }) => {
+            bench_master(&project, records, new, json)
+        }
         Command::Bench(BenchCommand::Febrl {
             files,
             with_ssn,
@@ -536,5 +539,57 @@ async fn master(project: &Project, command: MasterCommand) -> Outcome {
         ),
     };
     output::steward_done(what, &done.map_err(steward_failure)?);
+    Ok(EXIT_OK)
+}
+
+fn bench_master(project: &Project, records: usize, new: usize, json: bool) -> Outcome {
+    use crate::reconcile::{febrl, matching::Matching, scale};
+    let mut matching = Matching::new(&project.settings.reconcile.matching).map_err(|e| {
+        Failure(
+            EXIT_USAGE,
+            anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
+        )
+    })?;
+    let r = scale::run(records, new, &mut matching);
+    if json {
+        output::json(&r)?;
+        return Ok(EXIT_OK);
+    }
+    let q = |q: &febrl::Quality| {
+        format!(
+            "precision {:.4}  recall {:.4}  F1 {:.4}",
+            q.precision, q.recall, q.f1
+        )
+    };
+    println!(
+        "generated customers: {} records ({:.1} s to generate)",
+        r.records, r.seconds_generate
+    );
+    println!("  true pairs         {}", r.true_pairs);
+    println!("  candidate pairs    {}", r.candidate_pairs);
+    for (rule, pairs, skipped) in &r.blocking_rules {
+        println!("    {rule:<28} {pairs:>10} pairs, {skipped} blocks skipped");
+    }
+    println!("  clusters           {}", q(&r.quality));
+    println!(
+        "  review tasks       {} {:?}",
+        r.reviews, r.reviews_by_reason
+    );
+    println!(
+        "  seconds            {:.2} profiles + {:.2} match = {:.2} (+ {:.2} to keep the blocking index)",
+        r.seconds_profiles,
+        r.seconds_match,
+        r.seconds_profiles + r.seconds_match,
+        r.seconds_index
+    );
+    println!(
+        "  new records        {} matched and merged in {:.3} s; afterwards {}",
+        r.new_records,
+        r.seconds_new,
+        q(&r.quality_after_new)
+    );
+    if let Some(mib) = r.peak_rss_mib {
+        println!("  peak memory        {mib} MiB");
+    }
     Ok(EXIT_OK)
 }

@@ -231,6 +231,21 @@ pub enum MasterCommand {
 /// `bench` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Match generated customer records with known duplicates (Chinese and English company
+    /// names, tax IDs, addresses, phones, e-mails, written differently per source), then match
+    /// and merge a batch of new records into the result; prints time, peak memory, candidate
+    /// pairs and pairwise precision, recall and F1.
+    Master {
+        /// Records matched whole.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// New records matched and merged afterwards.
+        #[arg(long, default_value_t = 1_000)]
+        new: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Match FEBRL person records with the `[reconcile.matching]` settings and print candidate
     /// pairs, precision, recall and F1 over record pairs, and seconds. One file: deduplicate it;
     /// two files: link them.

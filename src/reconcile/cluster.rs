@@ -17,6 +17,12 @@ impl UnionFind {
         }
     }
 
+    /// Adds one element, alone in its set.
+    pub fn push(&mut self) {
+        self.parent.push(self.parent.len());
+        self.size.push(1);
+    }
+
     /// The representative of `x`'s set.
     pub fn find(&mut self, mut x: usize) -> usize {
         while self.parent[x] != x {

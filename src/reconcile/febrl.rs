@@ -127,7 +127,7 @@ pub struct Quality {
 }
 
 impl Quality {
-    fn new(tp: u64, predicted: u64, truth: u64) -> Self {
+    pub(crate) fn new(tp: u64, predicted: u64, truth: u64) -> Self {
         let (fp, fn_) = (predicted - tp, truth - tp);
         let precision = if predicted == 0 {
             1.0
@@ -300,7 +300,7 @@ pub fn run(files: &[Vec<FebrlRecord>], matching: &mut Matching, show: usize) -> 
 }
 
 /// Pairs inside groups that `counts` admits and `is` accepts.
-fn count_pairs<'a>(
+pub(crate) fn count_pairs<'a>(
     groups: impl Iterator<Item = &'a Vec<usize>>,
     counts: &dyn Fn(usize, usize) -> bool,
     is: &dyn Fn(usize, usize) -> bool,

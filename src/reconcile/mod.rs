@@ -33,7 +33,9 @@ pub mod cluster;
 pub mod febrl;
 pub mod matching;
 pub mod normalize;
+pub mod scale;
 pub mod survivorship;
+pub mod synth;
 pub mod taxid;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@
 //! larger than the cap is skipped (and reported): a key that common says nothing.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use serde::Deserialize;
 
@@ -81,6 +82,102 @@ impl BlockingRule {
         }
         Some(key)
     }
+
+    /// The key as a 64-bit hash (fixed keys, so it repeats from run to run); equal keys give
+    /// equal hashes, and the rare collision only adds a candidate pair.
+    pub fn hashed_key(&self, p: &Profile) -> Option<u64> {
+        let mut h = std::hash::DefaultHasher::new();
+        for part in &self.parts {
+            let v = p.get(part.field)?;
+            match part.prefix {
+                Some(n) => v.chars().take(n).for_each(|c| c.hash(&mut h)),
+                None => v.chars().for_each(|c| c.hash(&mut h)),
+            }
+            '\u{1f}'.hash(&mut h);
+        }
+        Some(h.finish())
+    }
+}
+
+/// The blocking keys of a set of profiles, one sorted table per rule, plus the records added
+/// since (for matching new records against everything without re-blocking).
+#[derive(Debug, Clone, Default)]
+pub struct BlockIndex {
+    /// Per rule: (hashed key, record), sorted.
+    sorted: Vec<Vec<(u64, u32)>>,
+    /// Per rule: records added after the sorted table was built.
+    added: Vec<HashMap<u64, Vec<u32>>>,
+}
+
+impl BlockIndex {
+    /// Indexes `profiles` under `rules`.
+    pub fn build(profiles: &[Profile], rules: &[BlockingRule]) -> Self {
+        let sorted = rules
+            .iter()
+            .map(|rule| {
+                let mut keys: Vec<(u64, u32)> = profiles
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| Some((rule.hashed_key(p)?, i as u32)))
+                    .collect();
+                keys.sort_unstable();
+                keys
+            })
+            .collect();
+        BlockIndex {
+            sorted,
+            added: vec![HashMap::new(); rules.len()],
+        }
+    }
+
+    /// The blocks of rule `r` (records sharing a key), in key order.
+    fn blocks(&self, r: usize) -> impl Iterator<Item = Vec<u32>> + '_ {
+        self.sorted[r]
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| run.iter().map(|&(_, i)| i).collect())
+    }
+
+    /// Records indexed under `key` for rule `r`.
+    fn members(&self, r: usize, key: u64) -> impl Iterator<Item = u32> + '_ {
+        let table = &self.sorted[r];
+        let start = table.partition_point(|e| e.0 < key);
+        table[start..]
+            .iter()
+            .take_while(move |e| e.0 == key)
+            .map(|e| e.1)
+            .chain(self.added[r].get(&key).into_iter().flatten().copied())
+    }
+
+    /// Candidate pairs of the records `first..profiles.len()` (added to the index here) with
+    /// every record indexed before them and with each other; sorted, distinct, `(i, j)` with
+    /// `i < j`. Blocks over `max_block` are skipped as in [`candidate_pairs`].
+    pub fn add(
+        &mut self,
+        profiles: &[Profile],
+        first: usize,
+        rules: &[BlockingRule],
+        max_block: usize,
+    ) -> Vec<(u32, u32)> {
+        let mut pairs: Vec<u64> = Vec::new();
+        for (r, rule) in rules.iter().enumerate() {
+            for (j, p) in profiles.iter().enumerate().skip(first) {
+                let Some(key) = rule.hashed_key(p) else {
+                    continue;
+                };
+                let others: Vec<u32> = self.members(r, key).collect();
+                if others.len() < max_block {
+                    pairs.extend(others.iter().map(|&i| (u64::from(i) << 32) | j as u64));
+                }
+                self.added[r].entry(key).or_default().push(j as u32);
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+            .into_iter()
+            .map(|p| ((p >> 32) as u32, p as u32))
+            .collect()
+    }
 }
 
 /// What blocking did.
@@ -100,17 +197,26 @@ pub fn candidate_pairs(
     max_block: usize,
     groups: Option<&[u32]>,
 ) -> (Vec<(u32, u32)>, BlockingStats) {
+    candidates_of(
+        &BlockIndex::build(profiles, rules),
+        rules,
+        max_block,
+        groups,
+    )
+}
+
+/// [`candidate_pairs`] from an index built already.
+pub fn candidates_of(
+    index: &BlockIndex,
+    rules: &[BlockingRule],
+    max_block: usize,
+    groups: Option<&[u32]>,
+) -> (Vec<(u32, u32)>, BlockingStats) {
     let mut pairs: Vec<u64> = Vec::new();
     let mut stats = BlockingStats::default();
-    for rule in rules {
-        let mut blocks: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, p) in profiles.iter().enumerate() {
-            if let Some(k) = rule.key(p) {
-                blocks.entry(k).or_default().push(i as u32);
-            }
-        }
+    for (r, rule) in rules.iter().enumerate() {
         let (mut produced, mut skipped) = (0u64, 0u64);
-        for members in blocks.values() {
+        for members in index.blocks(r) {
             if members.len() > max_block {
                 skipped += 1;
                 continue;
@@ -218,6 +324,22 @@ mod tests {
             let (pairs, _) = candidate_pairs(&ps, std::slice::from_ref(r), 100, None);
             assert_eq!(truth.iter().filter(|t| pairs.contains(t)).count(), 5);
         }
+    }
+
+    #[test]
+    fn records_added_later_meet_the_indexed_ones_and_each_other() {
+        let ps = vec![
+            profile(&[(Field::FamilyName, "smith")]),
+            profile(&[(Field::FamilyName, "jones")]),
+            profile(&[(Field::FamilyName, "smith")]),
+            profile(&[(Field::FamilyName, "smith")]),
+        ];
+        let rules = [rule(&["family_name"])];
+        let mut index = BlockIndex::build(&ps[..2], &rules);
+        assert_eq!(index.add(&ps, 2, &rules, 100), [(0, 2), (0, 3), (2, 3)]);
+        // The same pairs as blocking everything at once.
+        let (all, _) = candidate_pairs(&ps, &rules, 100, None);
+        assert_eq!(all, [(0, 2), (0, 3), (2, 3)]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use self::blocking::{BlockingRule, BlockingStats, RuleSpec, candidate_pairs};
+use self::blocking::{BlockIndex, BlockingRule, BlockingStats, RuleSpec, candidate_pairs};
 use self::compare::{Comparator, NULL};
 use self::model::{Comparison, Model, Pattern, Training, probability};
 use self::profile::{Field, Profile, ProfileOptions};
@@ -73,7 +73,7 @@ impl Default for MatchSettings {
             cluster_join: 0.5,
             gate: vec!["name".into()],
             blocking: vec![],
-            max_block_size: 500,
+            max_block_size: 50,
             comparisons: vec![],
             u_sample_pairs: 200_000,
             em_max_iterations: 200,
@@ -182,7 +182,6 @@ pub fn default_blocking() -> Vec<Vec<&'static str>> {
         vec!["email_domain", "org_name:2"],
         vec!["person_tokens"],
         vec!["birth_date"],
-        vec!["city", "postal_code"],
         vec!["postal_code", "address:6"],
         vec!["family_name:3", "city"],
     ]
@@ -285,8 +284,8 @@ impl Matching {
             .collect();
         let outside_patterns = self.model.patterns(profiles, &outside);
         self.model.estimate_u(&outside_patterns);
-        let candidates = self.model.patterns(profiles, &pairs);
-        let mut weighted = candidates.clone();
+        let candidate_patterns = self.model.pair_patterns(profiles, &pairs);
+        let mut weighted = model::count(&candidate_patterns);
         let all = total_pairs(profiles.len(), groups);
         if !outside.is_empty() && all > pairs.len() as u64 {
             let scale = (all - pairs.len() as u64) as f64 / outside.len() as f64;
@@ -298,26 +297,7 @@ impl Matching {
             self.model
                 .train_em(&weighted, self.settings.em_max_iterations, 1e-7);
         let trained = started.elapsed().as_secs_f64();
-        let weights: HashMap<Pattern, f64> = candidates
-            .keys()
-            .map(|&p| (p, self.model.weight(p)))
-            .collect();
-        let scored: Vec<ScoredPair> = pairs
-            .iter()
-            .map(|&(a, b)| {
-                let pattern = self
-                    .model
-                    .pattern(&profiles[a as usize], &profiles[b as usize]);
-                let weight = weights[&pattern];
-                ScoredPair {
-                    a,
-                    b,
-                    weight,
-                    probability: probability(weight),
-                    decision: Decision::Separate,
-                }
-            })
-            .collect();
+        let scored = self.scored(&pairs, &candidate_patterns);
         let mut outcome = Outcome {
             pairs: scored,
             clusters: vec![],
@@ -346,8 +326,22 @@ impl Matching {
         pairs: &mut Vec<ScoredPair>,
         constraints: &Constraints,
     ) -> Vec<Vec<usize>> {
+        let mut state = Clustering::new(profiles);
+        self.link(&mut state, profiles, pairs, constraints);
+        state.clusters()
+    }
+
+    /// Decides `pairs` and applies the links to `state` (see the module doc).
+    fn link(
+        &self,
+        state: &mut Clustering,
+        profiles: &[Profile],
+        pairs: &mut Vec<ScoredPair>,
+        constraints: &Constraints,
+    ) {
         let s = &self.settings;
         let n = profiles.len();
+        state.grow(profiles);
         let prob: HashMap<(u32, u32), f64> =
             pairs.iter().map(|p| ((p.a, p.b), p.probability)).collect();
         let mut cannot: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -373,13 +367,10 @@ impl Matching {
             .iter()
             .map(|&(a, b)| (a.min(b), a.max(b)))
             .collect();
-        let valid_tax = |i: u32| {
-            profiles[i as usize]
-                .get(Field::TaxId)
-                .filter(|t| t.starts_with("V:"))
+        let same_tax = |p: &ScoredPair| {
+            let t = valid_tax(&profiles[p.a as usize]);
+            t.is_some() && t == valid_tax(&profiles[p.b as usize])
         };
-        let same_tax =
-            |p: &ScoredPair| valid_tax(p.a).is_some() && valid_tax(p.a) == valid_tax(p.b);
         // Rank: 0 must-link, 1 same valid tax ID, 2 the rest; then by weight.
         let rank = |p: &ScoredPair| {
             if must.contains(&(p.a, p.b)) {
@@ -398,9 +389,6 @@ impl Matching {
                 .cmp(&rank(&pairs[y]))
                 .then(pairs[y].weight.total_cmp(&pairs[x].weight))
         });
-        let mut uf = UnionFind::new(n);
-        let mut members: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
-        let mut tax: Vec<Option<&str>> = (0..n as u32).map(valid_tax).collect();
         for i in order {
             let (a, b) = (pairs[i].a as usize, pairs[i].b as usize);
             let forced = rank(&pairs[i]);
@@ -412,58 +400,114 @@ impl Matching {
                 pairs[i].decision = Decision::Refused(Refusal::NamesDiffer);
                 continue;
             }
-            let (ra, rb) = (uf.find(a), uf.find(b));
+            let (ra, rb) = (state.uf.find(a), state.uf.find(b));
             if ra == rb {
                 pairs[i].decision = Decision::Link;
                 continue;
             }
-            let (small, big) = if members[ra].len() <= members[rb].len() {
+            let (small, big) = if state.members[ra].len() <= state.members[rb].len() {
                 (ra, rb)
             } else {
                 (rb, ra)
             };
-            let forbidden = members[small].iter().any(|x| {
+            let forbidden = state.members[small].iter().any(|x| {
                 cannot
                     .get(x)
-                    .is_some_and(|ys| ys.iter().any(|&y| uf.find(y as usize) == big))
+                    .is_some_and(|ys| ys.iter().any(|&y| state.uf.find(y as usize) == big))
             });
             if forbidden {
                 pairs[i].decision = Decision::Refused(Refusal::Steward);
                 continue;
             }
-            if let (Some(x), Some(y)) = (tax[ra], tax[rb])
+            if let (Some(x), Some(y)) = (&state.tax[ra], &state.tax[rb])
                 && x != y
             {
                 pairs[i].decision = Decision::Refused(Refusal::TaxIdConflict);
                 continue;
             }
-            if forced == 2 && members[ra].len() > 1 && members[rb].len() > 1 {
+            if forced == 2 && state.members[ra].len() > 1 && state.members[rb].len() > 1 {
                 let mut sum = 0.0;
-                for &x in &members[ra] {
-                    for &y in &members[rb] {
+                for &x in &state.members[ra] {
+                    for &y in &state.members[rb] {
                         let key = if x < y { (x, y) } else { (y, x) };
                         sum += prob.get(&key).copied().unwrap_or(0.0);
                     }
                 }
-                let avg = sum / (members[ra].len() * members[rb].len()) as f64;
+                let avg = sum / (state.members[ra].len() * state.members[rb].len()) as f64;
                 if avg < s.cluster_join {
                     pairs[i].decision = Decision::Refused(Refusal::WeakJoin);
                     continue;
                 }
             }
-            uf.union(ra, rb);
-            let root = uf.find(ra);
-            let other = if root == ra { rb } else { ra };
-            let moved = std::mem::take(&mut members[other]);
-            members[root].extend(moved);
-            tax[root] = tax[root].or(tax[other]);
+            state.join(ra, rb);
             pairs[i].decision = Decision::Link;
         }
-        let links = pairs
+    }
+
+    /// [`Matching::run_with`], keeping what later records are matched against: the blocking
+    /// index and the clusters.
+    pub fn run_keeping(
+        &mut self,
+        profiles: &[Profile],
+        constraints: &Constraints,
+    ) -> (Outcome, Incremental) {
+        let outcome = self.run_with(profiles, None, constraints);
+        let mut state = Clustering::new(profiles);
+        for c in &outcome.clusters {
+            for w in c.windows(2) {
+                let (ra, rb) = (state.uf.find(w[0]), state.uf.find(w[1]));
+                if ra != rb {
+                    state.join(ra, rb);
+                }
+            }
+        }
+        let index = BlockIndex::build(profiles, &self.rules);
+        (outcome, Incremental { index, state })
+    }
+
+    /// Matches the records `first..profiles.len()` (new ones, appended) against everything
+    /// matched so far, with the model as trained, and merges them into the clusters: no
+    /// re-blocking, no retraining, no re-clustering of the old records. Returns the new pairs,
+    /// decided.
+    pub fn add(
+        &self,
+        inc: &mut Incremental,
+        profiles: &[Profile],
+        first: usize,
+        constraints: &Constraints,
+    ) -> Vec<ScoredPair> {
+        let pairs = inc
+            .index
+            .add(profiles, first, &self.rules, self.settings.max_block_size);
+        let mut scored = self.score(profiles, &pairs);
+        self.link(&mut inc.state, profiles, &mut scored, constraints);
+        scored
+    }
+
+    /// Scores pairs with the model as it stands.
+    fn score(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> Vec<ScoredPair> {
+        self.scored(pairs, &self.model.pair_patterns(profiles, pairs))
+    }
+
+    /// Pairs scored from their patterns.
+    fn scored(&self, pairs: &[(u32, u32)], patterns: &[Pattern]) -> Vec<ScoredPair> {
+        let mut cache: HashMap<Pattern, f64> = HashMap::new();
+        pairs
             .iter()
-            .filter(|p| p.decision == Decision::Link)
-            .map(|p| (p.a as usize, p.b as usize));
-        super::cluster::clusters(n, links)
+            .zip(patterns)
+            .map(|(&(a, b), &pattern)| {
+                let weight = *cache
+                    .entry(pattern)
+                    .or_insert_with(|| self.model.weight(pattern));
+                ScoredPair {
+                    a,
+                    b,
+                    weight,
+                    probability: probability(weight),
+                    decision: Decision::Separate,
+                }
+            })
+            .collect()
     }
 
     /// True when a gate comparison disagrees outright.
@@ -508,6 +552,70 @@ impl Matching {
             probability: probability(weight),
         }
     }
+}
+
+/// The valid tax ID of a profile, if any.
+fn valid_tax(p: &Profile) -> Option<&str> {
+    p.get(Field::TaxId).filter(|t| t.starts_with("V:"))
+}
+
+/// Clusters being built: disjoint sets of records with their members and the valid tax ID
+/// each holds (at most one).
+#[derive(Debug, Clone)]
+pub struct Clustering {
+    uf: UnionFind,
+    members: Vec<Vec<u32>>,
+    tax: Vec<Option<Box<str>>>,
+}
+
+impl Clustering {
+    /// Every record alone.
+    fn new(profiles: &[Profile]) -> Self {
+        let mut c = Clustering {
+            uf: UnionFind::new(0),
+            members: vec![],
+            tax: vec![],
+        };
+        c.grow(profiles);
+        c
+    }
+
+    /// Adds the records of `profiles` not known yet, each alone.
+    fn grow(&mut self, profiles: &[Profile]) {
+        for (i, p) in profiles.iter().enumerate().skip(self.members.len()) {
+            self.uf.push();
+            self.members.push(vec![i as u32]);
+            self.tax.push(valid_tax(p).map(Box::from));
+        }
+    }
+
+    /// Joins two roots.
+    fn join(&mut self, ra: usize, rb: usize) {
+        self.uf.union(ra, rb);
+        let root = self.uf.find(ra);
+        let other = if root == ra { rb } else { ra };
+        let moved = std::mem::take(&mut self.members[other]);
+        self.members[root].extend(moved);
+        if self.tax[root].is_none() {
+            self.tax[root] = self.tax[other].take();
+        }
+    }
+
+    /// The clusters: each sorted, ordered by smallest member.
+    pub fn clusters(&mut self) -> Vec<Vec<usize>> {
+        let n = self.members.len();
+        let pairs: Vec<(usize, usize)> = (0..n).map(|i| (i, self.uf.find(i))).collect();
+        super::cluster::clusters(n, pairs)
+    }
+}
+
+/// What later records are matched against: the blocking index and the clusters.
+#[derive(Debug, Clone)]
+pub struct Incremental {
+    /// Blocking keys of every record so far.
+    pub index: BlockIndex,
+    /// Clusters of every record so far.
+    pub state: Clustering,
 }
 
 /// Number of pairs: all pairs of `n` records, or only those across groups.

@@ -191,37 +191,33 @@ impl Model {
         }
     }
 
-    /// Counts the candidate pairs by comparison pattern.
-    pub fn patterns(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> HashMap<Pattern, f64> {
-        let count = |chunk: &[(u32, u32)]| {
-            let mut out: HashMap<Pattern, f64> = HashMap::new();
-            for &(i, j) in chunk {
-                *out.entry(self.pattern(&profiles[i as usize], &profiles[j as usize]))
-                    .or_default() += 1.0;
-            }
-            out
+    /// The comparison pattern of each pair (on every core).
+    pub fn pair_patterns(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> Vec<Pattern> {
+        let one = |chunk: &[(u32, u32)]| -> Vec<Pattern> {
+            chunk
+                .iter()
+                .map(|&(i, j)| self.pattern(&profiles[i as usize], &profiles[j as usize]))
+                .collect()
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         if threads < 2 || pairs.len() < 10_000 {
-            return count(pairs);
+            return one(pairs);
         }
-        let parts: Vec<HashMap<Pattern, f64>> = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             let handles: Vec<_> = pairs
                 .chunks(pairs.len().div_ceil(threads))
-                .map(|chunk| scope.spawn(move || count(chunk)))
+                .map(|chunk| scope.spawn(move || one(chunk)))
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().expect("pattern counting does not panic"))
+                .flat_map(|h| h.join().expect("comparing does not panic"))
                 .collect()
-        });
-        let mut out = HashMap::new();
-        for part in parts {
-            for (p, n) in part {
-                *out.entry(p).or_default() += n;
-            }
-        }
-        out
+        })
+    }
+
+    /// Counts the pairs by comparison pattern.
+    pub fn patterns(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> HashMap<Pattern, f64> {
+        count(&self.pair_patterns(profiles, pairs))
     }
 
     /// Expectation–maximisation of m and λ over weighted pattern counts (u stays as estimated
@@ -293,6 +289,15 @@ impl Model {
         }
         (max_iterations, false)
     }
+}
+
+/// Patterns counted.
+pub fn count(patterns: &[Pattern]) -> HashMap<Pattern, f64> {
+    let mut out: HashMap<Pattern, f64> = HashMap::new();
+    for &p in patterns {
+        *out.entry(p).or_default() += 1.0;
+    }
+    out
 }
 
 /// Match probability of a weight.
