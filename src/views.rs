@@ -118,9 +118,7 @@ pub async fn group_exposure(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Option<GroupExposure>, ViewError> {
-    let all = exposures(project, store, today, now).await?;
-    let groups = store.groups().await?;
-    Ok(exposure::roll_up(id, &groups, &all)?)
+    Ok(rolled_up(project, store, Some(id), today, now).await?.pop())
 }
 
 /// The rolled-up exposure of every group head (a master with children and no parent).
@@ -130,13 +128,23 @@ pub async fn group_exposures(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Vec<GroupExposure>, ViewError> {
+    rolled_up(project, store, None, today, now).await
+}
+
+/// The group exposure of `head`, or of every group head when `None`.
+async fn rolled_up(
+    project: &Project,
+    store: &Store,
+    head: Option<&str>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<GroupExposure>, ViewError> {
     let all = exposures(project, store, today, now).await?;
     let groups = store.groups().await?;
+    let heads = head.map_or_else(|| groups.heads(), |h| vec![h]);
     let mut out = Vec::new();
-    for head in groups.heads() {
-        if let Some(g) = exposure::roll_up(head, &groups, &all)? {
-            out.push(g);
-        }
+    for h in heads {
+        out.extend(exposure::roll_up(h, &groups, &all)?);
     }
     Ok(out)
 }

@@ -165,6 +165,30 @@ pub fn group_table(rows: &[GroupExposure]) {
     exposure_grid(rows.iter().map(|g| (&g.total, Some(g.members.len()))));
 }
 
+/// Column titles of [`figures`].
+const FIGURES: [&str; 7] = [
+    "limit",
+    "receivables",
+    "open orders",
+    "unapplied",
+    "exposure",
+    "available",
+    "util %",
+];
+
+/// Limit, receivables, open orders, unapplied, exposure, available and utilisation of `e`.
+fn figures(e: &Exposure) -> [String; 7] {
+    [
+        opt(e.credit_limit),
+        e.open_receivables.to_string(),
+        e.open_orders.to_string(),
+        e.unapplied_payments.to_string(),
+        e.exposure.to_string(),
+        opt(e.available),
+        opt(e.utilization_pct),
+    ]
+}
+
 /// Names of the stale sources of `e`.
 fn stale_sources(e: &Exposure) -> Vec<&str> {
     e.sources
@@ -182,32 +206,14 @@ fn exposure_grid<'a>(rows: impl Iterator<Item = (&'a Exposure, Option<usize>)>) 
     if groups {
         header.push("members");
     }
-    header.extend([
-        "limit",
-        "receivables",
-        "open orders",
-        "unapplied",
-        "exposure",
-        "available",
-        "util %",
-        ">90 days",
-        "stale",
-    ]);
+    header.extend(FIGURES);
+    header.extend([">90 days", "stale"]);
     let mut t = table(&header);
     for (e, members) in rows {
         let mut row = vec![e.master_id.clone(), e.name.clone()];
         row.extend(members.map(|n| n.to_string()));
-        row.extend([
-            opt(e.credit_limit),
-            e.open_receivables.to_string(),
-            e.open_orders.to_string(),
-            e.unapplied_payments.to_string(),
-            e.exposure.to_string(),
-            opt(e.available),
-            opt(e.utilization_pct),
-            e.aging.over_90.to_string(),
-            stale_sources(e).join(","),
-        ]);
+        row.extend(figures(e));
+        row.extend([e.aging.over_90.to_string(), stale_sources(e).join(",")]);
         t.add_row(row);
     }
     right(&mut t, 2);
@@ -313,34 +319,20 @@ pub fn group_detail(g: &GroupExposure) {
     );
     exposure_detail(&g.total);
     println!();
-    let mut t = table(&[
-        "member",
-        "name",
-        "parent",
-        "limit",
-        "receivables",
-        "open orders",
-        "unapplied",
-        "exposure",
-        "available",
-        "util %",
-        "stale",
-    ]);
+    let mut header = vec!["member", "name", "parent"];
+    header.extend(FIGURES);
+    header.push("stale");
+    let mut t = table(&header);
     for m in &g.members {
         let e = &m.exposure;
-        t.add_row(vec![
+        let mut row = vec![
             format!("{}{}", "  ".repeat(m.depth), e.master_id),
             e.name.clone(),
             m.parent_id.clone().unwrap_or_default(),
-            opt(e.credit_limit),
-            e.open_receivables.to_string(),
-            e.open_orders.to_string(),
-            e.unapplied_payments.to_string(),
-            e.exposure.to_string(),
-            opt(e.available),
-            opt(e.utilization_pct),
-            stale_sources(e).join(","),
-        ]);
+        ];
+        row.extend(figures(e));
+        row.push(stale_sources(e).join(","));
+        t.add_row(row);
     }
     right(&mut t, 3);
     println!("{t}");
