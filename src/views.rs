@@ -1,5 +1,5 @@
-//! Read-side views over the store for the CLI and (later) the API: credit exposure, customer
-//! search and the customer 360. Nothing here writes.
+//! Read-side views over the store for the CLI and (later) the API: credit exposure (per customer
+//! and rolled up to groups), customer search and the customer 360. Nothing here writes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,9 +9,10 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::Project;
-use crate::exposure::{self, Exposure, ExposureError, ExposureInput, FxTable};
+use crate::exposure::{self, Exposure, ExposureError, ExposureInput, FxTable, GroupExposure};
 use crate::insight::CustomerInsight;
 use crate::model::{CanonicalRecord, Entity};
+use crate::reconcile::groups::{GroupIssue, Groups};
 use crate::store::{MasterRow, MasterState, StagedRow, Store, StoreError, XrefRow};
 
 /// Errors of the views.
@@ -106,6 +107,46 @@ pub async fn exposures(
         now,
         stale_after,
     )?)
+}
+
+/// The exposure of master `id` (resolved already) and all its descendants, or `None` when it
+/// has no exposure.
+pub async fn group_exposure(
+    project: &Project,
+    store: &Store,
+    id: &str,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Option<GroupExposure>, ViewError> {
+    Ok(rolled_up(project, store, Some(id), today, now).await?.pop())
+}
+
+/// The rolled-up exposure of every group head (a master with children and no parent).
+pub async fn group_exposures(
+    project: &Project,
+    store: &Store,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<GroupExposure>, ViewError> {
+    rolled_up(project, store, None, today, now).await
+}
+
+/// The group exposure of `head`, or of every group head when `None`.
+async fn rolled_up(
+    project: &Project,
+    store: &Store,
+    head: Option<&str>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<GroupExposure>, ViewError> {
+    let all = exposures(project, store, today, now).await?;
+    let groups = store.groups().await?;
+    let heads = head.map_or_else(|| groups.heads(), |h| vec![h]);
+    let mut out = Vec::new();
+    for h in heads {
+        out.extend(exposure::roll_up(h, &groups, &all)?);
+    }
+    Ok(out)
 }
 
 /// Resolves a master ID that may be an alias of a merged master.
@@ -218,6 +259,85 @@ pub struct Customer360 {
     /// Value tier, lifecycle, churn and channel inventory as derived by the last sync; `None`
     /// before the first sync that derives them.
     pub insight: Option<CustomerInsight>,
+    /// Where the customer sits in its group: parent, children, head and issues.
+    pub group: GroupPosition,
+}
+
+/// A parent or child master and the source record that links the two.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupLink {
+    /// The other master.
+    pub master_id: String,
+    /// Its golden name.
+    pub name: String,
+    /// Source of the record that names the parent.
+    pub source: String,
+    /// That record's key.
+    pub key: String,
+    /// The parent key it names.
+    pub parent_key: String,
+}
+
+/// Where a master sits in the group structure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GroupPosition {
+    /// The group's head (top ancestor; the master itself when it heads a group), `None` when
+    /// the master is in no group.
+    pub head: Option<String>,
+    /// The parent master.
+    pub parent: Option<GroupLink>,
+    /// The child masters, by ID.
+    pub children: Vec<GroupLink>,
+    /// Parent references of this master's records that gave no edge (dangling, self-reference,
+    /// cycle, overruled).
+    pub issues: Vec<GroupIssue>,
+}
+
+/// The position of master `id` in `groups`; names come from `state`.
+pub fn group_position(state: &MasterState, groups: &Groups, id: &str) -> GroupPosition {
+    let name = |m: &str| {
+        state
+            .masters
+            .iter()
+            .find(|r| r.master_id == m)
+            .and_then(|r| text(&r.golden, "name"))
+            .unwrap_or_default()
+    };
+    let link = |other: &str, e: &crate::reconcile::groups::GroupEdge| GroupLink {
+        master_id: other.to_string(),
+        name: name(other),
+        source: e.source.clone(),
+        key: e.key.clone(),
+        parent_key: e.parent_key.clone(),
+    };
+    let parent = groups
+        .edges
+        .iter()
+        .find(|e| e.master_id == id)
+        .map(|e| link(&e.parent_id, e));
+    let children: Vec<GroupLink> = groups
+        .edges
+        .iter()
+        .filter(|e| e.parent_id == id)
+        .map(|e| link(&e.master_id, e))
+        .collect();
+    let parents = groups.parents();
+    let mut head = id;
+    let mut seen = std::collections::HashSet::from([id]);
+    while let Some(p) = parents.get(head).filter(|p| seen.insert(**p)) {
+        head = p;
+    }
+    GroupPosition {
+        head: (parent.is_some() || !children.is_empty()).then(|| head.to_string()),
+        parent,
+        children,
+        issues: groups
+            .issues
+            .iter()
+            .filter(|i| i.master_id == id)
+            .cloned()
+            .collect(),
+    }
 }
 
 /// The 360 of one master (ID or alias), or `None` when unknown.
@@ -258,5 +378,6 @@ pub async fn customer_360(
         records,
         exposure: all.remove(&master.master_id),
         insight: store.insight(&master.master_id).await?,
+        group: group_position(&state, &store.groups().await?, &master.master_id),
     }))
 }

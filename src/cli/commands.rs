@@ -12,7 +12,7 @@ use super::{
 };
 use crate::config::Project;
 use crate::config::secrets::redact_url;
-use crate::exposure::Exposure;
+use crate::exposure::{Exposure, GroupExposure};
 use crate::mapping::Mapping;
 use crate::store::{RunStatus, Store};
 use crate::sync::{self, SyncOptions};
@@ -256,6 +256,14 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
     let today = args.asof.as_of.unwrap_or_else(|| now.date_naive());
     let insights = sync::refresh_insights(project, &store, today, now).await?;
     output::sync_summary(&reports, &master, &insights);
+    let issues: Vec<_> = store
+        .groups()
+        .await?
+        .issues
+        .into_iter()
+        .filter(|i| i.kind != crate::reconcile::groups::IssueKind::Overruled)
+        .collect();
+    output::group_issues(&issues, 20);
     let mut rows: Vec<Exposure> = views::exposures(project, &store, today, now)
         .await?
         .into_values()
@@ -290,15 +298,17 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
 }
 
 /// Highest utilisation first; customers without a limit after those with one, by exposure.
+fn by_utilisation(a: &Exposure, b: &Exposure) -> std::cmp::Ordering {
+    b.utilization_pct
+        .is_some()
+        .cmp(&a.utilization_pct.is_some())
+        .then(b.utilization_pct.cmp(&a.utilization_pct))
+        .then(b.exposure.cmp(&a.exposure))
+        .then(a.master_id.cmp(&b.master_id))
+}
+
 fn sort_by_utilisation(rows: &mut [Exposure]) {
-    rows.sort_by(|a, b| {
-        b.utilization_pct
-            .is_some()
-            .cmp(&a.utilization_pct.is_some())
-            .then(b.utilization_pct.cmp(&a.utilization_pct))
-            .then(b.exposure.cmp(&a.exposure))
-            .then(a.master_id.cmp(&b.master_id))
-    });
+    rows.sort_by(by_utilisation);
 }
 
 async fn credit(project: &Project, args: CreditArgs) -> Outcome {
@@ -309,23 +319,38 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
             Some(CreditCommand::Report {
                 over_limit,
                 min_utilization,
+                groups,
                 format,
                 asof,
             }),
             _,
         ) => {
             let today = asof.as_of.unwrap_or_else(|| now.date_naive());
+            let keep = |e: &Exposure| {
+                (!over_limit
+                    || e.available
+                        .is_some_and(|a| a.is_sign_negative() && !a.is_zero()))
+                    && min_utilization.is_none_or(|m| e.utilization_pct.is_some_and(|u| u >= m))
+            };
+            if groups {
+                let mut rows: Vec<GroupExposure> =
+                    views::group_exposures(project, &store, today, now)
+                        .await?
+                        .into_iter()
+                        .filter(|g| keep(&g.total))
+                        .collect();
+                rows.sort_by(|a, b| by_utilisation(&a.total, &b.total));
+                match format {
+                    Format::Table => output::group_table(&rows),
+                    Format::Csv => output::group_csv(&rows)?,
+                    Format::Json => output::json(&rows)?,
+                }
+                return Ok(EXIT_OK);
+            }
             let mut rows: Vec<Exposure> = views::exposures(project, &store, today, now)
                 .await?
                 .into_values()
-                .filter(|e| {
-                    !over_limit
-                        || e.available
-                            .is_some_and(|a| a.is_sign_negative() && !a.is_zero())
-                })
-                .filter(|e| {
-                    min_utilization.is_none_or(|m| e.utilization_pct.is_some_and(|u| u >= m))
-                })
+                .filter(keep)
                 .collect();
             sort_by_utilisation(&mut rows);
             match format {
@@ -341,10 +366,22 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
             let master = views::resolve_id(&state, &id).ok_or_else(|| {
                 anyhow!("no customer with master ID `{id}` (try `tributary customers QUERY`)")
             })?;
+            let missing = || anyhow!("no exposure computed for `{id}`");
+            if args.group {
+                let g = views::group_exposure(project, &store, &master.master_id, today, now)
+                    .await?
+                    .ok_or_else(missing)?;
+                if args.json {
+                    output::json(&g)?;
+                } else {
+                    output::group_detail(&g);
+                }
+                return Ok(EXIT_OK);
+            }
             let e = views::exposures(project, &store, today, now)
                 .await?
                 .remove(&master.master_id)
-                .ok_or_else(|| anyhow!("no exposure computed for `{id}`"))?;
+                .ok_or_else(missing)?;
             if args.json {
                 output::json(&e)?;
             } else {

@@ -306,6 +306,9 @@ pub struct CreditArgs {
     pub report: Option<CreditCommand>,
     /// Master ID of one customer.
     pub id: Option<String>,
+    /// The customer's group: itself plus all its descendants, against its own credit limit.
+    #[arg(long)]
+    pub group: bool,
     /// Print the JSON contract (amounts as decimal strings).
     #[arg(long)]
     pub json: bool,
@@ -324,6 +327,9 @@ pub enum CreditCommand {
         /// Only customers at or above this utilisation (percent).
         #[arg(long)]
         min_utilization: Option<rust_decimal::Decimal>,
+        /// Group heads only, each with the exposure of its whole group.
+        #[arg(long)]
+        groups: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,

@@ -9,11 +9,12 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::channel::DealerInventory;
-use crate::exposure::Exposure;
+use crate::exposure::{Exposure, GroupExposure};
 use crate::insight::{ChurnStatus, CustomerInsight};
+use crate::reconcile::groups::GroupIssue;
 use crate::store::{Counts, QuarantineRow, RunRecord};
 use crate::sync::{InsightSummary, MasterSummary, Progress, RunReport};
-use crate::views::{Customer360, CustomerHit};
+use crate::views::{Customer360, CustomerHit, GroupLink, GroupPosition};
 
 /// A spinner per stream on stderr; drawn only when stderr is a terminal.
 pub struct Bars {
@@ -128,6 +129,15 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &In
         "customer master: {} source customers → {} master customers ({} merged this run, {} pairs to review, {} new)",
         master.source_records, master.masters, master.merged, master.reviews, master.new_reviews
     );
+    println!(
+        "groups: {} masters with a parent; {} warnings ({} cycles, {} self-references, {} dangling parent keys); {} parents overruled by a more trusted record",
+        master.group_links,
+        master.group_warnings(),
+        master.group_cycles,
+        master.group_self_references,
+        master.group_dangling,
+        master.group_overruled
+    );
     let counts = |m: &std::collections::BTreeMap<&str, usize>| {
         m.iter()
             .map(|(k, n)| format!("{n} {}", k.replace('_', "-")))
@@ -147,39 +157,64 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &In
 
 /// Exposure rows as a table.
 pub fn exposure_table(rows: &[Exposure]) {
-    let mut t = table(&[
-        "master",
-        "name",
-        "limit",
-        "receivables",
-        "open orders",
-        "unapplied",
-        "exposure",
-        "available",
-        "util %",
-        ">90 days",
-        "stale",
-    ]);
-    for e in rows {
-        let stale: Vec<&str> = e
-            .sources
-            .iter()
-            .filter(|s| s.stale)
-            .map(|s| s.source.as_str())
-            .collect();
-        t.add_row(vec![
-            e.master_id.clone(),
-            e.name.clone(),
-            opt(e.credit_limit),
-            e.open_receivables.to_string(),
-            e.open_orders.to_string(),
-            e.unapplied_payments.to_string(),
-            e.exposure.to_string(),
-            opt(e.available),
-            opt(e.utilization_pct),
-            e.aging.over_90.to_string(),
-            stale.join(","),
-        ]);
+    exposure_grid(rows.iter().map(|e| (e, None)));
+}
+
+/// Group heads with their rolled-up exposure, as a table.
+pub fn group_table(rows: &[GroupExposure]) {
+    exposure_grid(rows.iter().map(|g| (&g.total, Some(g.members.len()))));
+}
+
+/// Column titles of [`figures`].
+const FIGURES: [&str; 7] = [
+    "limit",
+    "receivables",
+    "open orders",
+    "unapplied",
+    "exposure",
+    "available",
+    "util %",
+];
+
+/// Limit, receivables, open orders, unapplied, exposure, available and utilisation of `e`.
+fn figures(e: &Exposure) -> [String; 7] {
+    [
+        opt(e.credit_limit),
+        e.open_receivables.to_string(),
+        e.open_orders.to_string(),
+        e.unapplied_payments.to_string(),
+        e.exposure.to_string(),
+        opt(e.available),
+        opt(e.utilization_pct),
+    ]
+}
+
+/// Names of the stale sources of `e`.
+fn stale_sources(e: &Exposure) -> Vec<&str> {
+    e.sources
+        .iter()
+        .filter(|s| s.stale)
+        .map(|s| s.source.as_str())
+        .collect()
+}
+
+/// The exposure table; a `members` column when the rows carry a member count.
+fn exposure_grid<'a>(rows: impl Iterator<Item = (&'a Exposure, Option<usize>)>) {
+    let rows: Vec<_> = rows.collect();
+    let groups = rows.iter().any(|(_, n)| n.is_some());
+    let mut header = vec!["master", "name"];
+    if groups {
+        header.push("members");
+    }
+    header.extend(FIGURES);
+    header.extend([">90 days", "stale"]);
+    let mut t = table(&header);
+    for (e, members) in rows {
+        let mut row = vec![e.master_id.clone(), e.name.clone()];
+        row.extend(members.map(|n| n.to_string()));
+        row.extend(figures(e));
+        row.extend([e.aging.over_90.to_string(), stale_sources(e).join(",")]);
+        t.add_row(row);
     }
     right(&mut t, 2);
     println!("{t}");
@@ -187,10 +222,25 @@ pub fn exposure_table(rows: &[Exposure]) {
 
 /// Exposure rows as CSV on stdout.
 pub fn exposure_csv(rows: &[Exposure]) -> anyhow::Result<()> {
+    exposure_csv_of(rows.iter().map(|e| (e, None)))
+}
+
+/// Group heads with their rolled-up exposure as CSV on stdout (with a `members` column).
+pub fn group_csv(rows: &[GroupExposure]) -> anyhow::Result<()> {
+    exposure_csv_of(rows.iter().map(|g| (&g.total, Some(g.members.len()))))
+}
+
+fn exposure_csv_of<'a>(
+    rows: impl Iterator<Item = (&'a Exposure, Option<usize>)>,
+) -> anyhow::Result<()> {
+    let rows: Vec<_> = rows.collect();
+    let groups = rows.iter().any(|(_, n)| n.is_some());
     let mut w = csv::Writer::from_writer(std::io::stdout());
-    w.write_record([
-        "master_id",
-        "name",
+    let mut header = vec!["master_id", "name"];
+    if groups {
+        header.push("members");
+    }
+    header.extend([
         "currency",
         "credit_limit",
         "open_receivables",
@@ -205,18 +255,13 @@ pub fn exposure_csv(rows: &[Exposure]) -> anyhow::Result<()> {
         "d61_90",
         "over_90",
         "stale_sources",
-    ])?;
-    for e in rows {
-        let stale: Vec<&str> = e
-            .sources
-            .iter()
-            .filter(|s| s.stale)
-            .map(|s| s.source.as_str())
-            .collect();
+    ]);
+    w.write_record(&header)?;
+    for (e, members) in rows {
         let a = &e.aging;
-        w.write_record([
-            e.master_id.clone(),
-            e.name.clone(),
+        let mut row = vec![e.master_id.clone(), e.name.clone()];
+        row.extend(members.map(|n| n.to_string()));
+        row.extend([
             e.currency.to_string(),
             e.credit_limit.map(|d| d.to_string()).unwrap_or_default(),
             e.open_receivables.to_string(),
@@ -230,8 +275,9 @@ pub fn exposure_csv(rows: &[Exposure]) -> anyhow::Result<()> {
             a.d31_60.to_string(),
             a.d61_90.to_string(),
             a.over_90.to_string(),
-            stale.join(";"),
-        ])?;
+            stale_sources(e).join(";"),
+        ]);
+        w.write_record(&row)?;
     }
     w.flush()?;
     Ok(())
@@ -261,6 +307,45 @@ pub fn exposure_detail(e: &Exposure) {
     right(&mut t, 1);
     println!("{t}");
     sources(e);
+}
+
+/// A group's exposure: the rolled-up figures against the head's limit, then every member with
+/// its own figures.
+pub fn group_detail(g: &GroupExposure) {
+    println!(
+        "group of {} members; the group line uses the limit of {}",
+        g.members.len(),
+        g.total.master_id
+    );
+    exposure_detail(&g.total);
+    println!();
+    let mut header = vec!["member", "name", "parent"];
+    header.extend(FIGURES);
+    header.push("stale");
+    let mut t = table(&header);
+    for m in &g.members {
+        let e = &m.exposure;
+        let mut row = vec![
+            format!("{}{}", "  ".repeat(m.depth), e.master_id),
+            e.name.clone(),
+            m.parent_id.clone().unwrap_or_default(),
+        ];
+        row.extend(figures(e));
+        row.push(stale_sources(e).join(","));
+        t.add_row(row);
+    }
+    right(&mut t, 3);
+    println!("{t}");
+}
+
+/// The parent references a rebuild could not use, one line each (at most `limit`).
+pub fn group_issues(issues: &[GroupIssue], limit: usize) {
+    for i in issues.iter().take(limit) {
+        println!("warning: group {}: {}", i.kind.as_str(), i.detail);
+    }
+    if issues.len() > limit {
+        println!("… and {} more group warnings", issues.len() - limit);
+    }
 }
 
 fn sources(e: &Exposure) {
@@ -339,6 +424,7 @@ pub fn customer(c: &Customer360) {
             .unwrap_or("");
         println!("  {}:{}  {name}  (linked by {})", r.source, r.key, r.rule);
     }
+    group_position(&c.group, &c.master_id);
     if let Some(e) = &c.exposure {
         println!();
         exposure_detail(e);
@@ -348,6 +434,32 @@ pub fn customer(c: &Customer360) {
         Some(i) => insight(i),
         None => println!("no customer insights yet: run `tributary sync` to derive them"),
     }
+}
+
+/// Parent, children and head of a customer's group, and parent references that gave no edge.
+fn group_position(g: &GroupPosition, id: &str) {
+    let line = |l: &GroupLink| {
+        format!(
+            "{}  {}  ({}:{} names parent {})",
+            l.master_id, l.name, l.source, l.key, l.parent_key
+        )
+    };
+    match &g.parent {
+        Some(p) => println!("parent: {}", line(p)),
+        None => println!("parent: none"),
+    }
+    if let Some(head) = g.head.as_deref().filter(|h| *h != id) {
+        println!("group head: {head}");
+    }
+    if g.children.is_empty() {
+        println!("children: none");
+    } else {
+        println!("children ({}):", g.children.len());
+        for c in &g.children {
+            println!("  {}", line(c));
+        }
+    }
+    group_issues(&g.issues, usize::MAX);
 }
 
 /// Value tier, lifecycle, churn warning and channel inventory of one customer.

@@ -2,15 +2,18 @@
 //!
 //! exposure = open receivables + open (uninvoiced) orders − unapplied payments; available =
 //! credit limit − exposure; utilisation = exposure ÷ limit. Receivables are aged by days past
-//! due. Each figure says how fresh its sources are. Pure: the caller brings the records.
+//! due. Each figure says how fresh its sources are. [`roll_up`] sums a customer and its
+//! descendants into a group figure. Pure: the caller brings the records.
 
 mod aging;
 mod fx;
+mod group;
 #[cfg(test)]
 mod tests;
 
 pub use aging::{Aging, Bucket, bucket, days_past_due};
 pub use fx::{FxTable, to_cents};
+pub use group::{GroupExposure, GroupMember, roll_up};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -151,6 +154,35 @@ fn credit_limit(master: &MasterRow, fx: &FxTable) -> Result<Option<Decimal>, Exp
     fx.to_base(limit, currency).map(Some)
 }
 
+/// Available credit (limit − exposure) and utilisation (exposure ÷ limit × 100, two decimals)
+/// when a limit is known; no utilisation for a limit of zero or less.
+fn limit_figures(
+    limit: Option<Decimal>,
+    exposure: Decimal,
+) -> Result<(Option<Decimal>, Option<Decimal>), ExposureError> {
+    let available = limit
+        .map(|l| {
+            l.checked_sub(exposure)
+                .ok_or_else(|| ExposureError::Overflow {
+                    what: "available credit".to_string(),
+                })
+        })
+        .transpose()?;
+    let utilization_pct = match limit {
+        Some(l) if l > Decimal::ZERO => Some(
+            exposure
+                .checked_mul(Decimal::ONE_HUNDRED)
+                .and_then(|x| x.checked_div(l))
+                .map(to_cents)
+                .ok_or_else(|| ExposureError::Overflow {
+                    what: "utilisation".to_string(),
+                })?,
+        ),
+        _ => None,
+    };
+    Ok((available, utilization_pct))
+}
+
 /// Computes exposure for every master, keyed by master ID. Documents whose customer has no
 /// master are left out. A source is stale when its last sync is older than `stale_after`.
 ///
@@ -228,26 +260,7 @@ pub fn compute(
                 what: "exposure".to_string(),
             })?;
         let limit = credit_limit(master, fx)?;
-        let available = limit
-            .map(|l| {
-                l.checked_sub(exposure)
-                    .ok_or_else(|| ExposureError::Overflow {
-                        what: "available credit".to_string(),
-                    })
-            })
-            .transpose()?;
-        let utilization_pct = match limit {
-            Some(l) if l > Decimal::ZERO => Some(
-                exposure
-                    .checked_mul(Decimal::ONE_HUNDRED)
-                    .and_then(|x| x.checked_div(l))
-                    .map(to_cents)
-                    .ok_or_else(|| ExposureError::Overflow {
-                        what: "utilisation".to_string(),
-                    })?,
-            ),
-            _ => None,
-        };
+        let (available, utilization_pct) = limit_figures(limit, exposure)?;
         let sources = t
             .sources
             .into_iter()

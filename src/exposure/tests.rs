@@ -476,3 +476,172 @@ fn hand_computed_fixture_through_reconcile_and_exposure() {
     assert_eq!(acme.credit_limit, Some(dec!(78000.00)));
     assert_eq!(acme.utilization_pct, Some(dec!(1.03)));
 }
+
+// ---- group roll-up ----
+
+/// H (limit 100000) with subsidiaries S1 (own limit 50000) and S2 (dealer source, stale), S1
+/// with a subsidiary G; U stands apart.
+fn group_input() -> (ExposureInput, crate::reconcile::groups::Groups) {
+    use crate::reconcile::groups::{GroupEdge, Groups};
+    let mut input = input();
+    input.masters = vec![
+        master(
+            "H",
+            json!({"name": "Head", "credit_limit": "100000", "currency": "CNY"}),
+        ),
+        master(
+            "S1",
+            json!({"name": "Sub 1", "credit_limit": "50000", "currency": "CNY"}),
+        ),
+        master("S2", json!({"name": "Sub 2"})),
+        master("G", json!({"name": "Grandchild"})),
+        master(
+            "U",
+            json!({"name": "Other", "credit_limit": "1", "currency": "CNY"}),
+        ),
+    ];
+    input.xrefs = vec![
+        xref("erp", "H", "H"),
+        xref("erp", "S1", "S1"),
+        xref("dealer", "S2", "S2"),
+        xref("erp", "G", "G"),
+        xref("erp", "U", "U"),
+    ];
+    input.invoices = vec![
+        (
+            "erp".into(),
+            inv("I1", "H", day(12, 1), "CNY", dec!(1000.10)),
+        ),
+        (
+            "erp".into(),
+            inv("I2", "S1", day(11, 1), "USD", dec!(100.15)),
+        ), // 711.07, 21 days
+        (
+            "dealer".into(),
+            inv("I3", "S2", day(7, 1), "CNY", dec!(250.00)),
+        ), // over 90
+        (
+            "erp".into(),
+            inv("I4", "G", day(10, 10), "EUR", dec!(10.00)),
+        ), // 78.00, 43 days
+        ("erp".into(), inv("I5", "U", day(12, 1), "CNY", dec!(99999))),
+    ];
+    input.orders = vec![
+        (
+            "erp".into(),
+            order("O1", "S1", OrderStatus::Confirmed, "CNY", dec!(300.33)),
+        ),
+        (
+            "dealer".into(),
+            order("O2", "S2", OrderStatus::Confirmed, "USD", dec!(10)),
+        ),
+    ];
+    input.payments = vec![("erp".into(), payment("P1", "G", "CNY", dec!(50.05)))];
+    // The dealer source last synced two days ago: stale.
+    input
+        .last_sync
+        .insert("dealer".into(), now() - Duration::hours(48));
+    let edge = |child: &str, parent: &str| GroupEdge {
+        master_id: child.into(),
+        parent_id: parent.into(),
+        source: "erp".into(),
+        key: child.into(),
+        parent_key: parent.into(),
+    };
+    let groups = Groups {
+        edges: vec![edge("G", "S1"), edge("S1", "H"), edge("S2", "H")],
+        issues: vec![],
+    };
+    (input, groups)
+}
+
+#[test]
+fn a_group_sums_its_members_against_the_heads_limit() {
+    let (input, groups) = group_input();
+    let all = compute(&input, &fx(), today(), now(), Duration::hours(36)).unwrap();
+    let g = roll_up("H", &groups, &all).unwrap().unwrap();
+    let t = &g.total;
+    assert_eq!(t.master_id, "H");
+    assert_eq!(t.name, "Head");
+    assert_eq!(t.credit_limit, Some(dec!(100000)));
+    // 1000.10 + 711.07 + 250.00 + 78.00
+    assert_eq!(t.open_receivables, dec!(2039.17));
+    // 300.33 + 71.00
+    assert_eq!(t.open_orders, dec!(371.33));
+    assert_eq!(t.unapplied_payments, dec!(50.05));
+    assert_eq!(t.exposure, dec!(2360.45));
+    assert_eq!(t.available, Some(dec!(97639.55)));
+    assert_eq!(t.utilization_pct, Some(dec!(2.36)));
+    assert_eq!(
+        (
+            t.aging.not_due,
+            t.aging.d1_30,
+            t.aging.d31_60,
+            t.aging.over_90
+        ),
+        (dec!(1000.10), dec!(711.07), dec!(78.00), dec!(250.00))
+    );
+    let stale: Vec<(&str, bool)> = t
+        .sources
+        .iter()
+        .map(|s| (s.source.as_str(), s.stale))
+        .collect();
+    assert_eq!(stale, [("dealer", true), ("erp", false)]);
+    // Members: head first, then depth first; each keeps its own limit and utilisation.
+    let members: Vec<(&str, usize, Option<&str>)> = g
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.exposure.master_id.as_str(),
+                m.depth,
+                m.parent_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("H", 0, None),
+            ("S1", 1, Some("H")),
+            ("G", 2, Some("S1")),
+            ("S2", 1, Some("H"))
+        ]
+    );
+    let s1 = &g.members[1].exposure;
+    assert_eq!(s1.credit_limit, Some(dec!(50000)));
+    assert_eq!(s1.exposure, dec!(1011.40));
+    assert_eq!(s1.utilization_pct, Some(dec!(2.02)));
+    // The members' figures add up to the group's.
+    let sum: Decimal = g.members.iter().map(|m| m.exposure.exposure).sum();
+    assert_eq!(sum, t.exposure);
+}
+
+#[test]
+fn a_subsidiary_rolls_up_its_own_subtree_and_a_loner_is_its_own_group() {
+    let (input, groups) = group_input();
+    let all = compute(&input, &fx(), today(), now(), Duration::hours(36)).unwrap();
+    let s1 = roll_up("S1", &groups, &all).unwrap().unwrap();
+    assert_eq!(s1.members.len(), 2);
+    assert_eq!(s1.members[0].parent_id, None);
+    assert_eq!(s1.total.credit_limit, Some(dec!(50000)));
+    assert_eq!(s1.total.exposure, dec!(1011.40) + dec!(27.95));
+    let u = roll_up("U", &groups, &all).unwrap().unwrap();
+    assert_eq!(u.total, all["U"]);
+    assert!(roll_up("NOPE", &groups, &all).unwrap().is_none());
+}
+
+#[test]
+fn the_group_json_carries_the_exposure_contract_and_members() {
+    let (input, groups) = group_input();
+    let all = compute(&input, &fx(), today(), now(), Duration::hours(36)).unwrap();
+    let g = roll_up("H", &groups, &all).unwrap().unwrap();
+    let v = serde_json::to_value(&g).unwrap();
+    assert_eq!(v["master_id"], "H");
+    assert_eq!(v["exposure"], "2360.45");
+    assert_eq!(v["aging"]["d31_60"], "78.00");
+    assert_eq!(v["members"][2]["master_id"], "G");
+    assert_eq!(v["members"][2]["parent_id"], "S1");
+    assert_eq!(v["members"][2]["depth"], 2);
+    assert_eq!(v["members"][2]["exposure"], "27.95");
+}

@@ -31,6 +31,7 @@
 
 pub mod cluster;
 pub mod febrl;
+pub mod groups;
 pub mod matching;
 pub mod normalize;
 pub mod scale;

@@ -7,11 +7,13 @@
 //!
 //! Files: `connect.rs` (URLs, pools, migrations), `runs.rs` (run history), `staging.rs`
 //! (staging, cursors, quarantine), `master.rs` (masters, xref, aliases), `insights.rs` (the
-//! derived `customer_insights`), `sql.rs` (the dispatch
+//! derived `customer_insights`), `groups.rs` (the derived `master_groups` and
+//! `master_group_issues`), `sql.rs` (the dispatch
 //! over the two pools, timestamps and row decoding), `testing.rs` (every test on both backends).
 //!
 //! Tables: `runs`, `cursors`, `staged`, `quarantine`, `masters`, `xref`, `master_alias`,
-//! `stream_fields`, `customer_insights`.
+//! `stream_fields`, `customer_insights`, `match_reviews`, `steward_decisions`, `master_groups`,
+//! `master_group_issues`.
 //! Timestamps are `TIMESTAMPTZ` on PostgreSQL and RFC 3339 UTC text with six fraction digits on
 //! SQLite (so both keep microseconds and text order is time order); JSON is `JSONB` on
 //! PostgreSQL (object keys come back in its own order, values compare equal) and text on SQLite.
@@ -24,12 +26,13 @@
 //! - the master is written whole: [`Store::save_master`] makes the stored master equal to the
 //!   state handed in, in one transaction; an alias ID has no `masters` row;
 //! - the insights are written whole too: [`Store::replace_insights`] swaps the table's content
-//!   in one transaction;
+//!   in one transaction, and so is the group structure ([`Store::replace_groups`]);
 //! - a stored value that does not decode is reported as [`StoreError::Corrupt`], never unwrapped;
 //! - no business rules live here.
 
 mod connect;
 mod fields;
+mod groups;
 mod insights;
 mod master;
 mod runs;

@@ -809,3 +809,51 @@ async fn insights_round_trip_exactly_and_are_replaced_whole() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn groups_are_replaced_whole_and_read_back() {
+    use crate::reconcile::groups::{GroupEdge, GroupIssue, Groups, IssueKind};
+    let edge = |child: &str, parent: &str| GroupEdge {
+        master_id: child.into(),
+        parent_id: parent.into(),
+        source: "erp".into(),
+        key: format!("K-{child}"),
+        parent_key: format!("K-{parent}"),
+    };
+    each_backend_named(|backend, store| async move {
+        assert_eq!(
+            store.groups().await.unwrap(),
+            Groups::default(),
+            "{backend}"
+        );
+        let first = Groups {
+            edges: vec![edge("M-B", "M-A"), edge("M-C", "M-A")],
+            issues: vec![GroupIssue {
+                kind: IssueKind::SelfReference,
+                master_id: "M-D".into(),
+                source: "dealer-portal".into(),
+                key: "D1".into(),
+                parent_key: "D1".into(),
+                parent_id: Some("M-D".into()),
+                detail: "names itself".into(),
+            }],
+        };
+        store.replace_groups(&first).await.unwrap();
+        assert_eq!(store.groups().await.unwrap(), first, "{backend}");
+        let second = Groups {
+            edges: vec![edge("M-A", "M-Z")],
+            issues: vec![GroupIssue {
+                kind: IssueKind::Dangling,
+                master_id: "M-A".into(),
+                source: "erp".into(),
+                key: "K-A".into(),
+                parent_key: "NOPE".into(),
+                parent_id: None,
+                detail: "not staged".into(),
+            }],
+        };
+        store.replace_groups(&second).await.unwrap();
+        assert_eq!(store.groups().await.unwrap(), second, "{backend}");
+    })
+    .await;
+}

@@ -30,6 +30,7 @@ use crate::config::{ConnectorFile, Project};
 use crate::connector::{self, RawRecord, RejectedInput, SourceContext};
 use crate::mapping::Mapping;
 use crate::model::{CanonicalRecord, Entity};
+use crate::reconcile::groups::IssueKind;
 use crate::reconcile::matching::MatchMode;
 use crate::reconcile::{
     self, DeterministicMatcher, ProbabilisticMatcher, SourceCustomer, Survivorship,
@@ -380,9 +381,27 @@ pub struct MasterSummary {
     pub reviews: usize,
     /// Of those, pairs not proposed before.
     pub new_reviews: usize,
+    /// Masters that have a parent master (see [`reconcile::groups`]).
+    pub group_links: usize,
+    /// Parent references dropped because they would make a master its own ancestor.
+    pub group_cycles: usize,
+    /// Parent references into the record's own master.
+    pub group_self_references: usize,
+    /// Parent keys that name no staged record of the same source.
+    pub group_dangling: usize,
+    /// Parent references overruled by a more trusted record of the same master.
+    pub group_overruled: usize,
 }
 
-/// Rebuilds the customer master from every staged customer, keeping master IDs stable.
+impl MasterSummary {
+    /// Group warnings of the rebuild: cycles, self-references and dangling parent keys.
+    pub fn group_warnings(&self) -> usize {
+        self.group_cycles + self.group_self_references + self.group_dangling
+    }
+}
+
+/// Rebuilds the customer master from every staged customer, keeping master IDs stable, then
+/// resolves the group structure (parent masters) and replaces the stored one.
 pub async fn reconcile_master(
     project: &Project,
     store: &Store,
@@ -430,6 +449,12 @@ pub async fn reconcile_master(
         }
     };
     store.save_master(&state).await?;
+    let groups = reconcile::groups::resolve(
+        &customers,
+        &state,
+        &project.settings.reconcile.source_priority,
+    );
+    store.replace_groups(&groups).await?;
     let proposed: Vec<ReviewInput> = reviews
         .iter()
         .map(|r| ReviewInput {
@@ -447,5 +472,10 @@ pub async fn reconcile_master(
         merged: state.aliases.len().saturating_sub(existing.aliases.len()),
         reviews: proposed.len(),
         new_reviews: queue.created as usize,
+        group_links: groups.edges.len(),
+        group_cycles: groups.count(IssueKind::Cycle),
+        group_self_references: groups.count(IssueKind::SelfReference),
+        group_dangling: groups.count(IssueKind::Dangling),
+        group_overruled: groups.count(IssueKind::Overruled),
     })
 }
