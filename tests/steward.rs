@@ -42,14 +42,30 @@ async fn steward_actions_are_audited_survive_resyncs_and_undo() {
         async move {
             // A project per backend: the test edits its sample data.
             let dir = common::shipped_project();
+            // A dealer at D1002's address, with its contact and phone but another name: the
+            // matcher will not link names that disagree outright; a steward must look.
+            let dealers = dir.path().join("samples/dealer/dealers.csv");
+            let text = std::fs::read_to_string(&dealers).unwrap();
+            let d1002 = text.lines().find(|l| l.starts_with("D1002,")).unwrap();
+            let mut cells: Vec<&str> = d1002.split(',').collect();
+            cells[0] = "D9999";
+            cells[1] = "浦东新区永兴五金经营部";
+            cells[4] = "";
+            cells[15] = "";
+            std::fs::write(&dealers, format!("{text}{}\n", cells.join(","))).unwrap();
             let project = &common::load(dir.path(), &[]);
             let first = sync_all(project, &store).await;
-            assert_eq!(first.masters, 55, "{backend}");
+            assert_eq!(first.masters, 56, "{backend}");
 
-            // The review queue: two dealers at one postcode whose names differ.
+            // The review queue: the two dealers whose names differ.
             let open = store.reviews(Some(ReviewStatus::Open)).await.unwrap();
             assert!(!open.is_empty(), "{backend}: no review");
             let review = open[0].clone();
+            assert_eq!(review.reason, "names_differ", "{backend}: {open:?}");
+            assert!(
+                [&review.left, &review.right].iter().any(|r| r.1 == "D9999"),
+                "{backend}: {review:?}"
+            );
             assert!(
                 review.explanation["steps"]
                     .as_array()
@@ -76,7 +92,7 @@ async fn steward_actions_are_audited_survive_resyncs_and_undo() {
             .unwrap();
             let r = store.review(review.id).await.unwrap().unwrap();
             assert_eq!(r.status, ReviewStatus::Rejected, "{backend}");
-            assert_eq!(done.master.masters, 55);
+            assert_eq!(done.master.masters, 56);
             let again = steward::decide_review(project, &store, review.id, true, &actor("x")).await;
             assert!(
                 again.is_err(),
@@ -138,7 +154,7 @@ async fn steward_actions_are_audited_survive_resyncs_and_undo() {
             let merged = steward::merge(project, &store, &a, &b, &actor("same group, one account"))
                 .await
                 .unwrap();
-            assert_eq!(merged.master.masters, 54, "{backend}");
+            assert_eq!(merged.master.masters, 55, "{backend}");
             let survivor = master_of(&store, &ka.0, &ka.1).await;
             assert_eq!(survivor, master_of(&store, &kb.0, &kb.1).await);
             let state = store.load_master().await.unwrap();
@@ -153,7 +169,7 @@ async fn steward_actions_are_audited_survive_resyncs_and_undo() {
 
             // A resync keeps the merge.
             let resync = sync_all(project, &store).await;
-            assert_eq!(resync.masters, 54, "{backend}");
+            assert_eq!(resync.masters, 55, "{backend}");
             assert_eq!(
                 master_of(&store, &ka.0, &ka.1).await,
                 master_of(&store, &kb.0, &kb.1).await
