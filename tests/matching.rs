@@ -179,3 +179,48 @@ fn the_probabilistic_master_links_variants_and_never_joins_two_valid_tax_ids() {
     assert_eq!(master_of("erp", "erp-6").0, master_of("erp", "erp-7").0);
     assert_eq!(master_of("erp", "erp-6").1, "steward");
 }
+
+#[test]
+fn new_records_merged_incrementally_cluster_as_a_full_rebuild_does() {
+    use tributary::reconcile::matching::Constraints;
+    use tributary::reconcile::matching::profile::profiles_of;
+    use tributary::reconcile::synth;
+
+    let mut matching = Matching::new(&MatchSettings::default()).unwrap();
+    let old = synth::generate(3_000, 11, 0);
+    let entities = old.iter().map(|r| r.entity).max().unwrap() + 1;
+    // New entities, and records of old entities from another source.
+    let mut new = synth::generate(200, 12, entities);
+    new.extend(synth::generate(200, 11, 0).into_iter().map(|mut r| {
+        r.customer.source_key = format!("w-{}", r.customer.source_key);
+        r.source = "webshop";
+        r
+    }));
+    let all: Vec<&synth::SynthRecord> = old.iter().chain(new.iter()).collect();
+    let profiles = profiles_of(&all, |r| &r.customer, &matching.profile);
+    let none = Constraints::default();
+
+    let (outcome, mut inc) = matching.run_keeping(&profiles[..old.len()], &none);
+    assert!(outcome.clusters.len() < old.len(), "some records link");
+    let pairs = matching.add(&mut inc, &profiles, old.len(), &none);
+    assert!(!pairs.is_empty());
+    let incremental = inc.state.clusters();
+    let full = matching.recluster(&profiles, &none);
+    assert_eq!(incremental.len(), full.len());
+    assert_eq!(
+        incremental, full,
+        "the incremental path and a full re-cluster agree"
+    );
+    // The webshop copies joined their entities' clusters.
+    let cluster_of = |i: usize| incremental.iter().position(|c| c.contains(&i)).unwrap();
+    let joined = (old.len() + 200..all.len())
+        .filter(|&i| {
+            let same_entity = (0..old.len()).find(|&j| all[j].entity == all[i].entity);
+            same_entity.is_some_and(|j| cluster_of(j) == cluster_of(i))
+        })
+        .count();
+    assert!(
+        joined >= 190,
+        "{joined} of 200 webshop records joined their entity"
+    );
+}

@@ -13,7 +13,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::matching::profile::Profile;
+use super::matching::profile::{Profile, profiles_of};
 use super::matching::{Decision, Matching};
 use crate::model::Customer;
 
@@ -208,10 +208,7 @@ pub fn run(files: &[Vec<FebrlRecord>], matching: &mut Matching, show: usize) -> 
         .flat_map(|(g, f)| std::iter::repeat_n(g as u32, f.len()))
         .collect();
     let linking = files.len() > 1;
-    let profiles: Vec<Profile> = records
-        .iter()
-        .map(|r| Profile::of(&r.customer, &matching.profile))
-        .collect();
+    let profiles: Vec<Profile> = profiles_of(&records, |r| &r.customer, &matching.profile);
     let outcome = matching.run(&profiles, linking.then_some(groups.as_slice()));
     let counts_as = |a: usize, b: usize| !linking || groups[a] != groups[b];
     let same = |a: usize, b: usize| records[a].entity == records[b].entity;

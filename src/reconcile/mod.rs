@@ -208,10 +208,7 @@ impl Matcher for ProbabilisticMatcher {
         let Ok(mut m) = matching::Matching::new(&self.settings) else {
             return vec![];
         };
-        let profiles: Vec<matching::profile::Profile> = records
-            .iter()
-            .map(|r| matching::profile::Profile::of(&r.customer, &m.profile))
-            .collect();
+        let profiles = matching::profile::profiles_of(records, |r| &r.customer, &m.profile);
         let index: HashMap<(&str, &str), u32> = records
             .iter()
             .enumerate()

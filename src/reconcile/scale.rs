@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::febrl::{Quality, count_pairs};
-use super::matching::profile::Profile;
+use super::matching::profile::{Profile, profiles_of};
 use super::matching::{Constraints, Matching};
 use super::synth::{self, SynthRecord};
 
@@ -90,10 +90,7 @@ pub fn run(records: usize, new: usize, matching: &mut Matching) -> ScaleReport {
     let seconds_generate = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let profiles: Vec<Profile> = data
-        .iter()
-        .map(|r| Profile::of(&r.customer, &matching.profile))
-        .collect();
+    let profiles: Vec<Profile> = profiles_of(&data, |r| &r.customer, &matching.profile);
     let seconds_profiles = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

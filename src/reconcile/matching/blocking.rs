@@ -6,7 +6,7 @@
 //! larger than the cap is skipped (and reported): a key that common says nothing.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 use serde::Deserialize;
 
@@ -89,11 +89,12 @@ impl BlockingRule {
         let mut h = std::hash::DefaultHasher::new();
         for part in &self.parts {
             let v = p.get(part.field)?;
-            match part.prefix {
-                Some(n) => v.chars().take(n).for_each(|c| c.hash(&mut h)),
-                None => v.chars().for_each(|c| c.hash(&mut h)),
-            }
-            '\u{1f}'.hash(&mut h);
+            let end = match part.prefix {
+                Some(n) => v.char_indices().nth(n).map_or(v.len(), |(i, _)| i),
+                None => v.len(),
+            };
+            h.write(&v.as_bytes()[..end]);
+            h.write_u8(0x1f);
         }
         Some(h.finish())
     }

@@ -484,6 +484,14 @@ impl Matching {
         scored
     }
 
+    /// Blocks, scores and clusters every record again with the model as trained (no
+    /// training): the full path that [`Matching::add`] must agree with.
+    pub fn recluster(&self, profiles: &[Profile], constraints: &Constraints) -> Vec<Vec<usize>> {
+        let (pairs, _) = candidate_pairs(profiles, &self.rules, self.settings.max_block_size, None);
+        let mut scored = self.score(profiles, &pairs);
+        self.cluster(profiles, &mut scored, constraints)
+    }
+
     /// Scores pairs with the model as it stands.
     fn score(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> Vec<ScoredPair> {
         self.scored(pairs, &self.model.pair_patterns(profiles, pairs))
@@ -552,6 +560,30 @@ impl Matching {
             probability: probability(weight),
         }
     }
+}
+
+/// `work` over `items` split into one chunk per core (one chunk below `min` items), the
+/// results concatenated in order.
+fn on_every_core<'a, T: Sync, R: Send>(
+    items: &'a [T],
+    min: usize,
+    work: impl Fn(&'a [T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < min {
+        return work(items);
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || work(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("matching work does not panic"))
+            .collect()
+    })
 }
 
 /// The valid tax ID of a profile, if any.

@@ -193,24 +193,10 @@ impl Model {
 
     /// The comparison pattern of each pair (on every core).
     pub fn pair_patterns(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> Vec<Pattern> {
-        let one = |chunk: &[(u32, u32)]| -> Vec<Pattern> {
+        super::on_every_core(pairs, 10_000, |chunk| {
             chunk
                 .iter()
                 .map(|&(i, j)| self.pattern(&profiles[i as usize], &profiles[j as usize]))
-                .collect()
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads < 2 || pairs.len() < 10_000 {
-            return one(pairs);
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = pairs
-                .chunks(pairs.len().div_ceil(threads))
-                .map(|chunk| scope.spawn(move || one(chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("comparing does not panic"))
                 .collect()
         })
     }

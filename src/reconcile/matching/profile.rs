@@ -235,3 +235,17 @@ fn simple(s: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The profiles of many customers, built on every core.
+pub fn profiles_of<'a, T: Sync>(
+    items: &'a [T],
+    customer: impl Fn(&'a T) -> &'a Customer + Sync,
+    options: &ProfileOptions,
+) -> Vec<Profile> {
+    super::on_every_core(items, 2_000, |chunk| {
+        chunk
+            .iter()
+            .map(|item| Profile::of(customer(item), options))
+            .collect()
+    })
+}
