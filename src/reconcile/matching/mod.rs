@@ -284,6 +284,7 @@ impl Matching {
             .collect();
         let outside_patterns = self.model.patterns(profiles, &outside);
         self.model.estimate_u(&outside_patterns);
+        self.model.exact_u(profiles);
         let candidate_patterns = self.model.pair_patterns(profiles, &pairs);
         let mut weighted = model::count(&candidate_patterns);
         let all = total_pairs(profiles.len(), groups);

@@ -191,6 +191,43 @@ impl Model {
         }
     }
 
+    /// Replaces u of the exact level by its exact value over all records — the chance that two
+    /// records with values share the same one, Σ n_v(n_v − 1) / (n(n − 1)) from the value
+    /// counts — and rescales the other levels to fit. A random sample cannot resolve how rare
+    /// exact agreement is in a large set (it floors at one in the sample size); the counts can,
+    /// so the evidence of an equal phone or name grows with the data as the prior shrinks.
+    pub fn exact_u(&mut self, profiles: &[Profile]) {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        for c in self.comparisons.iter_mut().filter(|c| !c.fixed_u) {
+            let valid_only = matches!(c.comparator, super::compare::Comparator::TaxId);
+            let mut counts: HashMap<u64, u64> = HashMap::new();
+            let mut n = 0u64;
+            for v in profiles.iter().filter_map(|p| p.get(c.field)) {
+                n += 1;
+                if !valid_only || v.starts_with("V:") {
+                    *counts.entry(hasher.hash_one(v)).or_default() += 1;
+                }
+            }
+            if n < 2 || c.u.len() < 2 {
+                continue;
+            }
+            let pairs = (n * (n - 1)) as f64;
+            let same: f64 = counts
+                .values()
+                .map(|&k| (k * k.saturating_sub(1)) as f64)
+                .sum();
+            let u0 = (same / pairs).max(0.5 / pairs);
+            let rest: f64 = c.u[1..].iter().sum();
+            if rest <= 0.0 {
+                continue;
+            }
+            let scale = (1.0 - u0) / rest;
+            c.u[0] = u0;
+            c.u[1..].iter_mut().for_each(|u| *u *= scale);
+        }
+    }
+
     /// The comparison pattern of each pair (on every core).
     pub fn pair_patterns(&self, profiles: &[Profile], pairs: &[(u32, u32)]) -> Vec<Pattern> {
         super::on_every_core(pairs, 10_000, |chunk| {
@@ -341,6 +378,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn exact_u_comes_from_value_counts() {
+        // City values a, a, a, b, b, c and one missing: 3·2 + 2·1 = 8 ordered equal pairs of
+        // 6·5 = 30.
+        let mut profiles = vec![];
+        for v in ["a", "a", "a", "b", "b", "c"] {
+            let mut p = Profile::default();
+            p.set(Field::City, Some(v.into()));
+            profiles.push(p);
+        }
+        profiles.push(Profile::default());
+        let mut c = Comparison::new("city", Field::City, Comparator::Exact);
+        c.u = vec![0.5, 0.5];
+        let mut model = Model::new(vec![c]);
+        model.exact_u(&profiles);
+        let u = &model.comparisons[0].u;
+        assert!((u[0] - 8.0 / 30.0).abs() < 1e-12, "{u:?}");
+        assert!((u[0] + u[1] - 1.0).abs() < 1e-12);
+        // Only valid tax IDs count as the exact level of a tax-ID comparison.
+        let mut tax = vec![];
+        for v in ["V:X", "V:X", "I:Y", "I:Y"] {
+            let mut p = Profile::default();
+            p.set(Field::TaxId, Some(v.into()));
+            tax.push(p);
+        }
+        let mut model = Model::new(vec![Comparison::new(
+            "tax",
+            Field::TaxId,
+            Comparator::TaxId,
+        )]);
+        model.exact_u(&tax);
+        assert!((model.comparisons[0].u[0] - 2.0 / 12.0).abs() < 1e-12);
     }
 
     #[test]
