@@ -201,8 +201,10 @@ pub async fn force(
 }
 
 /// The live master an ID (or alias) names, and its records.
-async fn master_records(store: &Store, id: &str) -> Result<(String, Vec<RecordRef>), StewardError> {
-    let state = store.load_master().await?;
+fn master_records(
+    state: &crate::store::MasterState,
+    id: &str,
+) -> Result<(String, Vec<RecordRef>), StewardError> {
     let live = state
         .aliases
         .iter()
@@ -231,8 +233,9 @@ pub async fn merge(
     actor: &Actor,
 ) -> Result<Done, StewardError> {
     check(project, actor)?;
-    let (ma, ra) = master_records(store, a).await?;
-    let (mb, rb) = master_records(store, b).await?;
+    let state = store.load_master().await?;
+    let (ma, ra) = master_records(&state, a)?;
+    let (mb, rb) = master_records(&state, b)?;
     if ma == mb {
         return Err(StewardError::Refused(format!(
             "{a} and {b} are one master already"
@@ -243,7 +246,6 @@ pub async fn merge(
             "a master without records cannot merge".into(),
         ));
     };
-    let state = store.load_master().await?;
     let tax = |id: &str| {
         state
             .masters
@@ -285,7 +287,7 @@ pub async fn split(
     actor: &Actor,
 ) -> Result<Done, StewardError> {
     check(project, actor)?;
-    let (live, members) = master_records(store, master).await?;
+    let (live, members) = master_records(&store.load_master().await?, master)?;
     for r in records {
         if !members.contains(r) {
             return Err(StewardError::NotFound(format!(
@@ -353,8 +355,8 @@ pub async fn undo(
 /// The steward actions that concern a master (by ID or alias): those naming it, and those
 /// about its records; oldest first.
 pub async fn history(store: &Store, master: &str) -> Result<Vec<Decision>, StewardError> {
-    let (live, records) = master_records(store, master).await?;
     let state = store.load_master().await?;
+    let (live, records) = master_records(&state, master)?;
     let names: Vec<String> = std::iter::once(live.clone())
         .chain(
             state

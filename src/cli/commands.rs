@@ -613,11 +613,10 @@ fn bench_master(project: &Project, records: usize, new: usize, json: bool) -> Ou
         r.reviews, r.reviews_by_reason
     );
     println!(
-        "  seconds            {:.2} profiles + {:.2} match = {:.2} (+ {:.2} to keep the blocking index)",
+        "  seconds            {:.2} profiles + {:.2} match = {:.2}",
         r.seconds_profiles,
         r.seconds_match,
-        r.seconds_profiles + r.seconds_match,
-        r.seconds_index
+        r.seconds_profiles + r.seconds_match
     );
     println!(
         "  new records        {} matched and merged in {:.3} s; afterwards {}",

@@ -181,7 +181,7 @@ pub struct Report {
     /// Seconds of u estimation and EM.
     pub seconds_training: f64,
     /// Seconds of the whole run.
-    pub seconds_total: f64,
+    pub seconds_run: f64,
     /// Examples of wrong decisions, when asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mistakes: Vec<Mistake>,
@@ -292,7 +292,7 @@ pub fn run(files: &[Vec<FebrlRecord>], matching: &mut Matching, show: usize) -> 
         em_converged: outcome.training.converged,
         seconds_blocking: outcome.seconds.blocking,
         seconds_training: outcome.seconds.training,
-        seconds_total: started.elapsed().as_secs_f64(),
+        seconds_run: started.elapsed().as_secs_f64(),
     }
 }
 
@@ -360,7 +360,7 @@ pub fn summary(report: &Report) -> BTreeMap<&'static str, String> {
             "8 seconds",
             format!(
                 "{:.3} total ({:.3} blocking, {:.3} training)",
-                report.seconds_total, report.seconds_blocking, report.seconds_training
+                report.seconds_run, report.seconds_blocking, report.seconds_training
             ),
         ),
     ])

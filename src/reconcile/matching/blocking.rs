@@ -67,22 +67,6 @@ impl BlockingRule {
         })
     }
 
-    /// The key of a profile, when every part is present.
-    pub fn key(&self, p: &Profile) -> Option<String> {
-        let mut key = String::new();
-        for part in &self.parts {
-            let v = p.get(part.field)?;
-            if !key.is_empty() {
-                key.push('\u{1f}');
-            }
-            match part.prefix {
-                Some(n) => key.extend(v.chars().take(n)),
-                None => key.push_str(v),
-            }
-        }
-        Some(key)
-    }
-
     /// The key as a 64-bit hash (fixed keys, so it repeats from run to run); equal keys give
     /// equal hashes, and the rare collision only adds a candidate pair.
     pub fn hashed_key(&self, p: &Profile) -> Option<u64> {

@@ -25,7 +25,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use self::blocking::{BlockIndex, BlockingRule, BlockingStats, RuleSpec, candidate_pairs};
+use self::blocking::{
+    BlockIndex, BlockingRule, BlockingStats, RuleSpec, candidate_pairs, candidates_of,
+};
 use self::compare::{Comparator, NULL};
 use self::model::{Comparison, Model, Pattern, Training, probability};
 use self::profile::{Field, Profile, ProfileOptions};
@@ -270,9 +272,20 @@ impl Matching {
         groups: Option<&[u32]>,
         constraints: &Constraints,
     ) -> Outcome {
+        self.run_kept(profiles, groups, constraints).0
+    }
+
+    /// The run itself, with the blocking index and the clusters it built.
+    fn run_kept(
+        &mut self,
+        profiles: &[Profile],
+        groups: Option<&[u32]>,
+        constraints: &Constraints,
+    ) -> (Outcome, Incremental) {
         let started = Instant::now();
+        let index = BlockIndex::build(profiles, &self.rules);
         let (pairs, blocking) =
-            candidate_pairs(profiles, &self.rules, self.settings.max_block_size, groups);
+            candidates_of(&index, &self.rules, self.settings.max_block_size, groups);
         let blocked = started.elapsed().as_secs_f64();
         // u from random pairs outside the candidates; EM over every pair: the candidates, plus
         // the rest represented by those sampled pairs, each standing for many.
@@ -311,13 +324,14 @@ impl Matching {
             },
             seconds: Seconds::default(),
         };
-        outcome.clusters = self.cluster(profiles, &mut outcome.pairs, constraints);
+        let mut state = self.cluster(profiles, &mut outcome.pairs, constraints);
+        outcome.clusters = state.clusters();
         outcome.seconds = Seconds {
             blocking: blocked,
             training: trained - blocked,
-            total: started.elapsed().as_secs_f64(),
+            whole: started.elapsed().as_secs_f64(),
         };
-        outcome
+        (outcome, Incremental { index, state })
     }
 
     /// Decides every pair and clusters the links (see the module doc).
@@ -326,10 +340,10 @@ impl Matching {
         profiles: &[Profile],
         pairs: &mut Vec<ScoredPair>,
         constraints: &Constraints,
-    ) -> Vec<Vec<usize>> {
+    ) -> Clustering {
         let mut state = Clustering::new(profiles);
         self.link(&mut state, profiles, pairs, constraints);
-        state.clusters()
+        state
     }
 
     /// Decides `pairs` and applies the links to `state` (see the module doc).
@@ -452,18 +466,7 @@ impl Matching {
         profiles: &[Profile],
         constraints: &Constraints,
     ) -> (Outcome, Incremental) {
-        let outcome = self.run_with(profiles, None, constraints);
-        let mut state = Clustering::new(profiles);
-        for c in &outcome.clusters {
-            for w in c.windows(2) {
-                let (ra, rb) = (state.uf.find(w[0]), state.uf.find(w[1]));
-                if ra != rb {
-                    state.join(ra, rb);
-                }
-            }
-        }
-        let index = BlockIndex::build(profiles, &self.rules);
-        (outcome, Incremental { index, state })
+        self.run_kept(profiles, None, constraints)
     }
 
     /// Matches the records `first..profiles.len()` (new ones, appended) against everything
@@ -490,7 +493,7 @@ impl Matching {
     pub fn recluster(&self, profiles: &[Profile], constraints: &Constraints) -> Vec<Vec<usize>> {
         let (pairs, _) = candidate_pairs(profiles, &self.rules, self.settings.max_block_size, None);
         let mut scored = self.score(profiles, &pairs);
-        self.cluster(profiles, &mut scored, constraints)
+        self.cluster(profiles, &mut scored, constraints).clusters()
     }
 
     /// Scores pairs with the model as it stands.
@@ -777,8 +780,8 @@ pub struct Seconds {
     pub blocking: f64,
     /// Estimating u and EM.
     pub training: f64,
-    /// Everything.
-    pub total: f64,
+    /// The whole run.
+    pub whole: f64,
 }
 
 /// The result of a run.

@@ -103,9 +103,9 @@ impl Comparison {
 }
 
 fn normalise(p: &mut [f64]) {
-    let total: f64 = p.iter().sum();
-    if total > 0.0 {
-        p.iter_mut().for_each(|x| *x /= total);
+    let mass: f64 = p.iter().sum();
+    if mass > 0.0 {
+        p.iter_mut().for_each(|x| *x /= mass);
     }
 }
 
@@ -181,12 +181,12 @@ impl Model {
                     counts[l as usize] += n;
                 }
             }
-            let total: f64 = counts.iter().sum();
-            if total == 0.0 {
+            let seen: f64 = counts.iter().sum();
+            if seen == 0.0 {
                 continue;
             }
             // Add-one smoothing: a level never seen among random pairs is rare, not impossible.
-            let smoothed = total + counts.len() as f64;
+            let smoothed = seen + counts.len() as f64;
             c.u = counts.iter().map(|&k| (k + 1.0) / smoothed).collect();
         }
     }
@@ -252,8 +252,8 @@ impl Model {
         tolerance: f64,
     ) -> (u32, bool) {
         let patterns: Vec<(Pattern, f64)> = patterns.iter().map(|(&p, &n)| (p, n)).collect();
-        let total: f64 = patterns.iter().map(|(_, n)| n).sum();
-        if total == 0.0 {
+        let pair_count: f64 = patterns.iter().map(|(_, n)| n).sum();
+        if pair_count == 0.0 {
             return (0, true);
         }
         for iteration in 1..=max_iterations {
@@ -275,7 +275,7 @@ impl Model {
                 }
             }
             let mut moved: f64 = 0.0;
-            let lambda = (matches / total).clamp(FLOOR, 1.0 - FLOOR);
+            let lambda = (matches / pair_count).clamp(FLOOR, 1.0 - FLOOR);
             moved = moved.max((lambda - self.lambda).abs());
             self.lambda = lambda;
             for (c, num) in self.comparisons.iter_mut().zip(m_num) {
