@@ -15,6 +15,7 @@ pub mod insight;
 pub mod mapping;
 pub mod model;
 pub mod reconcile;
+pub mod server;
 pub mod steward;
 pub mod store;
 pub mod sync;

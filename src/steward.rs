@@ -62,6 +62,14 @@ pub struct Done {
     pub records: Vec<(String, String, String)>,
 }
 
+/// A source record written `SOURCE:KEY` (e.g. `erp:C10014`), or `None` when it is not.
+pub fn parse_record(text: &str) -> Option<RecordRef> {
+    match text.split_once(':') {
+        Some((s, k)) if !s.is_empty() && !k.is_empty() => Some((s.to_string(), k.to_string())),
+        _ => None,
+    }
+}
+
 /// The must-link and cannot-link pairs of every action not undone.
 pub async fn active_decisions(store: &Store) -> Result<Vec<StewardDecision>, StoreError> {
     Ok(store

@@ -12,7 +12,6 @@ use super::{
 };
 use crate::config::Project;
 use crate::config::secrets::redact_url;
-use crate::exposure::{Exposure, GroupExposure};
 use crate::mapping::Mapping;
 use crate::store::{RunStatus, Store};
 use crate::sync::{self, SyncOptions};
@@ -44,6 +43,10 @@ async fn dispatch(cli: Cli) -> Outcome {
     let project = Project::load(&cli.root)
         .map_err(|e| Failure(EXIT_USAGE, anyhow!("invalid configuration:\n{e}")))?;
     match cli.command {
+        Command::Serve { bind } => {
+            crate::server::daemon::run(project, bind.as_deref()).await?;
+            Ok(EXIT_OK)
+        }
         Command::Check => check(&project),
         Command::Test { mappings } => test(&project, &mappings),
         Command::Sync(args) => sync_cmd(&project, args).await,
@@ -264,12 +267,13 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
         .filter(|i| i.kind != crate::reconcile::groups::IssueKind::Overruled)
         .collect();
     output::group_issues(&issues, 20);
-    let mut rows: Vec<Exposure> = views::exposures(project, &store, today, now)
+    let top = views::ReportQuery {
+        limit: Some(args.top),
+        ..Default::default()
+    };
+    let rows = views::credit_report(project, &store, &top, today, now)
         .await?
-        .into_values()
-        .collect();
-    sort_by_utilisation(&mut rows);
-    rows.truncate(args.top);
+        .rows;
     if !rows.is_empty() {
         println!(
             "\nHighest credit utilisation ({}, aged as of {today}):",
@@ -297,28 +301,13 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
     })
 }
 
-/// Highest utilisation first; customers without a limit after those with one, by exposure.
-fn by_utilisation(a: &Exposure, b: &Exposure) -> std::cmp::Ordering {
-    b.utilization_pct
-        .is_some()
-        .cmp(&a.utilization_pct.is_some())
-        .then(b.utilization_pct.cmp(&a.utilization_pct))
-        .then(b.exposure.cmp(&a.exposure))
-        .then(a.master_id.cmp(&b.master_id))
-}
-
-fn sort_by_utilisation(rows: &mut [Exposure]) {
-    rows.sort_by(by_utilisation);
-}
-
 async fn credit(project: &Project, args: CreditArgs) -> Outcome {
     let store = open(project).await?;
     let now = Utc::now();
     match (args.report, args.id) {
         (
             Some(CreditCommand::Report {
-                over_limit,
-                min_utilization,
+                query,
                 groups,
                 format,
                 asof,
@@ -326,37 +315,20 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
             _,
         ) => {
             let today = asof.as_of.unwrap_or_else(|| now.date_naive());
-            let keep = |e: &Exposure| {
-                (!over_limit
-                    || e.available
-                        .is_some_and(|a| a.is_sign_negative() && !a.is_zero()))
-                    && min_utilization.is_none_or(|m| e.utilization_pct.is_some_and(|u| u >= m))
-            };
             if groups {
-                let mut rows: Vec<GroupExposure> =
-                    views::group_exposures(project, &store, today, now)
-                        .await?
-                        .into_iter()
-                        .filter(|g| keep(&g.total))
-                        .collect();
-                rows.sort_by(|a, b| by_utilisation(&a.total, &b.total));
+                let page = views::group_report(project, &store, &query, today, now).await?;
                 match format {
-                    Format::Table => output::group_table(&rows),
-                    Format::Csv => output::group_csv(&rows)?,
-                    Format::Json => output::json(&rows)?,
+                    Format::Table => output::group_table(&page.rows),
+                    Format::Csv => output::group_csv(&page.rows)?,
+                    Format::Json => output::json(&page.rows)?,
                 }
                 return Ok(EXIT_OK);
             }
-            let mut rows: Vec<Exposure> = views::exposures(project, &store, today, now)
-                .await?
-                .into_values()
-                .filter(keep)
-                .collect();
-            sort_by_utilisation(&mut rows);
+            let page = views::credit_report(project, &store, &query, today, now).await?;
             match format {
-                Format::Table => output::exposure_table(&rows),
-                Format::Csv => output::exposure_csv(&rows)?,
-                Format::Json => output::json(&rows)?,
+                Format::Table => output::exposure_table(&page.rows),
+                Format::Csv => output::exposure_csv(&page.rows)?,
+                Format::Json => output::json(&page.rows)?,
             }
             Ok(EXIT_OK)
         }
@@ -458,13 +430,12 @@ fn actor(by: By) -> crate::steward::Actor {
 
 /// `SOURCE:KEY` → (source, key).
 fn record(text: &str) -> std::result::Result<(String, String), Failure> {
-    match text.split_once(':') {
-        Some((s, k)) if !s.is_empty() && !k.is_empty() => Ok((s.to_string(), k.to_string())),
-        _ => Err(Failure(
+    crate::steward::parse_record(text).ok_or_else(|| {
+        Failure(
             EXIT_USAGE,
             anyhow!("`{text}`: write a source record as SOURCE:KEY, e.g. erp:C10014"),
-        )),
-    }
+        )
+    })
 }
 
 /// A steward error as a failure: usage errors for refusals and unknown names.

@@ -30,14 +30,32 @@ pub struct Cli {
     /// Log filter (e.g. `info`, `tributary=debug`); logs go to stderr.
     #[arg(long, global = true, env = "TRIBUTARY_LOG", default_value = "warn")]
     pub log: String,
+    /// Log lines as `text` (for a terminal) or `json` (one object a line, for a collector).
+    #[arg(long, global = true, env = "TRIBUTARY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line, with the run's connector and run ID on every line of a run.
+    Json,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: scheduled syncs, webhooks, the API, the web page and metrics.
+    Serve {
+        /// Listen here instead of `server.bind` of config/tributary.toml.
+        #[arg(long)]
+        bind: Option<String>,
+    },
     /// Sync connectors into the store and rebuild the customer master.
     Sync(SyncArgs),
     /// Validate config, every connector and every mapping without touching a source.
@@ -321,12 +339,8 @@ pub struct CreditArgs {
 pub enum CreditCommand {
     /// Exposure of every customer, highest utilisation first.
     Report {
-        /// Only customers whose exposure exceeds their credit limit.
-        #[arg(long)]
-        over_limit: bool,
-        /// Only customers at or above this utilisation (percent).
-        #[arg(long)]
-        min_utilization: Option<rust_decimal::Decimal>,
+        #[command(flatten)]
+        query: crate::views::ReportQuery,
         /// Group heads only, each with the exposure of its whole group.
         #[arg(long)]
         groups: bool,

@@ -233,54 +233,7 @@ pub fn group_csv(rows: &[GroupExposure]) -> anyhow::Result<()> {
 fn exposure_csv_of<'a>(
     rows: impl Iterator<Item = (&'a Exposure, Option<usize>)>,
 ) -> anyhow::Result<()> {
-    let rows: Vec<_> = rows.collect();
-    let groups = rows.iter().any(|(_, n)| n.is_some());
-    let mut w = csv::Writer::from_writer(std::io::stdout());
-    let mut header = vec!["master_id", "name"];
-    if groups {
-        header.push("members");
-    }
-    header.extend([
-        "currency",
-        "credit_limit",
-        "open_receivables",
-        "open_orders",
-        "unapplied_payments",
-        "exposure",
-        "available",
-        "utilization_pct",
-        "not_due",
-        "d1_30",
-        "d31_60",
-        "d61_90",
-        "over_90",
-        "stale_sources",
-    ]);
-    w.write_record(&header)?;
-    for (e, members) in rows {
-        let a = &e.aging;
-        let mut row = vec![e.master_id.clone(), e.name.clone()];
-        row.extend(members.map(|n| n.to_string()));
-        row.extend([
-            e.currency.to_string(),
-            e.credit_limit.map(|d| d.to_string()).unwrap_or_default(),
-            e.open_receivables.to_string(),
-            e.open_orders.to_string(),
-            e.unapplied_payments.to_string(),
-            e.exposure.to_string(),
-            e.available.map(|d| d.to_string()).unwrap_or_default(),
-            e.utilization_pct.map(|d| d.to_string()).unwrap_or_default(),
-            a.not_due.to_string(),
-            a.d1_30.to_string(),
-            a.d31_60.to_string(),
-            a.d61_90.to_string(),
-            a.over_90.to_string(),
-            stale_sources(e).join(";"),
-        ]);
-        w.write_record(&row)?;
-    }
-    w.flush()?;
-    Ok(())
+    Ok(crate::views::report::write_csv(std::io::stdout(), rows)?)
 }
 
 /// One customer's exposure, as a list.

@@ -185,6 +185,23 @@ fn load_settings(root: &Path, env: &HashMap<String, String>) -> Result<Settings,
             reason,
         ));
     }
+    let mut names = std::collections::HashSet::new();
+    for t in settings.server.tokens.iter_mut() {
+        if !names.insert(t.name.clone()) {
+            return Err(ConfigError::field(
+                &shown,
+                &text,
+                "server.tokens.name",
+                Some(&format!("\"{}\"", t.name)),
+                format!("two tokens are named `{}`", t.name),
+            ));
+        }
+        // An unset variable disables the token (`serve` warns); other commands need no token.
+        let reference = t.token.take().unwrap_or_default();
+        t.token = secrets::expand(&reference, |v| env.get(v).cloned())
+            .ok()
+            .filter(|v| !v.is_empty());
+    }
     settings.store.url =
         secrets::expand(&settings.store.url, |v| env.get(v).cloned()).map_err(|var| {
             ConfigError::field(

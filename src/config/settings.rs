@@ -26,6 +26,90 @@ pub struct Settings {
     /// What is derived about each customer after a sync (lifecycle, churn, channel).
     #[serde(default)]
     pub insights: InsightSettings,
+    /// `tributary serve`: address, API tokens, logs.
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the daemon listens on.
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Seconds an API request may take before it is answered 503.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// Bearer tokens of the API, each with a role.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: default_bind(),
+            request_timeout_seconds: default_request_timeout(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_request_timeout() -> u64 {
+    30
+}
+
+/// `[[server.tokens]]`: one API bearer token.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who holds it (shown in logs and steward audit entries; never the token itself).
+    pub name: String,
+    /// The token, only as `${ENV_VAR}`. After loading: the variable's value, or `None` when the
+    /// variable is unset (the token is then disabled and `serve` says so).
+    #[serde(deserialize_with = "token_reference")]
+    pub token: Option<String>,
+    /// What it may do.
+    pub role: Role,
+}
+
+/// What an API token may do; each role includes the ones before it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read customers and credit exposure.
+    Finance,
+    /// Also answer review tasks and merge, split and link masters.
+    Steward,
+    /// Also trigger runs, replay quarantined records and read the configuration.
+    Admin,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Finance => "finance",
+            Role::Steward => "steward",
+            Role::Admin => "admin",
+        })
+    }
+}
+
+fn token_reference<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let raw = String::deserialize(d)?;
+    if !super::secrets::is_reference(&raw) {
+        return Err(serde::de::Error::custom(
+            "a token is a secret: write it as \"${ENV_VAR}\" and set the variable",
+        ));
+    }
+    Ok(Some(raw))
 }
 
 /// `[store]`

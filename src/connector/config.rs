@@ -57,6 +57,18 @@ pub enum SourceKind {
     Sql,
 }
 
+impl SourceKind {
+    /// The name written in connector files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::File => "file",
+            SourceKind::Http => "http",
+            SourceKind::Jsonrpc => "jsonrpc",
+            SourceKind::Sql => "sql",
+        }
+    }
+}
+
 /// Options of a `file` connector.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

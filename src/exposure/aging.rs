@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::ExposureError;
 
 /// Receivables by days past due.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Aging {
     /// Not yet due.
     #[serde(with = "rust_decimal::serde::str")]

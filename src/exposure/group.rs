@@ -55,6 +55,7 @@ pub fn roll_up(
         unapplied_payments: Decimal::ZERO,
         exposure: Decimal::ZERO,
         aging: Default::default(),
+        max_days_overdue: None,
         sources: vec![],
         ..top.clone()
     };
@@ -72,6 +73,7 @@ pub fn roll_up(
             "unapplied payments",
         )?;
         total.exposure = add(total.exposure, e.exposure, "exposure")?;
+        total.max_days_overdue = total.max_days_overdue.max(e.max_days_overdue);
         let (a, b) = (&mut total.aging, &e.aging);
         for (sum, part) in [
             (&mut a.not_due, b.not_due),

@@ -48,7 +48,7 @@ pub enum ExposureError {
 }
 
 /// How fresh one contributing source is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SourceFreshness {
     /// Connector name.
     pub source: String,
@@ -59,13 +59,14 @@ pub struct SourceFreshness {
 }
 
 /// The exposure of one master customer: the stable JSON contract of `tributary credit --json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Exposure {
     /// Master ID.
     pub master_id: String,
     /// Golden name.
     pub name: String,
     /// Base currency of every amount.
+    #[schema(value_type = String)]
     pub currency: Currency,
     /// Credit limit in base currency, when one is known.
     #[serde(with = "rust_decimal::serde::str_option")]
@@ -90,6 +91,8 @@ pub struct Exposure {
     pub utilization_pct: Option<Decimal>,
     /// Aging of open receivables.
     pub aging: Aging,
+    /// Days past due of the oldest overdue open invoice (`None` when nothing is overdue).
+    pub max_days_overdue: Option<i64>,
     /// Freshness of each contributing source.
     pub sources: Vec<SourceFreshness>,
 }
@@ -125,6 +128,7 @@ struct Totals {
     orders: Decimal,
     unapplied: Decimal,
     aging: Aging,
+    max_days_overdue: Option<i64>,
     sources: BTreeSet<String>,
 }
 
@@ -221,6 +225,10 @@ pub fn compute(
         if !amount.is_zero() {
             t.aging.add(inv.due_date, today, amount)?;
         }
+        let overdue = (today - inv.due_date).num_days();
+        if amount > Decimal::ZERO && overdue > 0 {
+            t.max_days_overdue = t.max_days_overdue.max(Some(overdue));
+        }
     }
     for (source, order) in &input.orders {
         let Some(t) = master_of(source, &order.customer_key).and_then(|id| totals.get_mut(id))
@@ -293,6 +301,7 @@ pub fn compute(
                 available,
                 utilization_pct,
                 aging: t.aging,
+                max_days_overdue: t.max_days_overdue,
                 sources,
             },
         );

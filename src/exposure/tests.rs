@@ -196,6 +196,7 @@ fn receivables_are_aged_by_due_date() {
     }
     let e = one(&i);
     assert_eq!(e.open_receivables, dec!(8));
+    assert_eq!(e.max_days_overdue, Some(91));
     assert_eq!(
         e.aging,
         Aging {
@@ -221,6 +222,7 @@ fn credit_notes_subtract_in_their_bucket() {
     let e = one(&i);
     assert_eq!(e.open_receivables, dec!(98000));
     assert_eq!(e.aging.not_due, dec!(98000));
+    assert_eq!(e.max_days_overdue, None, "nothing is past due");
 }
 
 #[test]

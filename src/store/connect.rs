@@ -66,6 +66,29 @@ impl Store {
         }
     }
 
+    /// Ready to serve: the database answers and every embedded migration is applied (a store
+    /// migrated by a newer or older build is not ready).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        const APPLIED: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        let (applied, expected): (i64, usize) = match &self.pool {
+            Pool::Sqlite(p) => (
+                sqlx::query_scalar(APPLIED).fetch_one(p).await?,
+                SQLITE_MIGRATIONS.iter().count(),
+            ),
+            Pool::Postgres(p) => (
+                sqlx::query_scalar(APPLIED).fetch_one(p).await?,
+                POSTGRES_MIGRATIONS.iter().count(),
+            ),
+        };
+        if applied as usize != expected {
+            return Err(StoreError::Corrupt {
+                table: "_sqlx_migrations",
+                reason: format!("{applied} of {expected} migrations applied"),
+            });
+        }
+        Ok(())
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pool {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,

@@ -84,7 +84,7 @@ pub enum StoreError {
 pub type RunId = i64;
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Still going (or the process died).
@@ -110,7 +110,7 @@ impl RunStatus {
 }
 
 /// Counts of one run or one batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Counts {
     /// Records read from the source (including rejected input).
     pub fetched: u64,
@@ -198,7 +198,7 @@ pub struct StagedRow {
 }
 
 /// A quarantined record as read back.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QuarantineRow {
     /// Row id.
     pub id: i64,
@@ -221,7 +221,7 @@ pub struct QuarantineRow {
 }
 
 /// A run as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
     /// Run id.
     pub id: RunId,

@@ -285,27 +285,52 @@ impl Store {
         const ONE: &str = "SELECT id, run, connector, stream, key, locator, payload, reason, \
                            created_at FROM quarantine WHERE connector = $2 \
                            ORDER BY id DESC LIMIT $1";
-        const T: &str = "quarantine";
         on_pool!(self, pool => {
             let rows = match connector {
                 None => sqlx::query(ALL).bind(limit).fetch_all(pool).await?,
                 Some(c) => sqlx::query(ONE).bind(limit).bind(c).fetch_all(pool).await?,
             };
-            rows.iter()
-                .map(|r| {
-                    Ok(QuarantineRow {
-                        id: r.int(T, "id")?,
-                        run: r.int(T, "run")?,
-                        connector: r.text(T, "connector")?,
-                        stream: r.text(T, "stream")?,
-                        key: r.text(T, "key")?,
-                        locator: r.text(T, "locator")?,
-                        payload: r.json(T, "payload")?,
-                        reason: r.text(T, "reason")?,
-                        created_at: r.stamp(T, "created_at")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(quarantine_row).collect()
         })
     }
+
+    /// One quarantined record by its id.
+    pub async fn quarantined(&self, id: i64) -> Result<Option<QuarantineRow>, StoreError> {
+        const SQL: &str = "SELECT id, run, connector, stream, key, locator, payload, reason, \
+                           created_at FROM quarantine WHERE id = $1";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .as_ref()
+                .map(quarantine_row)
+                .transpose()
+        })
+    }
+
+    /// Removes a quarantined record (once it has been staged by a replay).
+    pub async fn release_quarantined(&self, id: i64) -> Result<(), StoreError> {
+        const SQL: &str = "DELETE FROM quarantine WHERE id = $1";
+        on_pool!(self, pool => {
+            sqlx::query(SQL).bind(id).execute(pool).await?;
+            Ok(())
+        })
+    }
+}
+
+/// A row of `quarantine`, read on either backend.
+fn quarantine_row(r: &impl RowExt) -> Result<QuarantineRow, StoreError> {
+    const T: &str = "quarantine";
+    Ok(QuarantineRow {
+        id: r.int(T, "id")?,
+        run: r.int(T, "run")?,
+        connector: r.text(T, "connector")?,
+        stream: r.text(T, "stream")?,
+        key: r.text(T, "key")?,
+        locator: r.text(T, "locator")?,
+        payload: r.json(T, "payload")?,
+        reason: r.text(T, "reason")?,
+        created_at: r.stamp(T, "created_at")?,
+    })
 }

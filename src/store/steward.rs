@@ -24,7 +24,7 @@ const DECISIONS: &str = "steward_decisions";
 pub type RecordRef = (String, String);
 
 /// Where a review stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewStatus {
     /// Waiting for a steward.
@@ -80,13 +80,15 @@ pub struct ReviewInput {
 }
 
 /// A stored review.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Review {
     /// Its number.
     pub id: i64,
     /// One record (the smaller).
+    #[schema(value_type = Vec<String>)]
     pub left: RecordRef,
     /// The other.
+    #[schema(value_type = Vec<String>)]
     pub right: RecordRef,
     /// Match probability (six decimals).
     pub probability: Decimal,
@@ -114,13 +116,14 @@ pub struct ReviewCounts {
 }
 
 /// What a steward did: the action and the record pairs it decided.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Action {
     /// `approve`, `reject`, `force_link`, `force_split`, `merge` or `split`.
     pub action: String,
     /// Must-link (true) or cannot-link (false).
     pub same: bool,
     /// The record pairs decided.
+    #[schema(value_type = Vec<Vec<Vec<String>>>)]
     pub pairs: Vec<(RecordRef, RecordRef)>,
     /// The review it answers.
     pub review_id: Option<i64>,
@@ -133,7 +136,7 @@ pub struct Action {
 }
 
 /// A recorded steward action.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Its number.
     pub id: i64,

@@ -12,6 +12,7 @@
 mod drift;
 mod insights;
 mod progress;
+mod replay;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use tracing::Instrument;
 pub use drift::{Drift, FieldSet};
 pub use insights::{InsightSummary, refresh_insights};
 pub use progress::{NoProgress, Progress};
+pub use replay::{Replayed, replay_quarantined};
 
 use crate::config::{ConnectorFile, Project};
 use crate::connector::{self, RawRecord, RejectedInput, SourceContext};

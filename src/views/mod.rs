@@ -1,5 +1,6 @@
-//! Read-side views over the store for the CLI and (later) the API: credit exposure (per customer
-//! and rolled up to groups), customer search and the customer 360. Nothing here writes.
+//! Read-side views over the store for the CLI, the API and the web page: credit exposure (per
+//! customer and rolled up to groups), the credit report, customer search and the customer 360.
+//! Nothing here writes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +15,10 @@ use crate::insight::CustomerInsight;
 use crate::model::{CanonicalRecord, Entity};
 use crate::reconcile::groups::{GroupIssue, Groups};
 use crate::store::{MasterRow, MasterState, StagedRow, Store, StoreError, XrefRow};
+
+pub mod report;
+
+pub use report::{Page, ReportQuery, SortKey, credit_report, group_report};
 
 /// Errors of the views.
 #[derive(Debug, Error)]
@@ -167,7 +172,7 @@ pub fn resolve_id<'a>(state: &'a MasterState, id: &str) -> Option<&'a MasterRow>
 }
 
 /// A line of a customer search.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CustomerHit {
     /// Master ID.
     pub master_id: String,
@@ -228,7 +233,7 @@ pub fn search(state: &MasterState, query: &str) -> Vec<CustomerHit> {
 }
 
 /// One linked source record of a master.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LinkedRecord {
     /// Connector.
     pub source: String,
@@ -242,7 +247,7 @@ pub struct LinkedRecord {
 
 /// The whole customer: golden record with lineage, its source records, its exposure and what
 /// the last sync derived about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Customer360 {
     /// Master ID (the surviving one when an alias was asked for).
     pub master_id: String,
@@ -255,12 +260,94 @@ pub struct Customer360 {
     /// Linked source records.
     pub records: Vec<LinkedRecord>,
     /// Credit exposure, when computed.
+    #[schema(value_type = Option<Exposure>)]
     pub exposure: Option<Exposure>,
     /// Value tier, lifecycle, churn and channel inventory as derived by the last sync; `None`
     /// before the first sync that derives them.
+    #[schema(value_type = Option<Object>)]
     pub insight: Option<CustomerInsight>,
     /// Where the customer sits in its group: parent, children, head and issues.
+    #[schema(value_type = Object)]
     pub group: GroupPosition,
+    /// Its open orders, open invoices and payments in every linked source.
+    pub documents: Documents,
+}
+
+/// A master's documents across its linked sources, as canonical records with their source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Documents {
+    /// Confirmed orders not yet fully invoiced, newest first.
+    pub open_orders: Vec<SourceDocument>,
+    /// Posted invoices and credit notes with a residual, oldest due first.
+    pub open_invoices: Vec<SourceDocument>,
+    /// Payments, newest first (at most [`PAYMENTS_SHOWN`]).
+    pub payments: Vec<SourceDocument>,
+}
+
+/// How many payments the 360 lists.
+pub const PAYMENTS_SHOWN: usize = 50;
+
+/// One document and the connector it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SourceDocument {
+    /// Connector.
+    pub source: String,
+    /// The canonical record (amounts as decimal strings).
+    pub record: Value,
+}
+
+/// The documents of the customers keyed `(source, customer key)` in `owned`.
+async fn documents(
+    store: &Store,
+    owned: &std::collections::HashSet<(String, String)>,
+) -> Result<Documents, ViewError> {
+    let mut out = Documents::default();
+    let mine = |row: &StagedRow| {
+        row.customer_key
+            .as_ref()
+            .is_some_and(|k| owned.contains(&(row.connector.clone(), k.clone())))
+    };
+    let doc = |source: String, rec: &CanonicalRecord| SourceDocument {
+        source,
+        record: rec.to_value(),
+    };
+    let mut orders = Vec::new();
+    let rows = store.staged(Entity::SalesOrder).await?;
+    for (source, rec) in typed(rows.into_iter().filter(mine).collect(), Entity::SalesOrder)? {
+        if let CanonicalRecord::SalesOrder(o) = &rec
+            && o.open_amount() > rust_decimal::Decimal::ZERO
+        {
+            orders.push((o.order_date, doc(source, &rec)));
+        }
+    }
+    orders.sort_by_key(|d| std::cmp::Reverse(d.0));
+    out.open_orders = orders.into_iter().map(|(_, d)| d).collect();
+    let mut invoices = Vec::new();
+    let rows = store.staged(Entity::Invoice).await?;
+    for (source, rec) in typed(rows.into_iter().filter(mine).collect(), Entity::Invoice)? {
+        if let CanonicalRecord::Invoice(i) = &rec
+            && i.posted
+            && !i.signed_residual().is_zero()
+        {
+            invoices.push((i.due_date, doc(source, &rec)));
+        }
+    }
+    invoices.sort_by_key(|d| d.0);
+    out.open_invoices = invoices.into_iter().map(|(_, d)| d).collect();
+    let mut payments = Vec::new();
+    let rows = store.staged(Entity::Payment).await?;
+    for (source, rec) in typed(rows.into_iter().filter(mine).collect(), Entity::Payment)? {
+        if let CanonicalRecord::Payment(p) = &rec {
+            payments.push((p.payment_date, doc(source, &rec)));
+        }
+    }
+    payments.sort_by_key(|d| std::cmp::Reverse(d.0));
+    out.payments = payments
+        .into_iter()
+        .take(PAYMENTS_SHOWN)
+        .map(|(_, d)| d)
+        .collect();
+    Ok(out)
 }
 
 /// A parent or child master and the source record that links the two.
@@ -358,6 +445,12 @@ pub async fn customer_360(
         .into_iter()
         .map(|r| ((r.connector, r.key), r.canonical))
         .collect();
+    let owned: std::collections::HashSet<(String, String)> = state
+        .xrefs
+        .iter()
+        .filter(|x| x.master_id == master.master_id)
+        .map(|x| (x.source.clone(), x.key.clone()))
+        .collect();
     let records = state
         .xrefs
         .iter()
@@ -379,5 +472,6 @@ pub async fn customer_360(
         exposure: all.remove(&master.master_id),
         insight: store.insight(&master.master_id).await?,
         group: group_position(&state, &store.groups().await?, &master.master_id),
+        documents: documents(store, &owned).await?,
     }))
 }

@@ -1,0 +1,162 @@
+//! `tributary serve`: the daemon's HTTP side — the REST API (`/api`, bearer tokens with roles,
+//! described at `/openapi.json`), the web page (`/`), webhook intake (`/webhooks/{connector}`),
+//! `/metrics`, `/healthz` and `/readyz`.
+//!
+//! The server holds no state of its own beyond the loaded project: everything it shows is read
+//! from the store, and everything it changes goes through the same library calls as the CLI.
+//! Work that rebuilds the customer master (sync runs, webhook batches, steward actions) is
+//! serialised by one lock so two rebuilds never interleave.
+
+mod api;
+mod auth;
+pub mod daemon;
+mod error;
+mod health;
+pub mod metrics;
+mod openapi;
+mod runner;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Project;
+use crate::mapping::Mapping;
+use crate::store::Store;
+
+pub use auth::Caller;
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+pub use runner::{RunOutcome, Runner, TriggerError};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    loaded: RwLock<Loaded>,
+    store: Store,
+    runner: Runner,
+}
+
+/// A validated project with its compiled mappings; replaced whole on reload.
+#[derive(Clone)]
+pub struct Loaded {
+    /// The project.
+    pub project: Arc<Project>,
+    /// Its mappings, compiled.
+    pub mappings: Arc<std::collections::BTreeMap<String, Mapping>>,
+}
+
+impl Loaded {
+    /// Compiles the project's mappings.
+    pub fn new(project: Project) -> Result<Loaded, crate::config::ConfigErrors> {
+        let mappings = project.compile_mappings()?;
+        Ok(Loaded {
+            project: Arc::new(project),
+            mappings: Arc::new(mappings),
+        })
+    }
+}
+
+impl AppState {
+    /// State over a loaded project and an open store.
+    pub fn new(loaded: Loaded, store: Store) -> AppState {
+        let runner = Runner::new(store.clone());
+        AppState {
+            inner: Arc::new(Inner {
+                loaded: RwLock::new(loaded),
+                store,
+                runner,
+            }),
+        }
+    }
+
+    /// The project as loaded now.
+    pub fn loaded(&self) -> Loaded {
+        self.inner
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The project as loaded now.
+    pub fn project(&self) -> Arc<Project> {
+        self.loaded().project
+    }
+
+    /// Replaces the project (after it was validated).
+    pub fn replace(&self, loaded: Loaded) {
+        *self.inner.loaded.write().unwrap_or_else(|e| e.into_inner()) = loaded;
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Runs connectors and rebuilds the master, one rebuild at a time.
+    pub fn runner(&self) -> &Runner {
+        &self.inner.runner
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.project().settings.server.request_timeout_seconds);
+    Router::new()
+        .nest("/api", api::routes(state.clone()))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .merge(health::routes())
+        .merge(metrics::routes())
+        .merge(openapi::routes())
+        .merge(web::routes())
+        .route_layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Times every request into the latency histogram, labelled by route pattern, not raw path.
+async fn observe(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    metrics::request_done(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Serves `state` on `listener` until `shutdown` is cancelled; requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
