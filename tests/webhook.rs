@@ -576,3 +576,43 @@ mapping = "shop-customers"
         );
     }
 }
+
+#[tokio::test]
+async fn an_event_whose_stream_is_gone_fails_with_its_reason_and_the_others_go_on() {
+    common::on_each_backend(|backend, store| async move {
+        let (dir, project) = project();
+        let gone = shop_body(json!([{"id": "S-1", "name": "One"}]));
+        let gone_id = deliver_shop(&project, &store, &gone, "evt-1")
+            .await
+            .inbox_id;
+        deliver_erpnext(&project, &store, &erpnext_customer()).await;
+
+        // The shop's stream is renamed before the event is processed.
+        let renamed = SHOP.replace("\"customers\"", "\"clients\"");
+        std::fs::write(dir.path().join("connectors/shop.toml"), renamed).unwrap();
+        let project = load(dir.path());
+        let mappings = project.compile_mappings().unwrap();
+        let report = webhook::process_inbox(&project, &mappings, &store)
+            .await
+            .unwrap();
+        assert_eq!((report.processed, report.failed), (1, 1), "{backend}");
+        let shop_run = report.runs.iter().find(|r| r.connector == "shop").unwrap();
+        assert_eq!(shop_run.status, RunStatus::Failed);
+        let event = store
+            .inbox(Some("shop"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.id == gone_id)
+            .unwrap();
+        assert_eq!(event.status, InboxStatus::Failed, "{backend}");
+        assert_eq!(event.attempts, 1);
+        assert!(event.processed_at.is_some());
+        let error = event.error.unwrap();
+        assert!(error.contains("no stream `customers`"), "{error}");
+        let run = &store.runs(Some("shop"), 10).await.unwrap()[0];
+        assert!(run.error.as_deref().unwrap().contains(&error), "{run:?}");
+        assert_eq!(store.pending_events(10).await.unwrap().len(), 0);
+    })
+    .await;
+}

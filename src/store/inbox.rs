@@ -185,37 +185,40 @@ impl Store {
         on_pool!(self, pool => {
             let mut conn = pool.acquire().await?;
             conn.synced_commits(true).await?;
-            // A racing first delivery that rolls back leaves neither row: try once more.
-            let mut outcome = None;
-            for _ in 0..2 {
-                let inserted = sqlx::query(INSERT)
-                    .bind(new.connector)
-                    .bind(key.as_ref())
-                    .bind(new.stream)
-                    .bind(Stamp(micros(new.received_at)))
-                    .bind(no_nul(new.body).as_ref())
-                    .bind(Json(no_nul_json(new.headers)))
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if let Some(row) = inserted {
-                    outcome = Some((row.int(TABLE, "id")?, false));
-                    break;
+            let outcome = async {
+                // A racing first delivery that rolls back leaves neither row: try once more.
+                for _ in 0..2 {
+                    let inserted = sqlx::query(INSERT)
+                        .bind(new.connector)
+                        .bind(key.as_ref())
+                        .bind(new.stream)
+                        .bind(Stamp(micros(new.received_at)))
+                        .bind(no_nul(new.body).as_ref())
+                        .bind(Json(no_nul_json(new.headers)))
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if let Some(row) = inserted {
+                        return Ok((row.int(TABLE, "id")?, false));
+                    }
+                    let existing = sqlx::query(EXISTING)
+                        .bind(new.connector)
+                        .bind(key.as_ref())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if let Some(row) = existing {
+                        return Ok((row.int(TABLE, "id")?, true));
+                    }
                 }
-                let existing = sqlx::query(EXISTING)
-                    .bind(new.connector)
-                    .bind(key.as_ref())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if let Some(row) = existing {
-                    outcome = Some((row.int(TABLE, "id")?, true));
-                    break;
-                }
+                Err(StoreError::Corrupt {
+                    table: TABLE,
+                    reason: format!("event `{key}` of {} neither inserted nor found", new.connector),
+                })
             }
+            .await;
+            // Back to the pool's setting even after an error; a failure here after a successful
+            // insert makes the sender retry, which the idempotency key absorbs.
             conn.synced_commits(false).await?;
-            outcome.ok_or_else(|| StoreError::Corrupt {
-                table: TABLE,
-                reason: format!("event `{key}` of {} neither inserted nor found", new.connector),
-            })
+            outcome
         })
     }
 
