@@ -616,3 +616,25 @@ async fn an_event_whose_stream_is_gone_fails_with_its_reason_and_the_others_go_o
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_processors_at_once_stage_each_event_once() {
+    common::on_each_backend(|backend, store| async move {
+        let (_dir, project) = project();
+        let mappings = project.compile_mappings().unwrap();
+        for i in 0..12 {
+            let body = shop_body(json!([{"id": format!("S-{i}"), "name": "N"}, {"id": "bad"}]));
+            deliver_shop(&project, &store, &body, &format!("evt-{i}")).await;
+        }
+        let (a, b) = tokio::join!(
+            webhook::process_inbox(&project, &mappings, &store),
+            webhook::process_inbox(&project, &mappings, &store)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.processed + b.processed, 12, "{backend}");
+        assert_eq!(a.counts.quarantined + b.counts.quarantined, 12);
+        assert_eq!(store.quarantine(Some("shop"), 100).await.unwrap().len(), 12);
+        assert_eq!(store.staged(Entity::Customer).await.unwrap().len(), 12);
+    })
+    .await;
+}

@@ -11,8 +11,8 @@ use super::signature::{parse_timestamp, verify};
 use crate::config::{ConnectorFile, Project};
 use crate::store::{InboxId, NewEvent, Store};
 
-/// A request written to the inbox (or found there already).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request written to the inbox (or found there already); serializes as the answer's body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Accepted {
     /// The inbox row holding the event.
     pub inbox_id: InboxId,
