@@ -4,7 +4,8 @@
 //! (customer master) → [`exposure`]. [`sync`] drives one run of one connector; [`config`]
 //! loads the files a user edits; [`model`] is the shared vocabulary; [`channel`] tells the
 //! inventory held in the distribution channel per dealer; [`insight`] derives value tiers,
-//! lifecycle stages and churn warnings per master customer.
+//! lifecycle stages and churn warnings per master customer; [`webhook`] takes events that
+//! sources push, into a durable inbox and on through the same staging.
 
 pub mod channel;
 pub mod cli;
@@ -20,3 +21,4 @@ pub mod steward;
 pub mod store;
 pub mod sync;
 pub mod views;
+pub mod webhook;

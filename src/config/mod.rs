@@ -293,7 +293,10 @@ fn load_connector(
         SourceKind::Http => ("http", config.http.is_some()),
         SourceKind::Jsonrpc => ("jsonrpc", config.jsonrpc.is_some()),
         SourceKind::Sql => ("sql", config.sql.is_some()),
+        SourceKind::Webhook => ("webhook", config.webhook.is_some()),
     };
+    // The streams of a push-only connector need no table of their own.
+    let pushed = config.kind == SourceKind::Webhook;
     if !present {
         err(
             "kind",
@@ -343,7 +346,7 @@ fn load_connector(
                 format!("stream `{}`: {e}", s.name),
             );
         }
-        if !has {
+        if !has && !pushed {
             err(
                 &at,
                 Some(&name_needle),
@@ -364,6 +367,11 @@ fn load_connector(
             );
         }
     }
+    if let Some(webhook) = &config.webhook {
+        for (field, needle, msg) in webhook.problems(&config.streams) {
+            err(&field, needle.as_deref(), msg);
+        }
+    }
     let mut vars = Vars {
         env,
         lenient: !config.enabled,
@@ -377,6 +385,12 @@ fn load_connector(
     }
     if let Some(rpc) = &mut config.jsonrpc {
         resolve_jsonrpc_secrets(rpc, &mut vars, &mut err);
+    }
+    if let Some(webhook) = &mut config.webhook {
+        vars.secret(&mut webhook.secret, "webhook.secret", &mut err);
+        if webhook.secret.is_empty() {
+            err("webhook.secret", None, "the secret is empty".into());
+        }
     }
     if let Some(sql) = &mut config.sql {
         if let Err(e) = crate::connector::sql::check_url_secret(&sql.url) {
@@ -431,6 +445,19 @@ impl Vars<'_> {
             Err(var) => err(field, Some(&format!("${{{var}}}")), unset(&var)),
         }
     }
+
+    /// Expands a secret, which must be one whole `${VAR}` reference.
+    fn secret(&mut self, value: &mut String, field: &str, err: &mut Report<'_>) {
+        if secrets::is_reference(value) {
+            self.expand(value, field, err);
+        } else {
+            err(
+                field,
+                None,
+                "secrets are never written in config files: put it in an environment variable and write \"${VAR_NAME}\"".into(),
+            );
+        }
+    }
 }
 
 fn resolve_http_secrets(
@@ -466,15 +493,7 @@ fn resolve_http_secrets(
         }
     };
     for (field, value) in secrets {
-        if !secrets::is_reference(value) {
-            err(
-                field,
-                None,
-                "secrets are never written in config files: put it in an environment variable and write \"${VAR_NAME}\"".into(),
-            );
-            continue;
-        }
-        vars.expand(value, field, err);
+        vars.secret(value, field, err);
     }
 }
 
@@ -486,15 +505,7 @@ fn resolve_jsonrpc_secrets(
     vars.expand(&mut rpc.url, "jsonrpc.url", err);
     vars.expand(&mut rpc.database, "jsonrpc.database", err);
     vars.expand(&mut rpc.username, "jsonrpc.username", err);
-    if !secrets::is_reference(&rpc.password) {
-        err(
-            "jsonrpc.password",
-            None,
-            "secrets are never written in config files: put it in an environment variable and write \"${VAR_NAME}\"".into(),
-        );
-    } else {
-        vars.expand(&mut rpc.password, "jsonrpc.password", err);
-    }
+    vars.secret(&mut rpc.password, "jsonrpc.password", err);
 }
 
 #[cfg(test)]

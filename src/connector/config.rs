@@ -39,6 +39,9 @@ pub struct ConnectorConfig {
     /// Options of the `sql` kind.
     #[serde(default)]
     pub sql: Option<SqlOptions>,
+    /// Events the source pushes to `POST /webhooks/{name}` (any kind may have them).
+    #[serde(default)]
+    pub webhook: Option<crate::webhook::WebhookConfig>,
     /// The streams (record sets) this connector reads, each with its mapping.
     pub streams: Vec<StreamConfig>,
 }
@@ -55,6 +58,8 @@ pub enum SourceKind {
     Jsonrpc,
     /// A query against an ERP's own database (PostgreSQL, MariaDB/MySQL).
     Sql,
+    /// Push only: records arrive as webhook events (`[webhook]`); nothing is polled.
+    Webhook,
 }
 
 impl SourceKind {

@@ -151,5 +151,17 @@ pub fn open_stream(
         SourceKind::Http => http::open(connector, spec, cursor, ctx),
         SourceKind::Jsonrpc => jsonrpc::open(connector, spec, cursor, ctx),
         SourceKind::Sql => sql::open(connector, spec, cursor, ctx),
+        SourceKind::Webhook => Ok(Box::new(Pushed)),
+    }
+}
+
+/// A stream of a `webhook` connector: its records are pushed (see [`crate::webhook`]), so a
+/// poll reads nothing.
+struct Pushed;
+
+#[async_trait]
+impl Source for Pushed {
+    async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError> {
+        Ok(None)
     }
 }

@@ -8,12 +8,12 @@
 //! Files: `connect.rs` (URLs, pools, migrations), `runs.rs` (run history), `staging.rs`
 //! (staging, cursors, quarantine), `master.rs` (masters, xref, aliases), `insights.rs` (the
 //! derived `customer_insights`), `groups.rs` (the derived `master_groups` and
-//! `master_group_issues`), `sql.rs` (the dispatch
+//! `master_group_issues`), `inbox.rs` (the webhook inbox), `sql.rs` (the dispatch
 //! over the two pools, timestamps and row decoding), `testing.rs` (every test on both backends).
 //!
 //! Tables: `runs`, `cursors`, `staged`, `quarantine`, `masters`, `xref`, `master_alias`,
 //! `stream_fields`, `customer_insights`, `match_reviews`, `steward_decisions`, `master_groups`,
-//! `master_group_issues`.
+//! `master_group_issues`, `webhook_inbox`.
 //! Timestamps are `TIMESTAMPTZ` on PostgreSQL and RFC 3339 UTC text with six fraction digits on
 //! SQLite (so both keep microseconds and text order is time order); JSON is `JSONB` on
 //! PostgreSQL (object keys come back in its own order, values compare equal) and text on SQLite.
@@ -27,12 +27,15 @@
 //!   state handed in, in one transaction; an alias ID has no `masters` row;
 //! - the insights are written whole too: [`Store::replace_insights`] swaps the table's content
 //!   in one transaction, and so is the group structure ([`Store::replace_groups`]);
+//! - a webhook event is on disk before its sender is answered, and its records are staged in the
+//!   transaction that marks it processed ([`Store::stage_event`]);
 //! - a stored value that does not decode is reported as [`StoreError::Corrupt`], never unwrapped;
 //! - no business rules live here.
 
 mod connect;
 mod fields;
 mod groups;
+pub mod inbox;
 mod insights;
 mod master;
 mod runs;
@@ -42,6 +45,8 @@ pub mod steward;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+
+pub use inbox::{InboxEvent, InboxId, InboxStatus, NewEvent};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

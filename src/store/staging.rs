@@ -8,6 +8,8 @@
 //!   record is counted as unchanged and nothing is written (not even its raw payload or run), so
 //!   re-running a sync over the same data writes no staged rows;
 //! - within one page, the last record of a key wins and is counted once;
+//! - records that came from a webhook are staged in the transaction that marks their inbox
+//!   event processed ([`Store::stage_event`]), so an event is staged exactly once;
 //! - U+0000, which PostgreSQL cannot store, is written as U+FFFD on both backends (in keys,
 //!   payloads, canonical records, reasons and cursors), so such a record cannot block its stream;
 //! - the work per page is a constant number of statements: one read of the stored hashes of the
@@ -23,6 +25,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgConnection, SqliteConnection};
 
+use super::inbox::{CLAIM, InboxId};
 use super::sql::{
     ROWS_PER_STATEMENT, RowExt, Stamp, WritePool, list, no_nul, no_nul_json, now, on_pool,
     with_rows,
@@ -163,6 +166,18 @@ impl Store {
     /// A record whose key is already staged with the same hash is counted as unchanged and
     /// not written. Of several records with one key in the page, the last wins and counts once.
     pub async fn commit_batch(&self, batch: Batch<'_>) -> Result<Counts, StoreError> {
+        let counts = self.commit(batch, None).await?;
+        Ok(counts.unwrap_or_default())
+    }
+
+    /// [`Store::commit_batch`], optionally claiming the inbox event the records came from in the
+    /// same transaction (see `inbox.rs`). `None` when that event was no longer pending: then
+    /// nothing is written.
+    pub(super) async fn commit(
+        &self,
+        batch: Batch<'_>,
+        event: Option<InboxId>,
+    ) -> Result<Option<Counts>, StoreError> {
         let Batch {
             run,
             connector,
@@ -185,6 +200,20 @@ impl Store {
         let at = Stamp(now());
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+
+            // 0. The inbox event these records come from, claimed with them; when another
+            //    processor got there first, the transaction is dropped unwritten.
+            if let Some(id) = event {
+                let claimed = sqlx::query(CLAIM)
+                    .bind(id)
+                    .bind(at)
+                    .bind(run)
+                    .execute(&mut *tx)
+                    .await?;
+                if claimed.rows_affected() == 0 {
+                    return Ok(None);
+                }
+            }
 
             // 1. What is stored already.
             let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
@@ -241,12 +270,12 @@ impl Store {
             }
 
             tx.commit().await?;
-            Ok(Counts {
+            Ok(Some(Counts {
                 fetched: 0,
                 staged: changed.len() as u64,
                 unchanged: unchanged.len() as u64,
                 quarantined: quarantined.len() as u64,
-            })
+            }))
         })
     }
 

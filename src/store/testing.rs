@@ -42,6 +42,16 @@ where
     F: Fn(String, Store) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_each(&|name, url| with_store(&body, name, url), true).await;
+}
+
+/// Like [`each_backend_named`], but hands the body the URL of a fresh, empty store instead of
+/// an open one, for tests that close a store and open it again (a restart after a crash).
+pub async fn each_backend_url<F, Fut>(body: F)
+where
+    F: Fn(String, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     run_each(&body, true).await;
 }
 
@@ -52,16 +62,35 @@ where
     F: Fn(String, Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    run_each(&body, false).await;
+    run_each(&|name, url| with_store(&body, name, url), false).await;
 }
 
 async fn run_each<F, Fut>(body: &F, require_pg: bool)
 where
-    F: Fn(String, Store) -> Fut,
+    F: Fn(String, String) -> Fut,
     Fut: Future<Output = ()>,
 {
     on_sqlite(body).await;
     on_postgres(body, require_pg).await;
+}
+
+/// Opens the store at `url`, runs `body` on it and closes it, also when `body` panicked (the
+/// panic is then passed on).
+async fn with_store<F, Fut>(body: &F, backend: String, url: String)
+where
+    F: Fn(String, Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let store = Store::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("opening a scratch {backend} store at {url}: {e}"));
+    let outcome = AssertUnwindSafe(body(backend, store.clone()))
+        .catch_unwind()
+        .await;
+    store.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// A unique suffix: process, counter, and a random number.
@@ -82,18 +111,14 @@ impl Drop for ScratchDir {
 
 async fn on_sqlite<F, Fut>(body: &F)
 where
-    F: Fn(String, Store) -> Fut,
+    F: Fn(String, String) -> Fut,
     Fut: Future<Output = ()>,
 {
     let dir = ScratchDir(std::env::temp_dir().join(format!("tributary_t_{}", unique())));
     let url = format!("sqlite://{}", dir.0.join("store.db").display());
-    let store = Store::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("opening a scratch SQLite store at {url}: {e}"));
-    let outcome = AssertUnwindSafe(body("sqlite".into(), store.clone()))
+    let outcome = AssertUnwindSafe(body("sqlite".into(), url))
         .catch_unwind()
         .await;
-    store.close().await;
     drop(dir);
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
@@ -102,7 +127,7 @@ where
 
 async fn on_postgres<F, Fut>(body: &F, require: bool)
 where
-    F: Fn(String, Store) -> Fut,
+    F: Fn(String, String) -> Fut,
     Fut: Future<Output = ()>,
 {
     let server = std::env::var(PG_URL_VAR).unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
@@ -122,16 +147,9 @@ where
         .unwrap_or_else(|e| panic!("{PG_URL_VAR} `{server}` is not a URL: {e}"));
     url.set_path(&name);
 
-    let outcome = match Store::connect(url.as_str()).await {
-        Ok(store) => {
-            let outcome = AssertUnwindSafe(body("postgres".into(), store.clone()))
-                .catch_unwind()
-                .await;
-            store.close().await;
-            outcome.map(Ok)
-        }
-        Err(e) => Ok(Err(e)),
-    };
+    let outcome = AssertUnwindSafe(body("postgres".into(), url.to_string()))
+        .catch_unwind()
+        .await;
     let drop_sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
     if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(drop_sql))
         .execute(&mut admin)
@@ -140,10 +158,8 @@ where
         eprintln!("warning: could not drop the scratch database {name}: {e}");
     }
     let _ = admin.close().await;
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => panic!("opening the scratch PostgreSQL store {name}: {e}"),
-        Err(panic) => std::panic::resume_unwind(panic),
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
 }
 
