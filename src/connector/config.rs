@@ -70,6 +70,7 @@ impl SourceKind {
             SourceKind::Http => "http",
             SourceKind::Jsonrpc => "jsonrpc",
             SourceKind::Sql => "sql",
+            SourceKind::Webhook => "webhook",
         }
     }
 }

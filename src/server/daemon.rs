@@ -54,10 +54,12 @@ pub async fn run(project: Project, bind: Option<&str>) -> Result<(), DaemonError
     eprintln!("tributary: serving on http://{addr} (API /api, web page /, metrics /metrics)");
     let shutdown = CancellationToken::new();
     tokio::spawn(signals(state.clone(), shutdown.clone()));
+    let inbox = tokio::spawn(super::webhooks::worker(state.clone(), shutdown.clone()));
     super::serve(listener, state.clone(), shutdown)
         .await
         .map_err(|source| DaemonError::Listen { addr, source })?;
     drain(&state).await;
+    let _ = inbox.await;
     Ok(())
 }
 

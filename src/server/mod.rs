@@ -16,6 +16,7 @@ pub mod metrics;
 mod openapi;
 mod runner;
 mod web;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -48,6 +49,7 @@ struct Inner {
     loaded: RwLock<Loaded>,
     store: Store,
     runner: Runner,
+    inbox: tokio::sync::Notify,
 }
 
 /// A validated project with its compiled mappings; replaced whole on reload.
@@ -79,6 +81,7 @@ impl AppState {
                 loaded: RwLock::new(loaded),
                 store,
                 runner,
+                inbox: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -107,6 +110,11 @@ impl AppState {
         &self.inner.store
     }
 
+    /// Wakes the webhook worker.
+    pub fn inbox(&self) -> &tokio::sync::Notify {
+        &self.inner.inbox
+    }
+
     /// Runs connectors and rebuilds the master, one rebuild at a time.
     pub fn runner(&self) -> &Runner {
         &self.inner.runner
@@ -126,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .merge(openapi::routes())
         .merge(web::routes())
+        .merge(webhooks::routes(&state))
         .route_layer(middleware::from_fn(observe))
         .with_state(state)
 }
