@@ -8,11 +8,11 @@
 //! Files: `connect.rs` (URLs, pools, migrations), `runs.rs` (run history), `staging.rs`
 //! (staging, cursors, quarantine), `master.rs` (masters, xref, aliases), `insights.rs` (the
 //! derived `customer_insights`), `groups.rs` (the derived `master_groups` and
-//! `master_group_issues`), `sql.rs` (the dispatch
+//! `master_group_issues`), `locks.rs` (one run per connector, across processes), `sql.rs` (the dispatch
 //! over the two pools, timestamps and row decoding), `testing.rs` (every test on both backends).
 //!
 //! Tables: `runs`, `cursors`, `staged`, `quarantine`, `masters`, `xref`, `master_alias`,
-//! `stream_fields`, `customer_insights`, `match_reviews`, `steward_decisions`, `master_groups`,
+//! `stream_fields`, `customer_insights`, `run_locks` (SQLite only), `match_reviews`, `steward_decisions`, `master_groups`,
 //! `master_group_issues`.
 //! Timestamps are `TIMESTAMPTZ` on PostgreSQL and RFC 3339 UTC text with six fraction digits on
 //! SQLite (so both keep microseconds and text order is time order); JSON is `JSONB` on
@@ -34,6 +34,7 @@ mod connect;
 mod fields;
 mod groups;
 mod insights;
+mod locks;
 mod master;
 mod runs;
 mod sql;
@@ -49,6 +50,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::model::Entity;
+
+pub use locks::{RunLock, run_lock_key};
 
 /// Store errors.
 #[derive(Debug, Error)]
@@ -95,6 +98,9 @@ pub enum RunStatus {
     Partial,
     /// Stopped by an error; the cursor is at the last committed page.
     Failed,
+    /// Stopped on request (a shutdown) between two pages; the cursor is at the last
+    /// committed page and the next run goes on from there.
+    Cancelled,
 }
 
 impl RunStatus {
@@ -105,6 +111,7 @@ impl RunStatus {
             RunStatus::Success => "success",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }
