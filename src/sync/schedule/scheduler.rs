@@ -108,7 +108,7 @@ impl Scheduler {
             stop_runs: CancellationToken::new(),
             runs: TaskTracker::new(),
         });
-        shared.replan();
+        shared.replan(&shared.jobs.borrow());
         let ticker = tokio::spawn(tick(shared.clone()));
         Scheduler {
             shared,
@@ -130,8 +130,9 @@ impl Scheduler {
     /// time. Runs under way go on. Check the new configuration first ([`super::load`]): an
     /// invalid one must never get here.
     pub fn replace(&self, jobs: Vec<Job>) {
+        // Plan first: the ticking task wakes on the send and must find the new plan.
+        self.shared.replan(&jobs);
         self.shared.jobs.send_replace(jobs);
-        self.shared.replan();
     }
 
     /// Every event from now on. A receiver that falls more than 1024 events behind loses the
@@ -185,11 +186,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     /// Plans every job's next tick from the current time.
-    fn replan(&self) {
+    fn replan(&self, jobs: &[Job]) {
         let now = self.clock.now();
-        let plan = self
-            .jobs
-            .borrow()
+        let plan = jobs
             .iter()
             .map(|job| PlannedTick {
                 at: job.next_after(now),

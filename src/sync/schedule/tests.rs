@@ -76,10 +76,13 @@ fn skipped(connector: &str, scheduled: &str, reason: SkipReason) -> SchedulerEve
     }
 }
 
+/// What a runner was asked to run.
+type Asked = (String, RunKind, DateTime<Utc>);
+
 /// A runner that records what it was asked and waits for a permit of `gate` before it ends.
 #[derive(Clone)]
 struct Gated {
-    asked: Arc<Mutex<Vec<(String, RunKind, DateTime<Utc>)>>>,
+    asked: Arc<Mutex<Vec<Asked>>>,
     gate: Arc<Semaphore>,
 }
 
@@ -118,17 +121,29 @@ impl Gated {
         })
     }
 
-    fn asked(&self) -> Vec<(String, RunKind, DateTime<Utc>)> {
+    fn asked(&self) -> Vec<Asked> {
         self.asked.lock().unwrap().clone()
     }
 }
 
-fn start(jobs: Vec<Job>, runner: &Gated, clock: &ManualClock, max: usize) -> Scheduler {
-    let options = SchedulerOptions {
-        max_concurrent_runs: max,
+/// A scheduler of `jobs` on a manual clock showing `now`, with a subscription to its events.
+fn begin(
+    now: &str,
+    jobs: Vec<Job>,
+    runner: Arc<dyn Runner>,
+    options: SchedulerOptions,
+) -> (ManualClock, Scheduler, broadcast::Receiver<SchedulerEvent>) {
+    let clock = ManualClock::new(at(now));
+    let s = Scheduler::start(jobs, runner, Arc::new(clock.clone()), options);
+    let events = s.subscribe();
+    (clock, s, events)
+}
+
+fn limit(max_concurrent_runs: usize) -> SchedulerOptions {
+    SchedulerOptions {
+        max_concurrent_runs,
         locks: None,
-    };
-    Scheduler::start(jobs, runner.runner(), Arc::new(clock.clone()), options)
+    }
 }
 
 fn planned(s: &Scheduler) -> Vec<Option<DateTime<Utc>>> {
@@ -226,15 +241,13 @@ fn jobs_come_from_enabled_connectors_in_their_zone() {
 
 #[tokio::test]
 async fn ticks_fire_at_the_planned_instants() {
-    let clock = ManualClock::new(at("2026-12-01T03:59:00Z"));
     let runner = Gated::open();
-    let s = start(
+    let (clock, s, mut events) = begin(
+        "2026-12-01T03:59:00Z",
         vec![job("erp", RunKind::Incremental, "*/15 * * * *", Tz::UTC)],
-        &runner,
-        &clock,
-        2,
+        runner.runner(),
+        limit(2),
     );
-    let mut events = s.subscribe();
     assert_eq!(planned(&s), vec![Some(at("2026-12-01T04:00:00Z"))]);
     clock.set(at("2026-12-01T03:59:59Z"));
     no_event(&mut events).await;
@@ -259,15 +272,13 @@ async fn ticks_fire_at_the_planned_instants() {
 
 #[tokio::test]
 async fn a_full_resync_fires_in_its_zone_across_a_dst_change() {
-    let clock = ManualClock::new(at("2027-03-27T12:00:00Z"));
     let runner = Gated::open();
-    let s = start(
+    let (clock, s, mut events) = begin(
+        "2027-03-27T12:00:00Z",
         vec![job("erp", RunKind::Full, "30 2 * * *", Tz::Europe__Berlin)],
-        &runner,
-        &clock,
-        2,
+        runner.runner(),
+        limit(2),
     );
-    let mut events = s.subscribe();
     assert_eq!(planned(&s), vec![Some(at("2027-03-28T01:30:00Z"))]);
     clock.set(at("2027-03-28T01:29:59Z"));
     no_event(&mut events).await;
@@ -285,19 +296,17 @@ async fn a_full_resync_fires_in_its_zone_across_a_dst_change() {
 
 #[tokio::test]
 async fn a_full_and_an_incremental_tick_at_once_make_one_full_run() {
-    let clock = ManualClock::new(at("2026-12-01T18:00:00Z"));
     let runner = Gated::open();
     let shanghai = Tz::Asia__Shanghai;
-    let s = start(
+    let (clock, _running, mut events) = begin(
+        "2026-12-01T18:00:00Z",
         vec![
             job("erp", RunKind::Incremental, "*/30 * * * *", shanghai),
             job("erp", RunKind::Full, "30 2 * * *", shanghai),
         ],
-        &runner,
-        &clock,
-        2,
+        runner.runner(),
+        limit(2),
     );
-    let mut events = s.subscribe();
     clock.set(at("2026-12-01T18:30:00Z"));
     let full = started("erp", RunKind::Full, "2026-12-01T18:30:00Z");
     assert_eq!(next_event(&mut events).await, full);
@@ -311,15 +320,13 @@ async fn a_full_and_an_incremental_tick_at_once_make_one_full_run() {
 
 #[tokio::test]
 async fn a_tick_during_a_run_of_the_same_connector_is_skipped_and_reported() {
-    let clock = ManualClock::new(at("2026-12-01T04:00:30Z"));
     let runner = Gated::closed();
-    let s = start(
+    let (clock, s, mut events) = begin(
+        "2026-12-01T04:00:30Z",
         vec![job("erp", RunKind::Incremental, "* * * * *", Tz::UTC)],
-        &runner,
-        &clock,
-        2,
+        runner.runner(),
+        limit(2),
     );
-    let mut events = s.subscribe();
     let inc = RunKind::Incremental;
     clock.set(at("2026-12-01T04:01:00Z"));
     assert_eq!(
@@ -351,16 +358,14 @@ async fn a_tick_during_a_run_of_the_same_connector_is_skipped_and_reported() {
 
 #[tokio::test]
 async fn different_connectors_run_side_by_side_up_to_the_limit() {
-    let clock = ManualClock::new(at("2026-12-01T04:00:30Z"));
     let runner = Gated::closed();
     let every_minute = |name: &str| job(name, RunKind::Incremental, "* * * * *", Tz::UTC);
-    let s = start(
+    let (clock, s, mut events) = begin(
+        "2026-12-01T04:00:30Z",
         vec![every_minute("a"), every_minute("b"), every_minute("c")],
-        &runner,
-        &clock,
-        2,
+        runner.runner(),
+        limit(2),
     );
-    let mut events = s.subscribe();
     clock.set(at("2026-12-01T04:01:00Z"));
     for _ in 0..2 {
         assert!(matches!(
@@ -386,12 +391,10 @@ async fn different_connectors_run_side_by_side_up_to_the_limit() {
 #[tokio::test]
 async fn a_connector_locked_by_another_daemon_is_skipped_on_both_backends() {
     each_backend_named(|backend, store| async move {
-        let clock = ManualClock::new(at("2026-12-01T04:00:30Z"));
         let runner = Gated::open();
         let options = SchedulerOptions::default().with_locks(store.clone());
         let jobs = vec![job("erp", RunKind::Incremental, "* * * * *", Tz::UTC)];
-        let s = Scheduler::start(jobs, runner.runner(), Arc::new(clock.clone()), options);
-        let mut events = s.subscribe();
+        let (clock, s, mut events) = begin("2026-12-01T04:00:30Z", jobs, runner.runner(), options);
         let elsewhere = store.try_lock_run("erp").await.unwrap().unwrap();
         clock.set(at("2026-12-01T04:01:00Z"));
         assert_eq!(
@@ -425,24 +428,14 @@ async fn a_connector_locked_by_another_daemon_is_skipped_on_both_backends() {
 
 #[tokio::test]
 async fn shutdown_stops_ticks_and_cancels_runs_under_way() {
-    let clock = ManualClock::new(at("2026-12-01T04:00:30Z"));
     let runner: Arc<dyn Runner> = Arc::new(|run: ScheduledRun| async move {
         // A run that stops at its next page boundary once asked to.
         run.cancel.cancelled().await;
         Ok(RunStatus::Cancelled)
     });
     let every_minute = |name: &str| job(name, RunKind::Incremental, "* * * * *", Tz::UTC);
-    let options = SchedulerOptions {
-        max_concurrent_runs: 1,
-        locks: None,
-    };
-    let s = Scheduler::start(
-        vec![every_minute("a"), every_minute("b")],
-        runner,
-        Arc::new(clock.clone()),
-        options,
-    );
-    let mut events = s.subscribe();
+    let jobs = vec![every_minute("a"), every_minute("b")];
+    let (clock, s, mut events) = begin("2026-12-01T04:00:30Z", jobs, runner, limit(1));
     clock.set(at("2026-12-01T04:01:00Z"));
     assert_eq!(
         next_event(&mut events).await,
@@ -468,14 +461,12 @@ async fn shutdown_stops_ticks_and_cancels_runs_under_way() {
 
 #[tokio::test]
 async fn shutdown_gives_up_after_the_grace_period() {
-    let clock = ManualClock::new(at("2026-12-01T04:00:30Z"));
     let stuck: Arc<dyn Runner> = Arc::new(|_run: ScheduledRun| async move {
         futures::future::pending::<()>().await;
         Ok(RunStatus::Success)
     });
     let jobs = vec![job("erp", RunKind::Incremental, "* * * * *", Tz::UTC)];
-    let s = Scheduler::start(jobs, stuck, Arc::new(clock.clone()), Default::default());
-    let mut events = s.subscribe();
+    let (clock, s, mut events) = begin("2026-12-01T04:00:30Z", jobs, stuck, limit(2));
     clock.set(at("2026-12-01T04:01:00Z"));
     next_event(&mut events).await;
     let left = s.shutdown(Duration::from_millis(50)).await;
@@ -514,10 +505,13 @@ async fn a_failed_reload_keeps_the_old_schedule() {
     write_project(dir.path(), plain);
     let env = Default::default();
     let first = load_with_env(dir.path(), &env).unwrap();
-    let clock = ManualClock::new(at("2026-12-01T04:00:30Z"));
     let runner = Gated::open();
-    let s = start(first.jobs.clone(), &runner, &clock, 2);
-    let mut events = s.subscribe();
+    let (clock, s, mut events) = begin(
+        "2026-12-01T04:00:30Z",
+        first.jobs.clone(),
+        runner.runner(),
+        limit(2),
+    );
 
     let broken = plain.replace("*/15 * * * *", "*/15 * * *");
     std::fs::write(dir.path().join("connectors/erp.toml"), &broken).unwrap();
