@@ -1,16 +1,26 @@
-//! A run cancelled between two pages (a shutdown of `tributary serve`, a Ctrl-C of `sync`)
-//! keeps every page it committed, with its cursor, ends `cancelled`, and the next run goes on
-//! from there. On SQLite and PostgreSQL.
+//! Scheduled and cancelled runs against a real store, on SQLite and PostgreSQL: a tick runs the
+//! connector through [`SyncRunner`] and rebuilds the master; a run cancelled between two pages (a
+//! shutdown of `tributary serve`, a Ctrl-C of `sync`) keeps every page it committed, with its
+//! cursor, ends `cancelled`, and the next run goes on from there.
 
 mod common;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tributary::model::Entity;
 use tributary::store::{Counts, RunStatus};
+use tributary::sync::schedule::{
+    self, ManualClock, RunKind, Scheduler, SchedulerEvent, SchedulerOptions, SyncRunner,
+};
 use tributary::sync::{self, NoProgress, Progress, SyncOptions};
 
 const ERP: &str = r#"
 kind = "file"
+schedule = "*/5 * * * *"
 [file]
 dir = "in"
 
@@ -37,6 +47,59 @@ path = "name"
 const CUSTOMERS: &str = "id,name\nC1,Alpha\nC2,Beta\nC3,Gamma\nC4,Delta\nC5,Epsilon\n";
 const DEALERS: &str = "id,name\nD1,Dealer One\n";
 
+fn project() -> tempfile::TempDir {
+    common::project_dir(&[
+        ("config/tributary.toml", common::SETTINGS),
+        ("mappings/customers.toml", MAPPING),
+        ("connectors/erp.toml", ERP),
+        ("in/customers.csv", CUSTOMERS),
+        ("in/dealers.csv", DEALERS),
+    ])
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_tick_runs_the_connector_and_rebuilds_the_master() {
+    common::on_each_backend(|backend, store| async move {
+        let dir = project();
+        let loaded = schedule::load_with_env(dir.path(), &HashMap::new()).unwrap();
+        let runner = Arc::new(SyncRunner::new(&loaded, store.clone()));
+        let options =
+            SchedulerOptions::from_settings(&loaded.project.settings).with_locks(store.clone());
+        let clock = ManualClock::new(at("2026-12-01T04:01:00Z"));
+        let s = Scheduler::start(loaded.jobs, runner, Arc::new(clock.clone()), options);
+        let mut events = s.subscribe();
+        clock.set(at("2026-12-01T04:05:00Z"));
+        let mut next = async || {
+            tokio::time::timeout(Duration::from_secs(30), events.recv())
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert!(
+            matches!(next().await, SchedulerEvent::Started { .. }),
+            "{backend}"
+        );
+        let finished = next().await;
+        let SchedulerEvent::Finished { kind, outcome, .. } = finished else {
+            panic!("{backend}: {finished:?}");
+        };
+        assert_eq!(kind, RunKind::Incremental);
+        assert_eq!(outcome, Ok(RunStatus::Success), "{backend}");
+        assert_eq!(store.staged(Entity::Customer).await.unwrap().len(), 6);
+        assert_eq!(
+            store.load_master().await.unwrap().masters.len(),
+            6,
+            "{backend}"
+        );
+        assert!(s.shutdown(Duration::from_secs(10)).await.is_empty());
+    })
+    .await;
+}
+
 /// Fires the token once the first page has been committed, as a shutdown arriving mid-run.
 struct CancelAfterFirstPage(CancellationToken);
 
@@ -49,13 +112,7 @@ impl Progress for CancelAfterFirstPage {
 #[tokio::test]
 async fn a_cancelled_run_stops_between_pages_with_its_cursor_committed() {
     common::on_each_backend(|backend, store| async move {
-        let dir = common::project_dir(&[
-            ("config/tributary.toml", common::SETTINGS),
-            ("mappings/customers.toml", MAPPING),
-            ("connectors/erp.toml", ERP),
-            ("in/customers.csv", CUSTOMERS),
-            ("in/dealers.csv", DEALERS),
-        ]);
+        let dir = project();
         let project = common::load(dir.path(), &[]);
         let mappings = project.compile_mappings().unwrap();
         let erp = &project.connectors["erp"];
