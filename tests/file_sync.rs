@@ -408,6 +408,7 @@ async fn a_full_resync_of_one_stream_leaves_the_others_alone() {
         let options = SyncOptions {
             streams: vec!["invoices".into()],
             full: true,
+            ..Default::default()
         };
         let report = sync::run_connector(
             &project,

@@ -247,11 +247,15 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
     let options = SyncOptions {
         streams: args.streams.clone(),
         full: args.full,
+        cancel: Some(sync::cancel_on_ctrl_c()),
     };
     let bars = Bars::new();
     let mut reports = Vec::new();
     for c in chosen {
-        reports.push(sync::run_connector(project, &mappings, &store, c, &options, &bars).await?);
+        let lock = sync::lock_connector(&store, &c.config.name).await?;
+        let report = sync::run_connector(project, &mappings, &store, c, &options, &bars).await;
+        lock.release().await?;
+        reports.push(report?);
     }
     bars.clear();
     let master = sync::reconcile_master(project, &store).await?;
@@ -291,14 +295,19 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
             );
         }
     }
-    Ok(if reports.iter().any(|r| r.status == RunStatus::Failed) {
-        EXIT_FAILED
-    } else if reports.iter().any(|r| r.status == RunStatus::Partial) {
-        eprintln!("note: some records were quarantined; see `tributary errors`");
-        EXIT_PARTIAL
-    } else {
-        EXIT_OK
-    })
+    Ok(
+        if reports
+            .iter()
+            .any(|r| matches!(r.status, RunStatus::Failed | RunStatus::Cancelled))
+        {
+            EXIT_FAILED
+        } else if reports.iter().any(|r| r.status == RunStatus::Partial) {
+            eprintln!("note: some records were quarantined; see `tributary errors`");
+            EXIT_PARTIAL
+        } else {
+            EXIT_OK
+        },
+    )
 }
 
 async fn credit(project: &Project, args: CreditArgs) -> Outcome {

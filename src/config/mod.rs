@@ -6,6 +6,7 @@
 //! and mappings that do not compile. Every problem is reported with its file, line and field,
 //! all at once. Reading files is the only I/O done here.
 
+pub mod cron;
 mod error;
 pub mod secrets;
 pub mod settings;
@@ -172,6 +173,16 @@ fn load_settings(root: &Path, env: &HashMap<String, String>) -> Result<Settings,
                 format!("with {ENV_PREFIX}__… environment overrides: {e}"),
             )
         })?;
+    if settings.scheduler.max_concurrent_runs == 0 {
+        let field = "scheduler.max_concurrent_runs";
+        return Err(ConfigError::field(
+            &shown,
+            &text,
+            field,
+            None,
+            "must be at least 1",
+        ));
+    }
     if let Some((key, reason)) = settings.insights.invalid() {
         let field = format!("insights.{key}");
         return Err(ConfigError::field(&shown, &text, &field, None, reason));

@@ -29,6 +29,9 @@ pub struct Settings {
     /// `tributary serve`: address, API tokens, logs.
     #[serde(default)]
     pub server: ServerSettings,
+    /// The schedules run by `tributary serve`.
+    #[serde(default)]
+    pub scheduler: SchedulerSettings,
 }
 
 /// `[server]`
@@ -54,6 +57,38 @@ impl Default for ServerSettings {
             tokens: Vec::new(),
         }
     }
+}
+
+/// `[scheduler]`: defaults for the connectors' `schedule` and `full_schedule`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// Time zone of every connector schedule that names none (IANA name, default `UTC`).
+    #[serde(
+        default = "default_timezone",
+        deserialize_with = "super::cron::timezone"
+    )]
+    pub timezone: chrono_tz::Tz,
+    /// How many connectors may run at once (default 2, at least 1).
+    #[serde(default = "default_max_concurrent_runs")]
+    pub max_concurrent_runs: usize,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            timezone: default_timezone(),
+            max_concurrent_runs: default_max_concurrent_runs(),
+        }
+    }
+}
+
+fn default_timezone() -> chrono_tz::Tz {
+    chrono_tz::Tz::UTC
+}
+
+fn default_max_concurrent_runs() -> usize {
+    2
 }
 
 fn default_bind() -> String {

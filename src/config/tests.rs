@@ -446,3 +446,80 @@ fn bad_insight_settings_name_the_key() {
         assert!(err.contains(needle), "{section}: {err}");
     }
 }
+
+const SCHEDULED: &str = "kind = \"file\"\nfile = { dir = \"x\" }\nschedule = \"30 2 * * 1-5\"\nfull_schedule = \"0 3 * * SUN\"\ntimezone = \"Asia/Shanghai\"\n[[streams]]\nname = \"s\"\nmapping = \"m\"\nfile = { pattern = \"*.csv\", format = \"csv\" }\n";
+
+#[test]
+fn schedules_and_time_zones_are_read_and_checked() {
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/erp.toml", SCHEDULED),
+    ]);
+    let p = Project::load_with_env(dir.path(), &env(&[])).unwrap();
+    let c = &p.connectors["erp"].config;
+    assert_eq!(c.schedule.as_ref().unwrap().source(), "30 2 * * 1-5");
+    assert_eq!(c.full_schedule.as_ref().unwrap().source(), "0 3 * * SUN");
+    assert_eq!(c.timezone, Some(chrono_tz::Tz::Asia__Shanghai));
+    let s = &p.settings.scheduler;
+    assert_eq!((s.timezone, s.max_concurrent_runs), (chrono_tz::Tz::UTC, 2));
+
+    for (from, to, says) in [
+        (
+            "30 2 * * 1-5",
+            "30 2 * *",
+            "connectors/erp.toml:3: field `schedule`: ",
+        ),
+        (
+            "0 3 * * SUN",
+            "0 3 * * FUN",
+            "connectors/erp.toml:4: field `full_schedule`: ",
+        ),
+        (
+            "Asia/Shanghai",
+            "Asia/Shanghay",
+            "connectors/erp.toml:5: field `timezone`: ",
+        ),
+    ] {
+        let dir = project(&[
+            (SETTINGS_FILE, SETTINGS),
+            ("mappings/m.toml", MAPPING),
+            ("connectors/erp.toml", &SCHEDULED.replace(from, to)),
+        ]);
+        let errs = errors(dir.path(), &env(&[]));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with(says), "{}", errs[0]);
+    }
+}
+
+#[test]
+fn scheduler_settings_are_checked() {
+    let text =
+        format!("{SETTINGS}[scheduler]\ntimezone = \"Europe/Berlin\"\nmax_concurrent_runs = 4\n");
+    let dir = project(&[(SETTINGS_FILE, &text)]);
+    let p = Project::load_with_env(dir.path(), &env(&[])).unwrap();
+    let s = &p.settings.scheduler;
+    assert_eq!(
+        (s.timezone, s.max_concurrent_runs),
+        (chrono_tz::Tz::Europe__Berlin, 4)
+    );
+    let e = env(&[("TRIBUTARY__SCHEDULER__TIMEZONE", "Asia/Tokyo")]);
+    let p = Project::load_with_env(dir.path(), &e).unwrap();
+    assert_eq!(p.settings.scheduler.timezone, chrono_tz::Tz::Asia__Tokyo);
+    for (section, says) in [
+        (
+            "[scheduler]\ntimezone = \"CET+8\"\n",
+            "config/tributary.toml:8: field `timezone`: `CET+8` is not an IANA time zone",
+        ),
+        (
+            "[scheduler]\nmax_concurrent_runs = 0\n",
+            "config/tributary.toml:8: field `scheduler.max_concurrent_runs`: must be at least 1",
+        ),
+    ] {
+        let dir = project(&[(SETTINGS_FILE, &format!("{SETTINGS}{section}"))]);
+        let err = Project::load_with_env(dir.path(), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(says), "{section}: {err}");
+    }
+}

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::config::cron::CronExpr;
+
 pub use super::jsonrpc::config::{JsonRpcOptions, JsonRpcStream};
 
 /// A whole connector file.
@@ -21,9 +23,16 @@ pub struct ConnectorConfig {
     pub description: Option<String>,
     /// Which kind of source this is.
     pub kind: SourceKind,
-    /// Cron expression for scheduled polls (used by `tributary serve`).
+    /// Cron expression of the incremental polls run by `tributary serve` (five fields, or six
+    /// with seconds first; see [`crate::config::cron`]).
     #[serde(default)]
-    pub schedule: Option<String>,
+    pub schedule: Option<CronExpr>,
+    /// Cron expression of full resyncs (every stream's cursor reset first, as `sync --full`).
+    #[serde(default)]
+    pub full_schedule: Option<CronExpr>,
+    /// Time zone of both schedules (IANA name); `[scheduler] timezone` when absent.
+    #[serde(default, deserialize_with = "crate::config::cron::optional_timezone")]
+    pub timezone: Option<chrono_tz::Tz>,
     /// Set false to leave the connector out of `sync --all`.
     #[serde(default = "yes")]
     pub enabled: bool,

@@ -1,6 +1,8 @@
-//! The daemon's life: open the store, listen, serve until SIGTERM or SIGINT, reload the
-//! configuration on SIGHUP, and on shutdown let the runs in flight finish (each committed batch
-//! carries its cursor, so a run cut short by a hard kill resumes where it stopped).
+//! The daemon's life: open the store, start the scheduler and the webhook worker, listen, serve
+//! until SIGTERM or SIGINT, reload the configuration on SIGHUP (validated first; an invalid one
+//! is refused and the running one stays). On shutdown no new tick or request is taken, runs in
+//! flight stop after their current page with its cursor committed (recorded `cancelled`), and a
+//! run cut short by a hard kill resumes from its last committed cursor.
 
 use std::time::Duration;
 
@@ -8,9 +10,12 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{AppState, Loaded};
+use std::sync::Arc;
+
+use super::AppState;
 use crate::config::{ConfigErrors, Project};
 use crate::store::{Store, StoreError};
+use crate::sync::schedule::{self, Scheduler, SchedulerEvent, SchedulerOptions, SystemClock};
 
 /// How long shutdown waits for runs in flight.
 const DRAIN: Duration = Duration::from_secs(60);
@@ -41,9 +46,20 @@ pub async fn run(project: Project, bind: Option<&str>) -> Result<(), DaemonError
         .unwrap_or_else(|| project.settings.server.bind.clone());
     let url = project.store_url();
     warn_disabled_tokens(&project);
-    let loaded = Loaded::new(project)?;
+    let loaded = schedule::from_project(project)?;
     let store = Store::connect(&url).await?;
-    let state = AppState::new(loaded, store);
+    let options =
+        SchedulerOptions::from_settings(&loaded.project.settings).with_locks(store.clone());
+    let jobs = loaded.jobs.clone();
+    let state = AppState::new(loaded.into(), store);
+    let scheduler = Scheduler::start(
+        jobs,
+        Arc::new(state.runner().clone()),
+        Arc::new(SystemClock),
+        options,
+    );
+    tokio::spawn(count_ticks(scheduler.subscribe()));
+    state.set_scheduler(scheduler);
     let listener = TcpListener::bind(&addr)
         .await
         .map_err(|source| DaemonError::Listen {
@@ -58,27 +74,33 @@ pub async fn run(project: Project, bind: Option<&str>) -> Result<(), DaemonError
     super::serve(listener, state.clone(), shutdown)
         .await
         .map_err(|source| DaemonError::Listen { addr, source })?;
-    drain(&state).await;
+    if let Some(s) = state.scheduler() {
+        let left = s.shutdown(DRAIN).await;
+        if !left.is_empty() {
+            tracing::warn!(
+                running = ?left,
+                "shut down with runs in flight; they resume from their last committed cursor"
+            );
+        }
+    }
     let _ = inbox.await;
     Ok(())
 }
 
-/// Waits (up to [`DRAIN`]) for runs in flight.
-async fn drain(state: &AppState) {
-    let started = tokio::time::Instant::now();
+/// Counts the scheduler's ticks in the metrics.
+async fn count_ticks(mut events: tokio::sync::broadcast::Receiver<SchedulerEvent>) {
+    use tokio::sync::broadcast::error::RecvError;
     loop {
-        let running = state.runner().running();
-        if running.is_empty() {
-            return;
+        match events.recv().await {
+            Ok(SchedulerEvent::Started { connector, .. }) => {
+                super::metrics::scheduler_tick(&connector, "started")
+            }
+            Ok(SchedulerEvent::Skipped {
+                connector, reason, ..
+            }) => super::metrics::scheduler_tick(&connector, reason.as_str()),
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
         }
-        if started.elapsed() > DRAIN {
-            tracing::warn!(
-                ?running,
-                "shutting down with runs in flight; they resume from their last committed cursor"
-            );
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -98,14 +120,13 @@ fn warn_disabled_tokens(project: &Project) {
 /// and the running one stays.
 pub fn reload(state: &AppState) -> Result<usize, String> {
     let root = state.project().root.clone();
-    let loaded = Project::load(&root)
-        .map_err(|e| e.to_string())
-        .and_then(|p| Loaded::new(p).map_err(|e| e.to_string()))
-        .inspect_err(
-            |e| tracing::error!(errors = %e, "configuration reload refused; the running one stays"),
-        )?;
+    let loaded = schedule::load(&root).map_err(|e| {
+        tracing::error!(errors = %e, "configuration reload refused; the running one stays");
+        e.to_string()
+    })?;
     let connectors = loaded.project.connectors.len();
-    state.replace(loaded);
+    let jobs = loaded.jobs.clone();
+    state.replace(loaded.into(), jobs);
     tracing::info!(connectors, "configuration reloaded");
     Ok(connectors)
 }

@@ -19,7 +19,7 @@ mod web;
 pub mod webhooks;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -37,7 +37,7 @@ use crate::store::Store;
 pub use auth::Caller;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use runner::{RunOutcome, Runner, TriggerError};
+pub use runner::{Claim, RunOutcome, Runner, TriggerError};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -46,10 +46,10 @@ pub struct AppState {
 }
 
 struct Inner {
-    loaded: RwLock<Loaded>,
     store: Store,
     runner: Runner,
     inbox: tokio::sync::Notify,
+    scheduler: std::sync::OnceLock<crate::sync::schedule::Scheduler>,
 }
 
 /// A validated project with its compiled mappings; replaced whole on reload.
@@ -72,27 +72,32 @@ impl Loaded {
     }
 }
 
+impl From<crate::sync::schedule::Loaded> for Loaded {
+    fn from(l: crate::sync::schedule::Loaded) -> Self {
+        Loaded {
+            project: Arc::new(l.project),
+            mappings: Arc::new(l.mappings),
+        }
+    }
+}
+
 impl AppState {
     /// State over a loaded project and an open store.
     pub fn new(loaded: Loaded, store: Store) -> AppState {
-        let runner = Runner::new(store.clone());
+        let runner = Runner::new(loaded, store.clone());
         AppState {
             inner: Arc::new(Inner {
-                loaded: RwLock::new(loaded),
                 store,
                 runner,
                 inbox: tokio::sync::Notify::new(),
+                scheduler: std::sync::OnceLock::new(),
             }),
         }
     }
 
     /// The project as loaded now.
     pub fn loaded(&self) -> Loaded {
-        self.inner
-            .loaded
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.runner.loaded()
     }
 
     /// The project as loaded now.
@@ -100,9 +105,22 @@ impl AppState {
         self.loaded().project
     }
 
-    /// Replaces the project (after it was validated).
-    pub fn replace(&self, loaded: Loaded) {
-        *self.inner.loaded.write().unwrap_or_else(|e| e.into_inner()) = loaded;
+    /// Replaces the project (after it was validated) and the scheduler's jobs.
+    pub fn replace(&self, loaded: Loaded, jobs: Vec<crate::sync::schedule::Job>) {
+        self.inner.runner.replace(loaded);
+        if let Some(s) = self.scheduler() {
+            s.replace(jobs);
+        }
+    }
+
+    /// The scheduler, once started.
+    pub fn scheduler(&self) -> Option<&crate::sync::schedule::Scheduler> {
+        self.inner.scheduler.get()
+    }
+
+    /// Hands the started scheduler to the state (once).
+    pub fn set_scheduler(&self, scheduler: crate::sync::schedule::Scheduler) {
+        let _ = self.inner.scheduler.set(scheduler);
     }
 
     /// The store.

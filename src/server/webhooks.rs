@@ -40,11 +40,24 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let project = state.project();
-    match webhook::accept(&project, state.store(), &connector, &headers, &body, Utc::now()).await {
+    match webhook::accept(
+        &project,
+        state.store(),
+        &connector,
+        &headers,
+        &body,
+        Utc::now(),
+    )
+    .await
+    {
         Ok(accepted) => {
             metrics::webhook_event(
                 &connector,
-                if accepted.duplicate { "duplicate" } else { "accepted" },
+                if accepted.duplicate {
+                    "duplicate"
+                } else {
+                    "accepted"
+                },
             );
             state.inbox().notify_one();
             (StatusCode::ACCEPTED, Json(accepted)).into_response()
@@ -82,7 +95,7 @@ pub async fn worker(state: AppState, shutdown: CancellationToken) {
                     );
                 }
                 if report.staged_any()
-                    && let Err(e) = state.runner().rebuild(&loaded).await
+                    && let Err(e) = state.runner().rebuild().await
                 {
                     tracing::error!(error = %e, "master rebuild after webhook events failed");
                 }

@@ -16,7 +16,7 @@ use crate::config::secrets::redact_url;
 use super::sql::Pool;
 use super::{Backend, Store, StoreError};
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(super) static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// How long a connection waits for another one's write lock (SQLite).

@@ -8,12 +8,13 @@
 //! Files: `connect.rs` (URLs, pools, migrations), `runs.rs` (run history), `staging.rs`
 //! (staging, cursors, quarantine), `master.rs` (masters, xref, aliases), `insights.rs` (the
 //! derived `customer_insights`), `groups.rs` (the derived `master_groups` and
-//! `master_group_issues`), `inbox.rs` (the webhook inbox), `sql.rs` (the dispatch
-//! over the two pools, timestamps and row decoding), `testing.rs` (every test on both backends).
+//! `master_group_issues`), `inbox.rs` (the webhook inbox), `locks.rs` (one run per connector,
+//! across processes), `sql.rs` (the dispatch over the two pools, timestamps and row decoding),
+//! `testing.rs` (every test on both backends).
 //!
 //! Tables: `runs`, `cursors`, `staged`, `quarantine`, `masters`, `xref`, `master_alias`,
 //! `stream_fields`, `customer_insights`, `match_reviews`, `steward_decisions`, `master_groups`,
-//! `master_group_issues`, `webhook_inbox`.
+//! `master_group_issues`, `webhook_inbox`, `run_locks` (SQLite only).
 //! Timestamps are `TIMESTAMPTZ` on PostgreSQL and RFC 3339 UTC text with six fraction digits on
 //! SQLite (so both keep microseconds and text order is time order); JSON is `JSONB` on
 //! PostgreSQL (object keys come back in its own order, values compare equal) and text on SQLite.
@@ -37,6 +38,7 @@ mod fields;
 mod groups;
 pub mod inbox;
 mod insights;
+mod locks;
 mod master;
 mod runs;
 mod sql;
@@ -54,6 +56,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::model::Entity;
+
+pub use locks::{RunLock, run_lock_key};
 
 /// Store errors.
 #[derive(Debug, Error)]
@@ -100,6 +104,9 @@ pub enum RunStatus {
     Partial,
     /// Stopped by an error; the cursor is at the last committed page.
     Failed,
+    /// Stopped on request (a shutdown) between two pages; the cursor is at the last
+    /// committed page and the next run goes on from there.
+    Cancelled,
 }
 
 impl RunStatus {
@@ -110,6 +117,7 @@ impl RunStatus {
             RunStatus::Success => "success",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }

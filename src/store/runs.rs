@@ -18,6 +18,7 @@ fn status(text: &str) -> Result<RunStatus, StoreError> {
         "success" => RunStatus::Success,
         "partial" => RunStatus::Partial,
         "failed" => RunStatus::Failed,
+        "cancelled" => RunStatus::Cancelled,
         other => {
             return Err(StoreError::Corrupt {
                 table: TABLE,

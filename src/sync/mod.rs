@@ -7,12 +7,16 @@
 //!   its cursor stays at the last committed page and the run is marked failed;
 //! - a run with quarantined records ends `partial`, never `success`;
 //! - streams are independent: one failing stream does not stop the others, and `--full` on one
-//!   stream resets only that stream's cursor.
+//!   stream resets only that stream's cursor;
+//! - a run whose [`SyncOptions::cancel`] token fires stops between two pages: every page read so
+//!   far is committed with its cursor (one transaction each), no further page or stream is read,
+//!   and the run ends `cancelled`, never `success`.
 
 mod drift;
 mod insights;
 mod progress;
 mod replay;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,6 +25,7 @@ use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use drift::{Drift, FieldSet};
@@ -38,7 +43,9 @@ use crate::reconcile::{
     self, DeterministicMatcher, ProbabilisticMatcher, SourceCustomer, Survivorship,
 };
 use crate::store::steward::ReviewInput;
-use crate::store::{Batch, Counts, Quarantined, RunId, RunStatus, StagedRecord, Store, StoreError};
+use crate::store::{
+    Batch, Counts, Quarantined, RunId, RunLock, RunStatus, StagedRecord, Store, StoreError,
+};
 
 /// Errors that stop a sync before or outside a run.
 #[derive(Debug, Error)]
@@ -76,6 +83,14 @@ pub enum SyncError {
         /// The unset variables.
         vars: Vec<String>,
     },
+    /// Another process (or task) is running this connector.
+    #[error(
+        "connector `{connector}` is being synced by another process (its run lock is held); try again when that run has ended"
+    )]
+    Locked {
+        /// Connector.
+        connector: String,
+    },
     /// A requested stream does not exist.
     #[error("connector `{connector}` has no stream `{stream}`")]
     UnknownStream {
@@ -93,6 +108,16 @@ pub struct SyncOptions {
     pub streams: Vec<String>,
     /// Forget the streams' cursors first and read everything (backfill).
     pub full: bool,
+    /// When this fires, the run stops after committing the page it is on and ends `cancelled`.
+    pub cancel: Option<CancellationToken>,
+}
+
+impl SyncOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
+    }
 }
 
 /// The outcome of one stream.
@@ -125,7 +150,36 @@ pub struct RunReport {
     pub streams: Vec<StreamReport>,
 }
 
-/// Runs one connector.
+/// Takes the run lock of a connector (see [`Store::try_lock_run`]), or fails with
+/// [`SyncError::Locked`] when another process holds it.
+pub async fn lock_connector(store: &Store, connector: &str) -> Result<RunLock, SyncError> {
+    store
+        .try_lock_run(connector)
+        .await?
+        .ok_or_else(|| SyncError::Locked {
+            connector: connector.to_string(),
+        })
+}
+
+/// A token cancelled by the first Ctrl-C, so a command-line sync stops after the page it is
+/// on; a second Ctrl-C ends the process at once (exit code 130).
+pub fn cancel_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping after the current page (Ctrl-C again to quit at once)");
+            on_signal.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    cancel
+}
+
+/// Runs one connector. Callers that may run it concurrently with others take its run lock
+/// first ([`lock_connector`]); the scheduler does.
 pub async fn run_connector(
     project: &Project,
     mappings: &BTreeMap<String, Mapping>,
@@ -184,6 +238,9 @@ async fn run_streams(
             options.streams.contains(&s.name)
         }
     }) {
+        if options.cancelled() {
+            break;
+        }
         let mapping = mappings
             .get(&stream.mapping)
             .ok_or_else(|| SyncError::MissingMapping {
@@ -204,6 +261,7 @@ async fn run_streams(
             &ctx,
             &mut counts,
             progress,
+            options,
         )
         .await;
         let (error, drift) = match outcome {
@@ -227,12 +285,18 @@ async fn run_streams(
         .collect();
     let status = if !errors.is_empty() {
         RunStatus::Failed
+    } else if options.cancelled() {
+        RunStatus::Cancelled
     } else if total.quarantined > 0 {
         RunStatus::Partial
     } else {
         RunStatus::Success
     };
-    let error = (!errors.is_empty()).then(|| errors.join("; "));
+    let error = match status {
+        RunStatus::Failed => Some(errors.join("; ")),
+        RunStatus::Cancelled => Some(CANCELLED.to_string()),
+        _ => None,
+    };
     store
         .finish_run(run, status, total, error.as_deref())
         .await?;
@@ -254,8 +318,12 @@ async fn run_streams(
     })
 }
 
+/// The error text of a cancelled run.
+const CANCELLED: &str =
+    "cancelled (shutdown) after its last committed page; the next run goes on from its cursor";
+
 /// Reads one stream page by page; each page is committed with its cursor before the next.
-/// Returns the schema drift seen.
+/// Stops before reading another page once the run is cancelled. Returns the schema drift seen.
 #[allow(clippy::too_many_arguments)]
 async fn run_stream(
     store: &Store,
@@ -266,6 +334,7 @@ async fn run_stream(
     ctx: &SourceContext,
     counts: &mut Counts,
     progress: &dyn Progress,
+    options: &SyncOptions,
 ) -> Result<Drift, String> {
     let name = &connector.config.name;
     let cursor = store
@@ -276,7 +345,9 @@ async fn run_stream(
         .map_err(|e| e.to_string())?;
     progress.stream_started(name, stream);
     let mut fields = FieldSet::default();
-    while let Some(page) = source.next_page().await.map_err(|e| e.to_string())? {
+    while !options.cancelled()
+        && let Some(page) = source.next_page().await.map_err(|e| e.to_string())?
+    {
         let fetched = (page.records.len() + page.rejected.len()) as u64;
         for raw in &page.records {
             fields.add(&raw.payload);

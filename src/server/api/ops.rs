@@ -21,8 +21,12 @@ pub struct ConnectorStatus {
     pub kind: String,
     /// False for a disabled connector (a preset not filled in).
     pub enabled: bool,
-    /// Cron expression of its polls, if scheduled.
+    /// Cron expression of its incremental polls, if scheduled.
     pub schedule: Option<String>,
+    /// Cron expression of its full resyncs, if scheduled.
+    pub full_schedule: Option<String>,
+    /// The next scheduled run (incremental or full), when the scheduler runs.
+    pub next_run: Option<DateTime<Utc>>,
     /// End of its last successful (or partial) run.
     pub last_success: Option<DateTime<Utc>>,
     /// True when the last success is older than `exposure.stale_after_hours` (or missing).
@@ -72,6 +76,10 @@ pub async fn connectors(
     let running = state.runner().running();
     let stale_after = chrono::Duration::hours(project.settings.exposure.stale_after_hours as i64);
     let now = Utc::now();
+    let ticks = state
+        .scheduler()
+        .map(|s| s.next_ticks())
+        .unwrap_or_default();
     let mut out = Vec::new();
     for c in project.connectors.values() {
         let name = c.config.name.clone();
@@ -79,7 +87,17 @@ pub async fn connectors(
         out.push(ConnectorStatus {
             kind: c.config.kind.as_str().to_string(),
             enabled: c.config.enabled,
-            schedule: c.config.schedule.clone(),
+            schedule: c.config.schedule.as_ref().map(|e| e.source().to_string()),
+            full_schedule: c
+                .config
+                .full_schedule
+                .as_ref()
+                .map(|e| e.source().to_string()),
+            next_run: ticks
+                .iter()
+                .filter(|t| t.job.connector == name)
+                .filter_map(|t| t.at)
+                .min(),
             last_success,
             stale: last_success.is_none_or(|at| now - at > stale_after),
             last_run: state.store().runs(Some(&name), 1).await?.pop(),
@@ -114,18 +132,19 @@ pub async fn trigger(
     State(state): State<AppState>,
     Json(req): Json<TriggerRequest>,
 ) -> Result<(StatusCode, Json<Triggered>), ApiError> {
-    let loaded = state.loaded();
     let claim = state
         .runner()
-        .claim(&loaded, &req.connector)
+        .claim(&req.connector)
+        .await
         .map_err(|e| match e {
             TriggerError::UnknownConnector(_) => ApiError::NotFound(e.to_string()),
-            other => ApiError::Conflict(other.to_string()),
+            TriggerError::AlreadyRunning(_) => ApiError::Conflict(e.to_string()),
+            other => ApiError::internal(other),
         })?;
     let runner = state.runner().clone();
     let full = req.full;
     tokio::spawn(async move {
-        if let Err(e) = runner.run(&loaded, claim, full).await {
+        if let Err(e) = runner.run(claim, full).await {
             tracing::error!(error = %e, "triggered run failed");
         }
     });
@@ -188,11 +207,7 @@ pub async fn replay(
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::NotFound(format!("no quarantined record {id}")))?;
     if matches!(done, Replayed::Staged { .. }) {
-        state
-            .runner()
-            .rebuild(&loaded)
-            .await
-            .map_err(ApiError::internal)?;
+        state.runner().rebuild().await.map_err(ApiError::internal)?;
     }
     Ok(Json(done))
 }
