@@ -44,6 +44,7 @@ stale_after_hours = 36
 "#;
 
 /// Runs a test body on each store backend (a fresh SQLite file, a fresh PostgreSQL database).
+#[allow(unused_imports)]
 pub use tributary::store::testing::each_backend_named as on_each_backend;
 
 /// A temporary project holding the shipped preset `connectors/<connector>.toml` (passed through
