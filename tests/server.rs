@@ -46,7 +46,11 @@ impl Server {
         tributary::sync::reconcile_master(&project, &store)
             .await
             .unwrap();
-        let state = AppState::new(Loaded::new(project.clone()).unwrap(), store);
+        let env = TOKENS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let state = AppState::with_env(Loaded::new(project.clone()).unwrap(), store, env);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -407,6 +411,64 @@ async fn a_triggered_run_is_refused_while_the_connector_runs() {
             .unwrap();
         assert_eq!(erp["stale"], false, "{backend}: {erp}");
         assert_eq!(erp["last_run"]["id"], runs[0]["id"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_quarantined_record_replays_after_its_mapping_is_fixed() {
+    common::on_each_backend(|backend, store| async move {
+        let s = Server::start(store).await;
+        let rows = s.get("/api/quarantine?connector=erp", ADMIN).await;
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == "C10031")
+            .unwrap_or_else(|| panic!("{backend}: C10031 not quarantined: {rows}"))
+            .clone();
+        let id = row["id"].as_i64().unwrap();
+        let path = format!("/api/quarantine/{id}/replay");
+
+        // Still the old mapping: it fails again, with the reason, and stays.
+        let (status, text) = s.call(Method::POST, &path, Some(ADMIN), None).await;
+        assert_eq!(status, 200, "{backend}: {text}");
+        let out: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(out["outcome"], "still_failing", "{backend}: {out}");
+        assert!(out["reason"].as_str().unwrap().contains("name"), "{out}");
+
+        // The mapping gets a default name; an invalid edit is refused by the reload first.
+        let mapping = s.project.root.join("mappings/erp-customers.toml");
+        let text = std::fs::read_to_string(&mapping).unwrap();
+        std::fs::write(&mapping, text.replace("required = true", "required = maybe")).unwrap();
+        let (status, body) = s
+            .call(Method::POST, "/api/config/reload", Some(ADMIN), None)
+            .await;
+        assert_eq!(status, 400, "{backend}: {body}");
+        assert!(body.contains("erp-customers.toml"), "{body}");
+        let name = "[fields.name]\npath = \"name\"\ntransforms = [\"trim\", \"collapse_whitespace\"]\nrequired = true";
+        assert!(text.contains(name), "the shipped mapping changed: {text}");
+        let fixed = text.replace(
+            name,
+            &name.replace("required = true", "default = \"(name missing in ERP)\""),
+        );
+        std::fs::write(&mapping, fixed).unwrap();
+        let (status, body) = s
+            .call(Method::POST, "/api/config/reload", Some(ADMIN), None)
+            .await;
+        assert_eq!(status, 200, "{backend}: {body}");
+
+        let (status, text) = s.call(Method::POST, &path, Some(ADMIN), None).await;
+        assert_eq!(status, 200, "{backend}: {text}");
+        let out: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(out["outcome"], "staged", "{backend}: {out}");
+        assert_eq!(out["key"], "C10031");
+        let (status, _) = s
+            .call(Method::GET, &format!("/api/quarantine/{id}"), Some(ADMIN), None)
+            .await;
+        assert_eq!(status, 404, "{backend}: released from the quarantine");
+        let hits = s.get("/api/customers?q=C10031", FINANCE).await;
+        assert_eq!(hits["total"], 1, "{backend}: the master has it: {hits}");
     })
     .await;
 }

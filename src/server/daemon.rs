@@ -120,7 +120,7 @@ fn warn_disabled_tokens(project: &Project) {
 /// and the running one stays.
 pub fn reload(state: &AppState) -> Result<usize, String> {
     let root = state.project().root.clone();
-    let loaded = schedule::load(&root).map_err(|e| {
+    let loaded = schedule::load_with_env(&root, state.env()).map_err(|e| {
         tracing::error!(errors = %e, "configuration reload refused; the running one stays");
         e.to_string()
     })?;

@@ -50,6 +50,7 @@ struct Inner {
     runner: Runner,
     inbox: tokio::sync::Notify,
     scheduler: std::sync::OnceLock<crate::sync::schedule::Scheduler>,
+    env: std::collections::HashMap<String, String>,
 }
 
 /// A validated project with its compiled mappings; replaced whole on reload.
@@ -82,8 +83,18 @@ impl From<crate::sync::schedule::Loaded> for Loaded {
 }
 
 impl AppState {
-    /// State over a loaded project and an open store.
+    /// State over a loaded project and an open store; reloads read the process environment.
     pub fn new(loaded: Loaded, store: Store) -> AppState {
+        AppState::with_env(loaded, store, std::env::vars().collect())
+    }
+
+    /// State whose configuration reloads resolve `${VAR}` from `env` (the environment the
+    /// project was loaded with; a process's environment does not change while it runs).
+    pub fn with_env(
+        loaded: Loaded,
+        store: Store,
+        env: std::collections::HashMap<String, String>,
+    ) -> AppState {
         let runner = Runner::new(loaded, store.clone());
         AppState {
             inner: Arc::new(Inner {
@@ -91,8 +102,14 @@ impl AppState {
                 runner,
                 inbox: tokio::sync::Notify::new(),
                 scheduler: std::sync::OnceLock::new(),
+                env,
             }),
         }
+    }
+
+    /// The environment configuration reloads resolve `${VAR}` from.
+    pub fn env(&self) -> &std::collections::HashMap<String, String> {
+        &self.inner.env
     }
 
     /// The project as loaded now.
