@@ -12,7 +12,7 @@ async function api(path, options = {}) {
   });
   if (res.status === 401) { signOut("The token was not accepted."); throw new Error("unauthorized"); }
   const body = res.headers.get("content-type")?.includes("json") ? await res.json() : await res.text();
-  if (!res.ok) throw new Error(body.message || res.statusText);
+  if (!res.ok) throw Object.assign(new Error(body.message || res.statusText), { status: res.status });
   return body;
 }
 
@@ -154,7 +154,9 @@ async function loadStatus() {
 async function loadReviews() {
   let rows;
   try { rows = await api("/api/reviews"); } catch (err) {
-    $("#reviews-note").textContent = `The review queue needs a steward token (${err.message}).`;
+    $("#reviews-note").textContent = err.status === 403
+      ? `The review queue needs a steward token (${err.message}).`
+      : `The review queue could not be read: ${err.message}`;
     $("#reviews tbody").innerHTML = "";
     return;
   }
