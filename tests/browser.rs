@@ -332,22 +332,20 @@ async fn use_the_page(c: &Client, api: &Api) {
         "the tabs show without a valid token"
     );
 
-    // The finance token signs in: the customer search shows, the error goes.
+    // The finance token signs in: the customer search and the tabs show, the sign-in form goes.
     let token = c.find(Locator::Css("#token")).await.unwrap();
     token.clear().await.unwrap();
     token.send_keys(FINANCE_TOKEN).await.unwrap();
     click(c, "#login").await;
     let search = wait_for(c, "#customers-view:not([hidden]) #search-input").await;
-    assert_eq!(
-        c.find(Locator::Css("#login-error"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "",
-        "the login error stays after signing in"
-    );
+    for (css, shown_now) in [("#nav", true), ("#login-view", false)] {
+        let element = c.find(Locator::Css(css)).await.unwrap();
+        assert_eq!(
+            element.is_displayed().await.unwrap(),
+            shown_now,
+            "`{css}` after signing in"
+        );
+    }
 
     // A customer with a credit limit, open receivables, open orders and unapplied payments,
     // whose eight figures all differ (so a figure shown in the wrong cell cannot pass), from
