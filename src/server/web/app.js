@@ -12,7 +12,7 @@ async function api(path, options = {}) {
   });
   if (res.status === 401) { signOut("The token was not accepted."); throw new Error("unauthorized"); }
   const body = res.headers.get("content-type")?.includes("json") ? await res.json() : await res.text();
-  if (!res.ok) throw new Error(body.message || res.statusText);
+  if (!res.ok) throw Object.assign(new Error(body.message || res.statusText), { status: res.status });
   return body;
 }
 
@@ -85,11 +85,12 @@ function exposureTable(e) {
 async function openCustomer(id) {
   const c = await api(`/api/customers/${encodeURIComponent(id)}`);
   const g = c.golden, i = c.insight;
-  const docs = (list, cols) => list.length ? `<table><tbody>${list.map((d) =>
+  const docs = (list, cols) => list.length ? `<table><thead><tr><th>Source</th>${cols.map((k) =>
+    `<th>${esc(k.replace(/_/g, " "))}</th>`).join("")}</tr></thead><tbody>${list.map((d) =>
     `<tr><td>${esc(d.source)}</td>${cols.map((k) => `<td>${esc(d.record[k])}</td>`).join("")}</tr>`).join("")}</tbody></table>` : "<p>None.</p>";
   $("#customer").innerHTML = `<div class="card"><h2 id="customer-name">${esc(g.name)}</h2>
     <p>${esc(c.master_id)} · tax ID ${esc(g.tax_id ?? "—")} · ${esc(g.city ?? "")} ${esc(g.country ?? "")}
-    ${i ? ` · <span class="tier" title="value tier by the 80/20 rule">tier ${esc(i.tier ?? i.value_tier ?? "")}</span> · ${esc(i.lifecycle?.stage ?? i.stage ?? "")}` : ""}</p>
+    ${i ? ` · <span id="customer-tier" class="tier" title="value tier by the 80/20 rule">tier ${esc(i.value?.tier)}</span> · <span id="customer-stage">${esc(i.lifecycle?.stage)}</span>` : ""}</p>
     <h3>Credit exposure</h3>${c.exposure ? exposureTable(c.exposure) : "<p>No exposure computed.</p>"}
     <h3>Open orders</h3>${docs(c.documents.open_orders, ["source_key", "order_date", "currency", "total"])}
     <h3>Open invoices</h3>${docs(c.documents.open_invoices, ["source_key", "due_date", "currency", "residual"])}
@@ -153,7 +154,9 @@ async function loadStatus() {
 async function loadReviews() {
   let rows;
   try { rows = await api("/api/reviews"); } catch (err) {
-    $("#reviews-note").textContent = `The review queue needs a steward token (${err.message}).`;
+    $("#reviews-note").textContent = err.status === 403
+      ? `The review queue needs a steward token (${err.message}).`
+      : `The review queue could not be read: ${err.message}`;
     $("#reviews tbody").innerHTML = "";
     return;
   }
