@@ -483,7 +483,7 @@ mod tests {
         let truth_m = [[0.8, 0.15, 0.05], [0.7, 0.2, 0.1], [0.85, 0.1, 0.05]];
         let truth_u = [[1e-6, 4e-7, 0.0], [3e-6, 2e-7, 0.0], [5e-6, 1e-7, 0.0]];
         let truth_u = truth_u.map(|[a, b, _]| [a, b, 1.0 - a - b]);
-        let (pairs, matches) = (1e11, 1e5);
+        let (pairs, matches): (f64, f64) = (1e11, 1e5);
         let comparator = Comparator::JaroWinkler {
             thresholds: vec![0.9],
         };
