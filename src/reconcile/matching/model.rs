@@ -202,8 +202,8 @@ impl Model {
                 .sum::<f64>()
     }
 
-    /// Estimates u from the pattern counts of random pairs, which are nearly all non-matches
-    /// (configured u values stay).
+    /// Starting u from the pattern counts of random pairs, which are nearly all non-matches
+    /// (configured u values stay); EM refines it ([`Model::train_em`]).
     pub fn estimate_u(&mut self, sample: &HashMap<Pattern, f64>) {
         for (i, c) in self.comparisons.iter_mut().enumerate() {
             if c.fixed_u {
@@ -298,37 +298,29 @@ impl Model {
         tolerance: f64,
     ) -> (u32, bool) {
         let patterns: Vec<(Pattern, f64)> = candidates.iter().map(|(&p, &n)| (p, n)).collect();
-        let per_level = |counts: &HashMap<Pattern, f64>, prob: &dyn Fn(f64) -> f64| {
-            let mut out: Vec<Vec<f64>> = self
-                .comparisons
-                .iter()
-                .map(|c| vec![0.0; c.m.len()])
-                .collect();
+        let shape: Vec<usize> = self.comparisons.iter().map(|c| c.m.len()).collect();
+        let zeros = || -> Vec<Vec<f64>> { shape.iter().map(|&n| vec![0.0; n]).collect() };
+        // Pairs per level over some pattern counts.
+        let per_level = |counts: &HashMap<Pattern, f64>, out: &mut Vec<Vec<f64>>| {
             for (&p, &n) in counts {
                 for (i, num) in out.iter_mut().enumerate() {
                     let l = Self::level_of(p, i);
                     if l != NULL {
-                        num[l as usize] += prob(n);
+                        num[l as usize] += n;
                     }
                 }
             }
-            out
         };
-        let rest_levels = per_level(rest, &|n| n);
-        let mut seen = per_level(candidates, &|n| n);
-        for (s, r) in seen.iter_mut().zip(&rest_levels) {
-            s.iter_mut().zip(r).for_each(|(s, r)| *s += r);
-        }
+        let mut rest_levels = zeros();
+        per_level(rest, &mut rest_levels);
+        let mut seen = rest_levels.clone();
+        per_level(candidates, &mut seen);
         let pair_count: f64 = candidates.values().chain(rest.values()).sum();
         if patterns.is_empty() || pair_count == 0.0 {
             return (0, true);
         }
         for iteration in 1..=max_iterations {
-            let mut m_num: Vec<Vec<f64>> = self
-                .comparisons
-                .iter()
-                .map(|c| vec![0.0; c.m.len()])
-                .collect();
+            let mut m_num = zeros();
             let mut u_num = rest_levels.clone();
             let mut matches = 0.0;
             for &(p, n) in &patterns {
@@ -519,8 +511,7 @@ mod tests {
         let (iterations, converged) = model.train_em(&counts, &rest, 1_000, 1e-12);
         assert!(converged, "after {iterations}");
         for (i, c) in model.comparisons.iter().enumerate() {
-            for l in 0..2 {
-                let (u, t) = (c.u[l], truth_u[i][l]);
+            for (l, (u, t)) in c.u.iter().zip(truth_u[i]).take(2).enumerate() {
                 assert!(
                     (u / t - 1.0).abs() < 0.05,
                     "u[{i}][{l}] = {u:e}, truth {t:e}"
@@ -528,6 +519,27 @@ mod tests {
             }
         }
         assert!((model.lambda * pairs / matches - 1.0).abs() < 0.05);
+    }
+
+    /// A level no pair reaches weighs nothing, though m and u both sit at their floors.
+    #[test]
+    fn unseen_levels_weigh_nothing() {
+        let mut c = Comparison::new(
+            "city",
+            Field::City,
+            Comparator::JaroWinkler {
+                thresholds: vec![0.9],
+            },
+        );
+        c.u_floor = 1e-12;
+        let mut model = Model::new(vec![c]);
+        // Levels 0 (exact) and 2 (else) only; nothing at level 1.
+        let candidates = HashMap::from([(0, 1_000.0), (2, 4_000.0)]);
+        let rest = HashMap::from([(2, 1e9)]);
+        model.train_em(&candidates, &rest, 200, 1e-9);
+        let c = &model.comparisons[0];
+        assert_eq!(c.weight(1), 0.0);
+        assert!(c.weight(0) > 10.0 && c.weight(2) < 0.0, "{c:?}");
     }
 
     #[test]

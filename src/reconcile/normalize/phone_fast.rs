@@ -105,10 +105,8 @@ impl Region {
         Some(Region {
             code: m.country_code(),
             national_prefix: m.national_prefix().map(String::from),
-            parsing: match optional(m.national_prefix_for_parsing().map(|r| r.as_str()))? {
-                Some(re) => Some((re, m.national_prefix_transform_rule().map(String::from))),
-                None => None,
-            },
+            parsing: optional(m.national_prefix_for_parsing().map(|r| r.as_str()))?
+                .map(|re| (re, m.national_prefix_transform_rule().map(String::from))),
             international: optional(m.international_prefix().map(|r| r.as_str()))?,
             leading: optional(m.leading_digits().map(|r| r.as_str()))?,
             general: Pattern::of(d.general())?,
