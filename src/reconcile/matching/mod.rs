@@ -287,8 +287,9 @@ impl Matching {
         let (pairs, blocking) =
             candidates_of(&index, &self.rules, self.settings.max_block_size, groups);
         let blocked = started.elapsed().as_secs_f64();
-        // u from random pairs outside the candidates; EM over every pair: the candidates, plus
-        // the rest represented by those sampled pairs, each standing for many.
+        // Two strata (see `model.rs`): the candidates, all counted, and the rest, represented by
+        // random pairs outside the candidates, each standing for many. The sample gives u its
+        // starting values; the exact levels' u comes from the value counts.
         let sample = sample_pairs(profiles.len(), groups, self.settings.u_sample_pairs);
         let outside: Vec<(u32, u32)> = sample
             .iter()
@@ -299,17 +300,19 @@ impl Matching {
         self.model.estimate_u(&outside_patterns);
         self.model.exact_u(profiles);
         let candidate_patterns = self.model.pair_patterns(profiles, &pairs);
-        let mut weighted = model::count(&candidate_patterns);
+        let counted = model::count(&candidate_patterns);
+        let mut rest = HashMap::new();
         let all = total_pairs(profiles.len(), groups);
         if !outside.is_empty() && all > pairs.len() as u64 {
             let scale = (all - pairs.len() as u64) as f64 / outside.len() as f64;
-            for (p, n) in outside_patterns {
-                *weighted.entry(p).or_default() += n * scale;
-            }
+            rest = outside_patterns
+                .into_iter()
+                .map(|(p, n)| (p, n * scale))
+                .collect();
         }
         let (iterations, converged) =
             self.model
-                .train_em(&weighted, self.settings.em_max_iterations, 1e-7);
+                .train_em(&counted, &rest, self.settings.em_max_iterations, 1e-7);
         let trained = started.elapsed().as_secs_f64();
         let scored = self.scored(&pairs, &candidate_patterns);
         let mut outcome = Outcome {
@@ -320,7 +323,7 @@ impl Matching {
                 u_sample_pairs: sample.len() as u64,
                 iterations,
                 converged,
-                patterns: weighted.len() as u64,
+                patterns: (counted.len() + rest.len()) as u64,
             },
             seconds: Seconds::default(),
         };

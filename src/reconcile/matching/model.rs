@@ -2,12 +2,23 @@
 //! often non-matches do); a pair's match weight is log2 of the prior odds plus
 //! Σ log2(m/u) over its levels, and its match probability follows from the weight.
 //!
-//! Training: u from random record pairs, which are nearly all non-matches; m and the prior λ
-//! (the probability that two records drawn at random match) by expectation–maximisation over
-//! all pairs — the candidate pairs as they are, and the pairs blocking left out represented by
-//! the random sample, weighted up to their number. Comparison vectors are counted by pattern
-//! first, so each EM iteration costs the number of distinct patterns, not of pairs.
-//! Configured m or u values are kept fixed.
+//! Training: m, u and the prior λ (the probability that two records drawn at random match) by
+//! expectation–maximisation over all pairs, in two strata — the candidate pairs, every one of
+//! them counted, and the pairs blocking left out, represented by a random sample weighted up to
+//! their number. Comparison vectors are counted by pattern first, so each EM iteration costs
+//! the number of distinct patterns, not of pairs. Configured m or u values are kept fixed.
+//!
+//! Why u is estimated this way. u of a level is how often non-matching pairs reach it. Exact
+//! agreement comes from the value counts over all records ([`Model::exact_u`]). Near agreement
+//! (similar names, phones one edit apart) is rare — at a million records, a few pairs in ten
+//! million — and a random sample of s pairs cannot see below one in s; the smoothed sample
+//! estimate floors there, and as the prior λ shrinks with the data, near agreement counts for
+//! too little. But the pairs that agree nearly are almost all in the candidate stratum, which
+//! blocking enumerates completely: there the non-matches at each level are counted pair by pair
+//! (each pair counting by its EM probability of not matching), so u resolves to one pair in all
+//! of them, and the sampled rest adds its own (small, unbiased) share. The estimate is thus
+//! stratified — exact where the mass is, sampled where it is thin — with no tuned constant;
+//! the only floor left is half a pair among all pairs compared.
 
 use std::collections::HashMap;
 
@@ -43,6 +54,10 @@ pub struct Comparison {
     /// A level whose m is known rather than learnt (two different valid tax IDs are almost
     /// never one legal entity, however few examples the data holds).
     pub pinned_m: Option<(usize, f64)>,
+    /// The exact level's u is counted over all values ([`Model::exact_u`]); EM keeps it.
+    pub exact_counted: bool,
+    /// Smallest u a level may have: half a pair among the pairs compared, once trained.
+    pub u_floor: f64,
 }
 
 impl Comparison {
@@ -81,6 +96,8 @@ impl Comparison {
             fixed_m: false,
             fixed_u: false,
             pinned_m,
+            exact_counted: false,
+            u_floor: FLOOR,
         }
     }
 
@@ -98,7 +115,25 @@ impl Comparison {
             return 0.0;
         }
         let l = level as usize;
-        (self.m[l].max(FLOOR) / self.u[l].max(FLOOR)).log2()
+        (self.m[l].max(FLOOR) / self.u[l].max(self.u_floor)).log2()
+    }
+
+    /// New u from the expected non-match count of each level: the exact level keeps its
+    /// counted value when it has one and the other levels share the rest.
+    fn update_u(&mut self, non_matches: &[f64]) -> f64 {
+        let first = usize::from(self.exact_counted);
+        let seen: f64 = non_matches[first..].iter().sum();
+        if seen <= 0.0 {
+            return 0.0;
+        }
+        let rest = 1.0 - self.u[..first].iter().sum::<f64>();
+        let mut moved: f64 = 0.0;
+        for (u, k) in self.u[first..].iter_mut().zip(&non_matches[first..]) {
+            let new = (rest * k / seen).max(self.u_floor);
+            moved = moved.max((new - *u).abs());
+            *u = new;
+        }
+        moved
     }
 }
 
@@ -167,8 +202,8 @@ impl Model {
                 .sum::<f64>()
     }
 
-    /// Estimates u from the pattern counts of random pairs, which are nearly all non-matches
-    /// (configured u values stay).
+    /// Starting u from the pattern counts of random pairs, which are nearly all non-matches
+    /// (configured u values stay); EM refines it ([`Model::train_em`]).
     pub fn estimate_u(&mut self, sample: &HashMap<Pattern, f64>) {
         for (i, c) in self.comparisons.iter_mut().enumerate() {
             if c.fixed_u {
@@ -225,6 +260,8 @@ impl Model {
             let scale = (1.0 - u0) / rest;
             c.u[0] = u0;
             c.u[1..].iter_mut().for_each(|u| *u *= scale);
+            c.exact_counted = true;
+            c.u_floor = 0.5 / pairs;
         }
     }
 
@@ -243,41 +280,71 @@ impl Model {
         count(&self.pair_patterns(profiles, pairs))
     }
 
-    /// Expectation–maximisation of m and λ over weighted pattern counts (u stays as estimated
-    /// from random pairs). Stops when no parameter moves by more than `tolerance`.
+    /// Expectation–maximisation of m, u and λ over the two strata of pairs: `candidates`, the
+    /// pattern counts of the pairs blocking kept, and `rest`, those of the pairs it left out
+    /// (a sample weighted up to their number). Blocking is taken to keep the matches (its
+    /// recall is what the benchmarks measure), so the rest count as non-matches: they inform u
+    /// and the size of the population, never m — else pairs that agree by correlation alone
+    /// (same city, neighbouring postal codes) can form a class of their own among hundreds of
+    /// millions. Every candidate counts for m by its match probability and for u by its
+    /// non-match probability; configured values, and u of exact levels counted over the
+    /// values, stay. λ is the expected number of matches over all pairs. Stops when no
+    /// parameter moves by more than `tolerance`.
     pub fn train_em(
         &mut self,
-        patterns: &HashMap<Pattern, f64>,
+        candidates: &HashMap<Pattern, f64>,
+        rest: &HashMap<Pattern, f64>,
         max_iterations: u32,
         tolerance: f64,
     ) -> (u32, bool) {
-        let patterns: Vec<(Pattern, f64)> = patterns.iter().map(|(&p, &n)| (p, n)).collect();
-        let pair_count: f64 = patterns.iter().map(|(_, n)| n).sum();
-        if pair_count == 0.0 {
+        let patterns: Vec<(Pattern, f64)> = candidates.iter().map(|(&p, &n)| (p, n)).collect();
+        let shape: Vec<usize> = self.comparisons.iter().map(|c| c.m.len()).collect();
+        let zeros = || -> Vec<Vec<f64>> { shape.iter().map(|&n| vec![0.0; n]).collect() };
+        // Pairs per level over some pattern counts.
+        let per_level = |counts: &HashMap<Pattern, f64>, out: &mut Vec<Vec<f64>>| {
+            for (&p, &n) in counts {
+                for (i, num) in out.iter_mut().enumerate() {
+                    let l = Self::level_of(p, i);
+                    if l != NULL {
+                        num[l as usize] += n;
+                    }
+                }
+            }
+        };
+        let mut rest_levels = zeros();
+        per_level(rest, &mut rest_levels);
+        let mut seen = rest_levels.clone();
+        per_level(candidates, &mut seen);
+        let pair_count: f64 = candidates.values().chain(rest.values()).sum();
+        if patterns.is_empty() || pair_count == 0.0 {
             return (0, true);
         }
         for iteration in 1..=max_iterations {
-            let mut m_num: Vec<Vec<f64>> = self
-                .comparisons
-                .iter()
-                .map(|c| vec![0.0; c.m.len()])
-                .collect();
+            let mut m_num = zeros();
+            let mut u_num = rest_levels.clone();
             let mut matches = 0.0;
             for &(p, n) in &patterns {
                 let w = self.weight(p);
                 let prob = 1.0 / (1.0 + (-w).exp2());
                 matches += prob * n;
-                for (i, num) in m_num.iter_mut().enumerate() {
+                for (i, (num, non)) in m_num.iter_mut().zip(&mut u_num).enumerate() {
                     let l = Self::level_of(p, i);
                     if l != NULL {
                         num[l as usize] += prob * n;
+                        non[l as usize] += (1.0 - prob) * n;
                     }
                 }
             }
             let mut moved: f64 = 0.0;
-            let lambda = (matches / pair_count).clamp(FLOOR, 1.0 - FLOOR);
+            // At least half a match among all pairs.
+            let lambda = (matches / pair_count).clamp(0.5 / pair_count, 1.0 - FLOOR);
             moved = moved.max((lambda - self.lambda).abs());
             self.lambda = lambda;
+            for (c, non) in self.comparisons.iter_mut().zip(&u_num) {
+                if !c.fixed_u {
+                    moved = moved.max(c.update_u(non));
+                }
+            }
             for (c, num) in self.comparisons.iter_mut().zip(m_num) {
                 if c.fixed_m {
                     continue;
@@ -307,10 +374,29 @@ impl Model {
                 }
             }
             if moved < tolerance {
+                self.no_evidence_where_unseen(&seen);
                 return (iteration, true);
             }
         }
+        self.no_evidence_where_unseen(&seen);
         (max_iterations, false)
+    }
+
+    /// A level no pair reached, candidate or sampled, says nothing: its m and u are set to the
+    /// same floor (a weight of 0). Otherwise the floors of both — m's prior share of the
+    /// matches, u's half a pair among all pairs — would read as strong evidence.
+    fn no_evidence_where_unseen(&mut self, seen: &[Vec<f64>]) {
+        for (c, seen) in self.comparisons.iter_mut().zip(seen) {
+            if c.fixed_u {
+                continue;
+            }
+            for (l, &k) in seen.iter().enumerate().skip(usize::from(c.exact_counted)) {
+                if k == 0.0 {
+                    let floor = c.m[l].max(FLOOR).max(c.u_floor);
+                    (c.m[l], c.u[l]) = (floor, floor);
+                }
+            }
+        }
     }
 }
 
@@ -366,7 +452,7 @@ mod tests {
                 }
             }
         }
-        let (iterations, converged) = model.train_em(&counts, 500, 1e-9);
+        let (iterations, converged) = model.train_em(&counts, &HashMap::new(), 500, 1e-9);
         assert!(converged, "after {iterations}");
         assert!((model.lambda - lambda).abs() < 0.005, "{}", model.lambda);
         for (i, c) in model.comparisons.iter().enumerate() {
@@ -378,6 +464,82 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// u of levels far rarer than one in the random sample: a population of 10¹¹ pairs with
+    /// 10⁵ matches, whose candidate stratum (every pair agreeing at least nearly on something)
+    /// is counted whole and whose rest is a sample of 200,000 pairs weighted up. The smoothed
+    /// sample alone cannot go below one in 200,000; EM over both strata finds the true u.
+    #[test]
+    fn em_recovers_rare_u_from_the_counted_stratum() {
+        let truth_m = [[0.8, 0.15, 0.05], [0.7, 0.2, 0.1], [0.85, 0.1, 0.05]];
+        let truth_u = [[1e-6, 4e-7, 0.0], [3e-6, 2e-7, 0.0], [5e-6, 1e-7, 0.0]];
+        let truth_u = truth_u.map(|[a, b, _]| [a, b, 1.0 - a - b]);
+        let (pairs, matches): (f64, f64) = (1e11, 1e5);
+        let comparator = Comparator::JaroWinkler {
+            thresholds: vec![0.9],
+        };
+        let mut model = Model::new(
+            (0..3)
+                .map(|i| Comparison::new(&format!("c{i}"), Field::ALL[i], comparator.clone()))
+                .collect(),
+        );
+        let mut counts = HashMap::new();
+        let mut all_else = 0.0;
+        for a in 0..3 {
+            for b in 0..3 {
+                for c in 0..3 {
+                    let pm = truth_m[0][a] * truth_m[1][b] * truth_m[2][c];
+                    let pu = truth_u[0][a] * truth_u[1][b] * truth_u[2][c];
+                    let n = matches * pm + (pairs - matches) * pu;
+                    if (a, b, c) == (2, 2, 2) {
+                        all_else = n;
+                    } else {
+                        counts.insert(a as u64 | (b as u64) << 4 | (c as u64) << 8, n.round());
+                    }
+                }
+            }
+        }
+        let sample = HashMap::from([(0x222, 200_000.0)]);
+        model.estimate_u(&sample);
+        let smoothed = model.comparisons[0].u[1];
+        assert!(smoothed > 1e-6, "the sample alone floors: {smoothed}");
+        for c in &mut model.comparisons {
+            c.u_floor = 0.5 / pairs;
+        }
+        let rest = HashMap::from([(0x222, all_else)]);
+        let (iterations, converged) = model.train_em(&counts, &rest, 1_000, 1e-12);
+        assert!(converged, "after {iterations}");
+        for (i, c) in model.comparisons.iter().enumerate() {
+            for (l, (u, t)) in c.u.iter().zip(truth_u[i]).take(2).enumerate() {
+                assert!(
+                    (u / t - 1.0).abs() < 0.05,
+                    "u[{i}][{l}] = {u:e}, truth {t:e}"
+                );
+            }
+        }
+        assert!((model.lambda * pairs / matches - 1.0).abs() < 0.05);
+    }
+
+    /// A level no pair reaches weighs nothing, though m and u both sit at their floors.
+    #[test]
+    fn unseen_levels_weigh_nothing() {
+        let mut c = Comparison::new(
+            "city",
+            Field::City,
+            Comparator::JaroWinkler {
+                thresholds: vec![0.9],
+            },
+        );
+        c.u_floor = 1e-12;
+        let mut model = Model::new(vec![c]);
+        // Levels 0 (exact) and 2 (else) only; nothing at level 1.
+        let candidates = HashMap::from([(0, 1_000.0), (2, 4_000.0)]);
+        let rest = HashMap::from([(2, 1e9)]);
+        model.train_em(&candidates, &rest, 200, 1e-9);
+        let c = &model.comparisons[0];
+        assert_eq!(c.weight(1), 0.0);
+        assert!(c.weight(0) > 10.0 && c.weight(2) < 0.0, "{c:?}");
     }
 
     #[test]

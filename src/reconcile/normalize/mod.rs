@@ -18,6 +18,7 @@ mod country;
 mod email;
 mod name;
 mod phone;
+mod phone_fast;
 mod places;
 mod postcode;
 
