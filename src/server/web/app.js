@@ -24,7 +24,18 @@ function signOut(message = "") {
   $("#login-error").textContent = message;
 }
 
+// Any failed request of a view (not the 401 that signs out) is shown in the status line.
+function report(message) {
+  $("#status").textContent = message;
+  $("#status").hidden = !message;
+}
+window.addEventListener("unhandledrejection", (e) => {
+  const message = e.reason?.message || String(e.reason);
+  if (message !== "unauthorized") report(`Could not load: ${message}`);
+});
+
 function show(view) {
+  report("");
   document.querySelectorAll(".view").forEach((v) => (v.hidden = v.id !== `${view}-view`));
   document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
   ({ customers: () => {}, report: loadReport, status: loadStatus, reviews: loadReviews })[view]();
@@ -48,6 +59,7 @@ document.querySelectorAll("nav .tab").forEach((b) => b.addEventListener("click",
 // ---- customers ----
 $("#search-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  report("");
   const page = await api(`/api/customers?q=${encodeURIComponent($("#search-input").value)}&limit=100`);
   $("#results tbody").innerHTML = page.rows.map((h) => `<tr>
     <td><a data-id="${esc(h.master_id)}">${esc(h.master_id)}</a></td><td>${esc(h.name)}</td>
