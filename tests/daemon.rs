@@ -16,37 +16,6 @@ use tributary::webhook::signature;
 const SECRET: &str = "shop-secret-7";
 const ADMIN: &str = "adm-4411";
 
-const SHOP: &str = r#"
-kind = "webhook"
-
-[webhook]
-secret = "${SHOP_SECRET}"
-signature_header = "X-Shop-Signature"
-signature_prefix = "sha256="
-timestamp_header = "X-Shop-Timestamp"
-signed_content = "{timestamp}.{body}"
-event_id_header = "X-Shop-Event"
-stream = "customers"
-records = "data.customers"
-
-[[streams]]
-name = "customers"
-mapping = "shop-customers"
-"#;
-
-const SHOP_MAPPING: &str = r#"
-entity = "customer"
-[fields.source_key]
-path = "id"
-required = true
-[fields.name]
-path = "name"
-required = true
-[fields.currency]
-path = "currency"
-default = "EUR"
-"#;
-
 const ENV: [(&str, &str); 2] = [("SHOP_SECRET", SECRET), ("TRIBUTARY_ADMIN_TOKEN", ADMIN)];
 
 /// The shipped project with the ERP polled every two seconds and a push-only shop connector.
@@ -59,10 +28,10 @@ fn project() -> (tempfile::TempDir, Project) {
         text.replace("schedule = \"30 2 * * *\"", "schedule = \"*/2 * * * * *\""),
     )
     .unwrap();
-    std::fs::write(dir.path().join("connectors/shop.toml"), SHOP).unwrap();
+    std::fs::write(dir.path().join("connectors/shop.toml"), common::SHOP).unwrap();
     std::fs::write(
         dir.path().join("mappings/shop-customers.toml"),
-        SHOP_MAPPING,
+        common::SHOP_MAPPING,
     )
     .unwrap();
     let project = common::load(dir.path(), &ENV);

@@ -17,41 +17,6 @@ use tributary::webhook::{self, WebhookConfig, WebhookError, signature};
 const ERPNEXT_SECRET: &str = "frappe-webhook-secret-1";
 const SHOP_SECRET: &str = "shop-secret-2";
 
-/// A push-only connector: hex signature with a prefix over `{timestamp}.{body}`, event IDs in a
-/// header, records in an array.
-const SHOP: &str = r#"
-kind = "webhook"
-
-[webhook]
-secret = "${SHOP_SECRET}"
-signature_header = "X-Shop-Signature"
-signature_prefix = "sha256="
-timestamp_header = "X-Shop-Timestamp"
-signed_content = "{timestamp}.{body}"
-tolerance_seconds = 300
-event_id_header = "X-Shop-Event"
-stream = "customers"
-records = "data.customers"
-max_body_bytes = 4096
-
-[[streams]]
-name = "customers"
-mapping = "shop-customers"
-"#;
-
-const SHOP_MAPPING: &str = r#"
-entity = "customer"
-[fields.source_key]
-path = "id"
-required = true
-[fields.name]
-path = "name"
-required = true
-[fields.currency]
-path = "currency"
-default = "EUR"
-"#;
-
 /// The receiving time of every request.
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
@@ -72,10 +37,10 @@ fn project() -> (tempfile::TempDir, Project) {
             .collect();
         uncommented.join("\n")
     });
-    std::fs::write(dir.path().join("connectors/shop.toml"), SHOP).unwrap();
+    std::fs::write(dir.path().join("connectors/shop.toml"), common::SHOP).unwrap();
     std::fs::write(
         dir.path().join("mappings/shop-customers.toml"),
-        SHOP_MAPPING,
+        common::SHOP_MAPPING,
     )
     .unwrap();
     let project = load(dir.path());
@@ -537,7 +502,7 @@ async fn a_crash_after_accept_loses_nothing_and_stages_once() {
 fn webhook_tables_are_checked_at_load_naming_file_line_and_field() {
     let dir = common::project_dir(&[
         ("config/tributary.toml", common::SETTINGS),
-        ("mappings/shop-customers.toml", SHOP_MAPPING),
+        ("mappings/shop-customers.toml", common::SHOP_MAPPING),
         (
             "connectors/bad.toml",
             r#"kind = "webhook"
@@ -588,7 +553,7 @@ async fn an_event_whose_stream_is_gone_fails_with_its_reason_and_the_others_go_o
         deliver_erpnext(&project, &store, &erpnext_customer()).await;
 
         // The shop's stream is renamed before the event is processed.
-        let renamed = SHOP.replace("\"customers\"", "\"clients\"");
+        let renamed = common::SHOP.replace("\"customers\"", "\"clients\"");
         std::fs::write(dir.path().join("connectors/shop.toml"), renamed).unwrap();
         let project = load(dir.path());
         let mappings = project.compile_mappings().unwrap();

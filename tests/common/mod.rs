@@ -118,3 +118,39 @@ pub fn shipped_project() -> tempfile::TempDir {
     }
     dir
 }
+
+/// A push-only connector: hex signature with a prefix over `{timestamp}.{body}`, event IDs in a
+/// header, records in an array.
+pub const SHOP: &str = r#"
+kind = "webhook"
+
+[webhook]
+secret = "${SHOP_SECRET}"
+signature_header = "X-Shop-Signature"
+signature_prefix = "sha256="
+timestamp_header = "X-Shop-Timestamp"
+signed_content = "{timestamp}.{body}"
+tolerance_seconds = 300
+event_id_header = "X-Shop-Event"
+stream = "customers"
+records = "data.customers"
+max_body_bytes = 4096
+
+[[streams]]
+name = "customers"
+mapping = "shop-customers"
+"#;
+
+/// The shop's customer mapping.
+pub const SHOP_MAPPING: &str = r#"
+entity = "customer"
+[fields.source_key]
+path = "id"
+required = true
+[fields.name]
+path = "name"
+required = true
+[fields.currency]
+path = "currency"
+default = "EUR"
+"#;
