@@ -32,6 +32,9 @@ fn tributary(root: &Path, args: &[&str]) -> Output {
         .env("TRIBUTARY_ROOT", root)
         .env("TRIBUTARY_AS_OF", "2026-11-22")
         .env_remove("TRIBUTARY__STORE__URL")
+        .env_remove("TRIBUTARY_FINANCE_TOKEN")
+        .env_remove("TRIBUTARY_STEWARD_TOKEN")
+        .env_remove("TRIBUTARY_ADMIN_TOKEN")
         .output()
         .expect("the binary runs")
 }
@@ -170,6 +173,13 @@ fn check_and_test_accept_the_shipped_files() {
     );
     assert!(
         stdout(&check).starts_with("ok: 2 connectors"),
+        "{}",
+        stdout(&check)
+    );
+    assert!(
+        stdout(&check).contains(
+            "api tokens for `serve`: none usable: the API will answer 401\n   disabled (variable unset): finance (finance), steward (steward), admin (admin)"
+        ),
         "{}",
         stdout(&check)
     );

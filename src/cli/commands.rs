@@ -178,6 +178,25 @@ fn check(project: &Project) -> Outcome {
         };
         println!("   disabled: {}{waiting}", c.config.name);
     }
+    let tokens = &project.settings.server.tokens;
+    let (usable, unset): (Vec<_>, Vec<_>) = tokens.iter().partition(|t| t.token.is_some());
+    let names = |ts: &[&crate::config::settings::ApiToken]| {
+        ts.iter()
+            .map(|t| format!("{} ({})", t.name, t.role))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "api tokens for `serve`: {}",
+        if usable.is_empty() {
+            "none usable: the API will answer 401".to_string()
+        } else {
+            names(&usable)
+        }
+    );
+    if !unset.is_empty() {
+        println!("   disabled (variable unset): {}", names(&unset));
+    }
     Ok(EXIT_OK)
 }
 
