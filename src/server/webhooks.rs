@@ -80,8 +80,11 @@ async fn receive(
 }
 
 /// Processes the inbox until `shutdown`: at start, when woken by an accepted event, and every
-/// [`SWEEP`]. After events staged records, the master and insights are rebuilt.
+/// [`SWEEP`]. After events staged records, the master and insights are rebuilt — and always on
+/// the first pass, so records a previous process staged but was killed before merging into the
+/// master (from a webhook or a run) reach it now.
 pub async fn worker(state: AppState, shutdown: CancellationToken) {
+    let mut first = true;
     loop {
         let loaded = state.loaded();
         match webhook::process_inbox(&loaded.project, &loaded.mappings, state.store()).await {
@@ -94,7 +97,8 @@ pub async fn worker(state: AppState, shutdown: CancellationToken) {
                         "webhook events processed"
                     );
                 }
-                if report.staged_any()
+                let startup = std::mem::take(&mut first);
+                if (report.staged_any() || startup)
                     && let Err(e) = state.runner().rebuild().await
                 {
                     tracing::error!(error = %e, "master rebuild after webhook events failed");
