@@ -7,7 +7,7 @@
 //! | `tributary_run_duration_seconds` | histogram | connector |
 //! | `tributary_last_success_timestamp_seconds` | gauge | connector (read from the store at each scrape) |
 //! | `tributary_webhook_events_total` | counter | connector, outcome (accepted, duplicate, or the rejection reason) |
-//! | `tributary_scheduler_ticks_total` | counter | connector, outcome (started, skipped) |
+//! | `tributary_scheduler_ticks_total` | counter | connector, outcome (started, already_running, locked_elsewhere, lock_failed) |
 //! | `tributary_http_request_duration_seconds` | histogram | method, route, status |
 
 use std::sync::OnceLock;
