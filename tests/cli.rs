@@ -82,6 +82,21 @@ fn the_main_job_runs_on_the_embedded_store_and_is_idempotent() {
     );
     assert!(stdout(&second).contains("success"), "{}", stdout(&second));
 
+    // Re-clustering from scratch without syncing gives the master the sync left.
+    let master_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("customer master:"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no master line in:\n{text}"))
+    };
+    let recluster = tributary(dir.path(), &["master", "recluster"]);
+    assert_eq!(recluster.status.code(), Some(0), "{}", stderr(&recluster));
+    assert_eq!(
+        master_line(&stdout(&recluster)),
+        master_line(&stdout(&second))
+    );
+    assert!(master_line(&stdout(&recluster)).contains("→ 55 master customers (0 merged"));
+
     let errors = tributary(dir.path(), &["errors", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&errors.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows:#}");

@@ -520,6 +520,14 @@ async fn master(project: &Project, command: MasterCommand) -> Outcome {
     use crate::steward;
     let store = open(project).await?;
     let (what, done) = match command {
+        MasterCommand::Recluster { asof } => {
+            let master = sync::reconcile_master(project, &store).await?;
+            let now = Utc::now();
+            let today = asof.as_of.unwrap_or_else(|| now.date_naive());
+            let insights = sync::refresh_insights(project, &store, today, now).await?;
+            output::master_summary(&master, &insights);
+            return Ok(EXIT_OK);
+        }
         MasterCommand::History { id, json } => {
             let h = steward::history(&store, &id)
                 .await

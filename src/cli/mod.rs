@@ -192,6 +192,13 @@ pub struct By {
 /// `master` subcommands. Records are written `SOURCE:KEY` (e.g. `erp:C10014`).
 #[derive(Debug, Subcommand)]
 pub enum MasterCommand {
+    /// Re-cluster every staged customer from scratch with the current settings (what each sync
+    /// does after its runs), keeping master IDs and steward decisions: e.g. after changing
+    /// thresholds or survivorship, without syncing again.
+    Recluster {
+        #[command(flatten)]
+        asof: AsOf,
+    },
     /// Merge two masters: the older keeps its ID, the other becomes an alias of it.
     Merge {
         /// One master ID.

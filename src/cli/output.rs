@@ -125,6 +125,11 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &In
             println!("schema drift in {}/{}: {}", r.connector, s.stream, s.drift);
         }
     }
+    master_summary(master, insights);
+}
+
+/// The lines about the master, its groups and the insights after a rebuild.
+pub fn master_summary(master: &MasterSummary, insights: &InsightSummary) {
     println!(
         "customer master: {} source customers → {} master customers ({} merged this run, {} pairs to review, {} new)",
         master.source_records, master.masters, master.merged, master.reviews, master.new_reviews
