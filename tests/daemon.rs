@@ -249,6 +249,15 @@ async fn serve_schedules_counts_survives_a_kill_and_stops_on_sigterm() {
     })
     .await;
 
+    // The inbox holds the one event, processed: the refused and the repeated deliveries
+    // stored nothing.
+    let inbox: Value =
+        serde_json::from_str(&get(&daemon.base, "/api/inbox?connector=shop").await).unwrap();
+    let events = inbox.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{inbox}");
+    assert_eq!(events[0]["status"], "processed");
+    assert_eq!(events[0]["idempotency_key"], "evt-1");
+
     // SIGTERM: the daemon stops by itself, cleanly.
     let mut daemon = daemon;
     let pid = daemon.child.id().to_string();

@@ -200,6 +200,7 @@ async fn every_route_answers_each_role_as_configured() {
                 404,
             ),
             (Method::GET, "/api/quarantine".into(), None, 2, 200),
+            (Method::GET, "/api/inbox?connector=erp".into(), None, 2, 200),
             (Method::GET, "/api/quarantine/999999".into(), None, 2, 404),
             (
                 Method::POST,

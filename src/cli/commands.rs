@@ -17,6 +17,16 @@ use crate::store::{RunStatus, Store};
 use crate::sync::{self, SyncOptions};
 use crate::views;
 
+/// Prints `rows` as JSON or with `table`.
+fn show<T: serde::Serialize>(json: bool, rows: &[T], table: fn(&[T])) -> Outcome {
+    if json {
+        output::json(&rows)?;
+    } else {
+        table(rows);
+    }
+    Ok(EXIT_OK)
+}
+
 /// A failure with its exit code.
 struct Failure(u8, anyhow::Error);
 
@@ -125,21 +135,19 @@ async fn dispatch(cli: Cli) -> Outcome {
             }
             Ok(EXIT_OK)
         }
-        Command::Errors {
-            connector,
-            limit,
-            json,
-        } => {
+        Command::Inbox(list) => {
             let rows = open(&project)
                 .await?
-                .quarantine(connector.as_deref(), limit)
+                .inbox(list.connector.as_deref(), list.limit)
                 .await?;
-            if json {
-                output::json(&rows)?;
-            } else {
-                output::quarantine(&rows);
-            }
-            Ok(EXIT_OK)
+            show(list.json, &rows, output::inbox)
+        }
+        Command::Errors(list) => {
+            let rows = open(&project)
+                .await?
+                .quarantine(list.connector.as_deref(), list.limit)
+                .await?;
+            show(list.json, &rows, output::quarantine)
         }
     }
 }

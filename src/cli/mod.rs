@@ -122,18 +122,24 @@ pub enum Command {
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Webhook events in the inbox, newest first: pending, processed or failed.
+    Inbox(Listing),
     /// Quarantined records with their reasons.
-    Errors {
-        /// Only this connector.
-        #[arg(long)]
-        connector: Option<String>,
-        /// How many.
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-        /// Print JSON (with raw payloads).
-        #[arg(long)]
-        json: bool,
-    },
+    Errors(Listing),
+}
+
+/// Options of the `inbox` and `errors` lists.
+#[derive(Debug, Args)]
+pub struct Listing {
+    /// Only this connector.
+    #[arg(long)]
+    pub connector: Option<String>,
+    /// How many, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    /// Print JSON (with raw payloads and bodies).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `review` options.

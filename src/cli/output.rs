@@ -555,6 +555,36 @@ pub fn quarantine(rows: &[QuarantineRow]) {
     println!("{} quarantined records", rows.len());
 }
 
+/// Webhook inbox events as a table (bodies only in `--json`).
+pub fn inbox(rows: &[crate::store::InboxEvent]) {
+    let mut t = table(&[
+        "id",
+        "connector",
+        "stream",
+        "event",
+        "received",
+        "status",
+        "attempts",
+        "run",
+        "error",
+    ]);
+    for e in rows {
+        t.add_row(vec![
+            e.id.to_string(),
+            e.connector.clone(),
+            e.stream.clone(),
+            e.idempotency_key.clone(),
+            e.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            e.status.as_str().to_string(),
+            e.attempts.to_string(),
+            e.run.map(|r| r.to_string()).unwrap_or_default(),
+            e.error.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{t}");
+    println!("{} events", rows.len());
+}
+
 /// A match explanation as a waterfall: prior, each comparison, total.
 pub fn explanation(e: &crate::reconcile::matching::Explanation) {
     println!("  {:<14} {:>+8.2}", "prior", e.prior);

@@ -20,6 +20,7 @@ use super::api::{customers, ops, steward};
     paths(
         customers::search, customers::one, customers::credit, customers::report,
         ops::connectors, ops::runs, ops::trigger, ops::quarantine, ops::quarantined, ops::replay,
+        ops::inbox,
         ops::reload,
         steward::reviews, steward::review, steward::approve, steward::reject, steward::merge,
         steward::split, steward::link, steward::unlink, steward::undo, steward::history,

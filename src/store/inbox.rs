@@ -44,7 +44,7 @@ pub(super) const CLAIM: &str = "UPDATE webhook_inbox SET status = 'processed', \
      WHERE id = $1 AND status = 'pending'";
 
 /// Where an event is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxStatus {
     /// Accepted, not yet staged.
@@ -96,7 +96,7 @@ pub struct NewEvent<'a> {
 }
 
 /// An event as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InboxEvent {
     /// Row id.
     pub id: InboxId,

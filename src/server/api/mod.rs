@@ -34,6 +34,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let admin = Router::new()
         .route("/runs", get(ops::runs).post(ops::trigger))
         .route("/quarantine", get(ops::quarantine))
+        .route("/inbox", get(ops::inbox))
         .route("/quarantine/{id}", get(ops::quarantined))
         .route("/quarantine/{id}/replay", post(ops::replay))
         .route("/config/reload", post(ops::reload))

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::server::{ApiError, AppState, TriggerError};
-use crate::store::{QuarantineRow, RunRecord};
+use crate::store::{InboxEvent, QuarantineRow, RunRecord};
 use crate::sync::Replayed;
 
 /// Freshness and state of one connector.
@@ -168,6 +168,21 @@ pub async fn quarantine(
         state
             .store()
             .quarantine(p.connector.as_deref(), p.limit.unwrap_or(50))
+            .await?,
+    ))
+}
+
+/// Webhook events in the inbox, newest first (pending, processed or failed, with bodies).
+#[utoipa::path(get, path = "/api/inbox", tag = "operations", params(ListParams),
+    responses((status = 200, body = [InboxEvent])), security(("bearer" = [])))]
+pub async fn inbox(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Vec<InboxEvent>>, ApiError> {
+    Ok(Json(
+        state
+            .store()
+            .inbox(p.connector.as_deref(), p.limit.unwrap_or(50))
             .await?,
     ))
 }
