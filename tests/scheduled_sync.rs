@@ -1,5 +1,5 @@
 //! Scheduled and cancelled runs against a real store, on SQLite and PostgreSQL: a tick runs the
-//! connector through [`SyncRunner`] and rebuilds the master; a run cancelled between two pages (a
+//! connector through the daemon's runner (`tributary::server::Runner`) and rebuilds the master; a run cancelled between two pages (a
 //! shutdown of `tributary serve`, a Ctrl-C of `sync`) keeps every page it committed, with its
 //! cursor, ends `cancelled`, and the next run goes on from there.
 
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tributary::model::Entity;
 use tributary::store::{Counts, RunStatus};
 use tributary::sync::schedule::{
-    self, ManualClock, RunKind, Scheduler, SchedulerEvent, SchedulerOptions, SyncRunner,
+    self, ManualClock, RunKind, Scheduler, SchedulerEvent, SchedulerOptions,
 };
 use tributary::sync::{self, NoProgress, Progress, SyncOptions};
 
@@ -66,11 +66,12 @@ async fn a_tick_runs_the_connector_and_rebuilds_the_master() {
     common::on_each_backend(|backend, store| async move {
         let dir = project();
         let loaded = schedule::load_with_env(dir.path(), &HashMap::new()).unwrap();
-        let runner = Arc::new(SyncRunner::new(&loaded, store.clone()));
         let options =
             SchedulerOptions::from_settings(&loaded.project.settings).with_locks(store.clone());
+        let jobs = loaded.jobs.clone();
+        let runner = Arc::new(tributary::server::Runner::new(loaded.into(), store.clone()));
         let clock = ManualClock::new(at("2026-12-01T04:01:00Z"));
-        let s = Scheduler::start(loaded.jobs, runner, Arc::new(clock.clone()), options);
+        let s = Scheduler::start(jobs, runner, Arc::new(clock.clone()), options);
         let mut events = s.subscribe();
         clock.set(at("2026-12-01T04:05:00Z"));
         let mut next = async || {

@@ -285,10 +285,9 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
         reports.push(report?);
     }
     bars.clear();
-    let master = sync::reconcile_master(project, &store).await?;
     let now = Utc::now();
     let today = args.asof.as_of.unwrap_or_else(|| now.date_naive());
-    let insights = sync::refresh_insights(project, &store, today, now).await?;
+    let (master, insights) = sync::rebuild(project, &store, today, now).await?;
     output::sync_summary(&reports, &master, &insights);
     let issues: Vec<_> = store
         .groups()
@@ -529,10 +528,9 @@ async fn master(project: &Project, command: MasterCommand) -> Outcome {
     let store = open(project).await?;
     let (what, done) = match command {
         MasterCommand::Recluster { asof } => {
-            let master = sync::reconcile_master(project, &store).await?;
             let now = Utc::now();
             let today = asof.as_of.unwrap_or_else(|| now.date_naive());
-            let insights = sync::refresh_insights(project, &store, today, now).await?;
+            let (master, insights) = sync::rebuild(project, &store, today, now).await?;
             output::master_summary(&master, &insights);
             return Ok(EXIT_OK);
         }

@@ -197,10 +197,9 @@ impl Runner {
     /// Rebuilds the master and the insights under the master lock.
     pub async fn rebuild(&self) -> Result<MasterSummary, SyncError> {
         let _guard = self.master_lock().await;
-        let loaded = self.loaded();
-        let master = sync::reconcile_master(&loaded.project, &self.store).await?;
         let now = Utc::now();
-        sync::refresh_insights(&loaded.project, &self.store, now.date_naive(), now).await?;
+        let (master, _) =
+            sync::rebuild(&self.loaded().project, &self.store, now.date_naive(), now).await?;
         Ok(master)
     }
 }

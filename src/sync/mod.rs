@@ -473,6 +473,20 @@ impl MasterSummary {
     }
 }
 
+/// What follows every run that staged something: the master rebuilt
+/// ([`reconcile_master`]), then the customer insights derived as of `as_of`
+/// ([`refresh_insights`]).
+pub async fn rebuild(
+    project: &Project,
+    store: &Store,
+    as_of: chrono::NaiveDate,
+    now: chrono::DateTime<Utc>,
+) -> Result<(MasterSummary, InsightSummary), SyncError> {
+    let master = reconcile_master(project, store).await?;
+    let insights = refresh_insights(project, store, as_of, now).await?;
+    Ok((master, insights))
+}
+
 /// Rebuilds the customer master from every staged customer, keeping master IDs stable, then
 /// resolves the group structure (parent masters) and replaces the stored one.
 pub async fn reconcile_master(

@@ -6,24 +6,10 @@
 //! manual time), `runner.rs` (what a tick runs), `events.rs` (what the scheduler did, as logs,
 //! counters and events), `scheduler.rs` (the runtime).
 //!
-//! Use from `serve`:
-//! ```no_run
-//! # async fn serve(root: &std::path::Path, store: tributary::store::Store) -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
-//! use tributary::sync::schedule::{self, Scheduler, SchedulerOptions, SyncRunner, SystemClock};
-//!
-//! let loaded = schedule::load(root)?;
-//! let runner = Arc::new(SyncRunner::new(&loaded, store.clone()));
-//! let options = SchedulerOptions::from_settings(&loaded.project.settings).with_locks(store);
-//! let scheduler = Scheduler::start(loaded.jobs.clone(), runner.clone(), Arc::new(SystemClock), options);
-//! // SIGHUP: keep the old schedule when the new configuration is invalid.
-//! match schedule::load(root) {
-//!     Ok(new) => { runner.replace(&new); scheduler.replace(new.jobs); }
-//!     Err(e) => tracing::error!("configuration not reloaded, keeping the old schedule:\n{e}"),
-//! }
-//! scheduler.shutdown(std::time::Duration::from_secs(30)).await;
-//! # Ok(()) }
-//! ```
+//! `tributary serve` (`crate::server::daemon`) builds the jobs with [`load`] (or
+//! [`from_project`]), starts a [`Scheduler`] with the server's runner, a [`SystemClock`] and the
+//! store's run locks, swaps the jobs with [`Scheduler::replace`] on a valid reload and calls
+//! [`Scheduler::shutdown`] on SIGTERM.
 //!
 //! Invariants:
 //! - a connector never runs twice at once: a tick that comes while its previous run in this
@@ -55,7 +41,7 @@ use chrono_tz::Tz;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{ConnectorStats, RunKind, SchedulerEvent, SchedulerStats, SkipReason};
 pub use plan::next_tick;
-pub use runner::{Runner, ScheduledRun, SyncRunner};
+pub use runner::{Runner, ScheduledRun};
 pub use scheduler::{PlannedTick, Scheduler, SchedulerOptions};
 
 use crate::config::cron::CronExpr;
@@ -106,7 +92,7 @@ pub fn jobs(project: &Project) -> Vec<Job> {
     jobs
 }
 
-/// A project loaded and checked for the scheduler: what [`SyncRunner`] runs and the jobs.
+/// A project loaded and checked for the scheduler: the project, its mappings and its jobs.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The project.
