@@ -187,6 +187,16 @@ fn limit_figures(
     Ok((available, utilization_pct))
 }
 
+/// A source is stale when it never synced successfully or its last success is older than
+/// `stale_after`.
+pub fn is_stale(
+    last_success: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    stale_after: chrono::Duration,
+) -> bool {
+    last_success.is_none_or(|at| now - at > stale_after)
+}
+
 /// Computes exposure for every master, keyed by master ID. Documents whose customer has no
 /// master are left out. A source is stale when its last sync is older than `stale_after`.
 ///
@@ -274,7 +284,7 @@ pub fn compute(
             .into_iter()
             .map(|source| {
                 let last_synced_at = input.last_sync.get(&source).copied();
-                let stale = last_synced_at.is_none_or(|at| now - at > stale_after);
+                let stale = is_stale(last_synced_at, now, stale_after);
                 SourceFreshness {
                     source,
                     last_synced_at,

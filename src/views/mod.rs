@@ -2,7 +2,7 @@
 //! customer and rolled up to groups), the credit report, customer search and the customer 360.
 //! Nothing here writes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -83,9 +83,19 @@ pub async fn exposures(
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, Exposure>, ViewError> {
     let master = store.load_master().await?;
+    let input = exposure_input(store, master.masters, master.xrefs).await?;
+    compute_exposures(project, &input, today, now)
+}
+
+/// The staged documents and source freshness exposure is computed from, for these masters.
+async fn exposure_input(
+    store: &Store,
+    masters: Vec<MasterRow>,
+    xrefs: Vec<XrefRow>,
+) -> Result<ExposureInput, ViewError> {
     let mut input = ExposureInput {
-        masters: master.masters,
-        xrefs: master.xrefs,
+        masters,
+        xrefs,
         last_sync: store.last_successful_sync().await?,
         ..ExposureInput::default()
     };
@@ -104,9 +114,18 @@ pub async fn exposures(
             input.payments.push((source, p));
         }
     }
+    Ok(input)
+}
+
+fn compute_exposures(
+    project: &Project,
+    input: &ExposureInput,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, Exposure>, ViewError> {
     let stale_after = chrono::Duration::hours(project.settings.exposure.stale_after_hours as i64);
     Ok(exposure::compute(
-        &input,
+        input,
         &fx_table(project),
         today,
         now,
@@ -296,58 +315,46 @@ pub struct SourceDocument {
     pub record: Value,
 }
 
-/// The documents of the customers keyed `(source, customer key)` in `owned`.
-async fn documents(
-    store: &Store,
-    owned: &std::collections::HashSet<(String, String)>,
-) -> Result<Documents, ViewError> {
-    let mut out = Documents::default();
-    let mine = |row: &StagedRow| {
-        row.customer_key
-            .as_ref()
-            .is_some_and(|k| owned.contains(&(row.connector.clone(), k.clone())))
-    };
-    let doc = |source: String, rec: &CanonicalRecord| SourceDocument {
-        source,
-        record: rec.to_value(),
-    };
-    let mut orders = Vec::new();
-    let rows = store.staged(Entity::SalesOrder).await?;
-    for (source, rec) in typed(rows.into_iter().filter(mine).collect(), Entity::SalesOrder)? {
-        if let CanonicalRecord::SalesOrder(o) = &rec
-            && o.open_amount() > rust_decimal::Decimal::ZERO
-        {
-            orders.push((o.order_date, doc(source, &rec)));
-        }
+/// The documents of the customers keyed `(source, customer key)` in `owned`, taken from the
+/// documents exposure is computed from (read once for both).
+fn documents(input: &ExposureInput, owned: &HashSet<(&str, &str)>) -> Documents {
+    fn mine<'a, T>(
+        docs: &'a [(String, T)],
+        owned: &'a HashSet<(&str, &str)>,
+        customer: fn(&T) -> &str,
+    ) -> impl Iterator<Item = &'a (String, T)> {
+        docs.iter()
+            .filter(move |(source, d)| owned.contains(&(source.as_str(), customer(d))))
     }
-    orders.sort_by_key(|d| std::cmp::Reverse(d.0));
-    out.open_orders = orders.into_iter().map(|(_, d)| d).collect();
-    let mut invoices = Vec::new();
-    let rows = store.staged(Entity::Invoice).await?;
-    for (source, rec) in typed(rows.into_iter().filter(mine).collect(), Entity::Invoice)? {
-        if let CanonicalRecord::Invoice(i) = &rec
-            && i.posted
-            && !i.signed_residual().is_zero()
-        {
-            invoices.push((i.due_date, doc(source, &rec)));
-        }
+    fn listed<K: Ord, T: Serialize>(
+        mut docs: Vec<(K, &String, &T)>,
+        limit: usize,
+    ) -> Vec<SourceDocument> {
+        docs.sort_by(|a, b| a.0.cmp(&b.0));
+        docs.into_iter()
+            .take(limit)
+            .map(|(_, source, d)| SourceDocument {
+                source: source.clone(),
+                record: serde_json::to_value(d).expect("canonical entities serialise to JSON"),
+            })
+            .collect()
     }
-    invoices.sort_by_key(|d| d.0);
-    out.open_invoices = invoices.into_iter().map(|(_, d)| d).collect();
-    let mut payments = Vec::new();
-    let rows = store.staged(Entity::Payment).await?;
-    for (source, rec) in typed(rows.into_iter().filter(mine).collect(), Entity::Payment)? {
-        if let CanonicalRecord::Payment(p) = &rec {
-            payments.push((p.payment_date, doc(source, &rec)));
-        }
-    }
-    payments.sort_by_key(|d| std::cmp::Reverse(d.0));
-    out.payments = payments
-        .into_iter()
-        .take(PAYMENTS_SHOWN)
-        .map(|(_, d)| d)
+    let orders = mine(&input.orders, owned, |o| &o.customer_key)
+        .filter(|(_, o)| o.open_amount() > rust_decimal::Decimal::ZERO)
+        .map(|(s, o)| (std::cmp::Reverse(o.order_date), s, o))
         .collect();
-    Ok(out)
+    let invoices = mine(&input.invoices, owned, |i| &i.customer_key)
+        .filter(|(_, i)| i.posted && !i.signed_residual().is_zero())
+        .map(|(s, i)| (i.due_date, s, i))
+        .collect();
+    let payments = mine(&input.payments, owned, |p| &p.customer_key)
+        .map(|(s, p)| (std::cmp::Reverse(p.payment_date), s, p))
+        .collect();
+    Documents {
+        open_orders: listed(orders, usize::MAX),
+        open_invoices: listed(invoices, usize::MAX),
+        payments: listed(payments, PAYMENTS_SHOWN),
+    }
 }
 
 /// A parent or child master and the source record that links the two.
@@ -445,16 +452,13 @@ pub async fn customer_360(
         .into_iter()
         .map(|r| ((r.connector, r.key), r.canonical))
         .collect();
-    let owned: std::collections::HashSet<(String, String)> = state
+    let mine: Vec<&XrefRow> = state
         .xrefs
         .iter()
         .filter(|x| x.master_id == master.master_id)
-        .map(|x| (x.source.clone(), x.key.clone()))
         .collect();
-    let records = state
-        .xrefs
+    let records = mine
         .iter()
-        .filter(|x| x.master_id == master.master_id)
         .map(|x| LinkedRecord {
             source: x.source.clone(),
             key: x.key.clone(),
@@ -462,7 +466,14 @@ pub async fn customer_360(
             record: staged.get(&(x.source.clone(), x.key.clone())).cloned(),
         })
         .collect();
-    let mut all = exposures(project, store, today, now).await?;
+    // One read of the documents serves the exposure and the document lists.
+    let input = exposure_input(store, state.masters.clone(), state.xrefs.clone()).await?;
+    let owned: HashSet<(&str, &str)> = mine
+        .iter()
+        .map(|x| (x.source.as_str(), x.key.as_str()))
+        .collect();
+    let documents = documents(&input, &owned);
+    let mut all = compute_exposures(project, &input, today, now)?;
     Ok(Some(Customer360 {
         master_id: master.master_id.clone(),
         alias_of: (master.master_id != id).then(|| id.to_string()),
@@ -472,6 +483,6 @@ pub async fn customer_360(
         exposure: all.remove(&master.master_id),
         insight: store.insight(&master.master_id).await?,
         group: group_position(&state, &store.groups().await?, &master.master_id),
-        documents: documents(store, &owned).await?,
+        documents,
     }))
 }

@@ -99,7 +99,7 @@ pub async fn connectors(
                 .filter_map(|t| t.at)
                 .min(),
             last_success,
-            stale: last_success.is_none_or(|at| now - at > stale_after),
+            stale: crate::exposure::is_stale(last_success, now, stale_after),
             last_run: state.store().runs(Some(&name), 1).await?.pop(),
             running: running.contains(&name),
             name,
