@@ -385,6 +385,17 @@ async fn a_triggered_run_is_refused_while_the_connector_runs() {
             .await;
         assert_eq!(status, 409, "{backend}: {text}");
         // Another daemon on the same store is kept out by the store's run lock too.
+        let other_daemon = tributary::server::Runner::new(
+            Loaded::new(s.project.clone()).unwrap(),
+            s.state.store().clone(),
+        );
+        assert!(
+            matches!(
+                other_daemon.claim("erp").await,
+                Err(tributary::server::TriggerError::AlreadyRunning(_))
+            ),
+            "{backend}"
+        );
         let before = s.get("/api/runs?connector=erp", ADMIN).await;
         s.state.runner().run(held, false).await.unwrap();
         let (status, text) = s
