@@ -202,8 +202,14 @@ fn new_records_merged_incrementally_cluster_as_a_full_rebuild_does() {
 
     let (outcome, mut inc) = matching.run_keeping(&profiles[..old.len()], &none);
     assert!(outcome.clusters.len() < old.len(), "some records link");
-    let pairs = matching.add(&mut inc, &profiles, old.len(), &none);
-    assert!(!pairs.is_empty());
+    let (affected, subset) = matching.add(&mut inc, &profiles, old.len(), &[], &none);
+    assert!(!subset.pairs.is_empty());
+    assert!(
+        affected.len() < profiles.len() / 3,
+        "{} of {} records clustered again",
+        affected.len(),
+        profiles.len()
+    );
     let incremental = inc.state.clusters();
     let full = matching.recluster(&profiles, &none);
     assert_eq!(incremental.len(), full.len());

@@ -32,6 +32,7 @@
 pub mod cluster;
 pub mod febrl;
 pub mod groups;
+pub mod incremental;
 pub mod matching;
 pub mod normalize;
 pub mod scale;
@@ -149,11 +150,17 @@ impl Matcher for DeterministicMatcher {
 /// The matcher of `[reconcile.matching]`: probabilistic scoring (see [`matching`]), with the
 /// steward's decisions as constraints. Each call to [`Matcher::links`] trains on the records
 /// it is given and keeps the pairs that need a steward, for [`ProbabilisticMatcher::reviews`].
+///
+/// Given a kept model ([`ProbabilisticMatcher::with_model`]) it does not train: it blocks,
+/// scores and clusters with that model (a full re-cluster that [`incremental::update`] agrees
+/// with).
 #[derive(Debug)]
 pub struct ProbabilisticMatcher {
     settings: matching::MatchSettings,
     decisions: Vec<StewardDecision>,
+    kept: Option<matching::model::ModelParams>,
     reviews: std::sync::Mutex<Vec<ReviewCandidate>>,
+    trained: std::sync::Mutex<Option<matching::model::ModelParams>>,
 }
 
 /// A steward's decision about two source records.
@@ -193,14 +200,121 @@ impl ProbabilisticMatcher {
         Ok(ProbabilisticMatcher {
             settings: settings.clone(),
             decisions,
+            kept: None,
             reviews: Default::default(),
+            trained: Default::default(),
         })
+    }
+
+    /// Uses a model trained earlier instead of training; refused when it does not fit the
+    /// settings' comparisons.
+    pub fn with_model(mut self, params: matching::model::ModelParams) -> Result<Self, String> {
+        matching::Matching::new(&self.settings)?
+            .model
+            .apply(&params)?;
+        self.kept = Some(params);
+        Ok(self)
     }
 
     /// The review candidates of the last call to `links`.
     pub fn reviews(&self) -> Vec<ReviewCandidate> {
         self.reviews.lock().map(|r| r.clone()).unwrap_or_default()
     }
+
+    /// The model the last call to `links` used (trained there, or kept).
+    pub fn model(&self) -> Option<matching::model::ModelParams> {
+        self.trained.lock().ok().and_then(|t| t.clone())
+    }
+}
+
+/// Record indexes of the steward's decisions whose two records are both in `index`.
+pub fn constraints_of(
+    decisions: &[StewardDecision],
+    index: &HashMap<(&str, &str), u32>,
+) -> matching::Constraints {
+    let mut constraints = matching::Constraints::default();
+    for d in decisions {
+        let find = |(s, k): &(String, String)| index.get(&(s.as_str(), k.as_str())).copied();
+        if let (Some(a), Some(b)) = (find(&d.left), find(&d.right)) {
+            if d.same {
+                constraints.must_link.push((a, b));
+            } else {
+                constraints.cannot_link.push((a, b));
+            }
+        }
+    }
+    constraints
+}
+
+/// (source, key) of each record → its index.
+pub fn index_of(records: &[SourceCustomer]) -> HashMap<(&str, &str), u32> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                (r.source.as_str(), r.customer.source_key.as_str()),
+                i as u32,
+            )
+        })
+        .collect()
+}
+
+/// The links and the review candidates of decided pairs. `profile(i)` and `record(i)` give
+/// the profile and the record of index `i` of the pairs.
+pub fn decided<'a>(
+    m: &matching::Matching,
+    pairs: &[matching::ScoredPair],
+    profile: impl Fn(u32) -> &'a matching::profile::Profile,
+    record: impl Fn(u32) -> &'a SourceCustomer,
+) -> (Vec<Link>, Vec<ReviewCandidate>) {
+    let id = |i: u32| {
+        let r = record(i);
+        (r.source.clone(), r.customer.source_key.clone())
+    };
+    let mut reviews = Vec::new();
+    let mut links = Vec::new();
+    for p in pairs {
+        let reason = match &p.decision {
+            matching::Decision::Link => {
+                let tax = |i: u32| profile(i).get(matching::profile::Field::TaxId);
+                let rule = if tax(p.a).is_some_and(|t| t.starts_with("V:")) && tax(p.a) == tax(p.b)
+                {
+                    "tax_id"
+                } else if p.weight.is_infinite() {
+                    "steward"
+                } else {
+                    "probabilistic"
+                };
+                links.push(Link {
+                    a: p.a as usize,
+                    b: p.b as usize,
+                    rule,
+                });
+                continue;
+            }
+            matching::Decision::Separate => continue,
+            matching::Decision::Review => "between_thresholds",
+            matching::Decision::Refused(matching::Refusal::TaxIdConflict) => "tax_id_conflict",
+            matching::Decision::Refused(matching::Refusal::WeakJoin) => "weak_join",
+            matching::Decision::Refused(matching::Refusal::NamesDiffer) => "names_differ",
+            matching::Decision::Refused(matching::Refusal::Steward) => continue,
+        };
+        reviews.push(ReviewCandidate {
+            left: id(p.a),
+            right: id(p.b),
+            probability: p.probability,
+            reason: reason.to_string(),
+            explanation: m.explain(profile(p.a), profile(p.b)),
+        });
+    }
+    // Stronger links first, so an xref's rule names its best evidence.
+    links.sort_by_key(|l| match l.rule {
+        "steward" => 0,
+        "tax_id" => 1,
+        _ => 2,
+    });
+    (links, reviews)
 }
 
 impl Matcher for ProbabilisticMatcher {
@@ -209,76 +323,27 @@ impl Matcher for ProbabilisticMatcher {
             return vec![];
         };
         let profiles = matching::profile::profiles_of(records, |r| &r.customer, &m.profile);
-        let index: HashMap<(&str, &str), u32> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                (
-                    (r.source.as_str(), r.customer.source_key.as_str()),
-                    i as u32,
-                )
-            })
-            .collect();
-        let mut constraints = matching::Constraints::default();
-        for d in &self.decisions {
-            let find = |(s, k): &(String, String)| index.get(&(s.as_str(), k.as_str())).copied();
-            if let (Some(a), Some(b)) = (find(&d.left), find(&d.right)) {
-                if d.same {
-                    constraints.must_link.push((a, b));
-                } else {
-                    constraints.cannot_link.push((a, b));
+        let constraints = constraints_of(&self.decisions, &index_of(records));
+        let pairs = match &self.kept {
+            Some(params) => {
+                if m.model.apply(params).is_err() {
+                    return vec![];
                 }
+                m.recluster_pairs(&profiles, &constraints).pairs
             }
-        }
-        let outcome = m.run_with(&profiles, None, &constraints);
-        let id = |i: u32| {
-            let r = &records[i as usize];
-            (r.source.clone(), r.customer.source_key.clone())
+            None => m.run_with(&profiles, None, &constraints).pairs,
         };
-        let mut reviews = Vec::new();
-        let mut links = Vec::new();
-        for p in &outcome.pairs {
-            let reason = match &p.decision {
-                matching::Decision::Link => {
-                    let tax = |i: u32| profiles[i as usize].get(matching::profile::Field::TaxId);
-                    let rule =
-                        if tax(p.a).is_some_and(|t| t.starts_with("V:")) && tax(p.a) == tax(p.b) {
-                            "tax_id"
-                        } else if p.weight.is_infinite() {
-                            "steward"
-                        } else {
-                            "probabilistic"
-                        };
-                    links.push(Link {
-                        a: p.a as usize,
-                        b: p.b as usize,
-                        rule,
-                    });
-                    continue;
-                }
-                matching::Decision::Separate => continue,
-                matching::Decision::Review => "between_thresholds",
-                matching::Decision::Refused(matching::Refusal::TaxIdConflict) => "tax_id_conflict",
-                matching::Decision::Refused(matching::Refusal::WeakJoin) => "weak_join",
-                matching::Decision::Refused(matching::Refusal::NamesDiffer) => "names_differ",
-                matching::Decision::Refused(matching::Refusal::Steward) => continue,
-            };
-            reviews.push(ReviewCandidate {
-                left: id(p.a),
-                right: id(p.b),
-                probability: p.probability,
-                reason: reason.to_string(),
-                explanation: m.explain(&profiles[p.a as usize], &profiles[p.b as usize]),
-            });
-        }
-        // Stronger links first, so an xref's rule names its best evidence.
-        links.sort_by_key(|l| match l.rule {
-            "steward" => 0,
-            "tax_id" => 1,
-            _ => 2,
-        });
+        let (links, reviews) = decided(
+            &m,
+            &pairs,
+            |i| &profiles[i as usize],
+            |i| &records[i as usize],
+        );
         if let Ok(mut r) = self.reviews.lock() {
             *r = reviews;
+        }
+        if let Ok(mut t) = self.trained.lock() {
+            *t = Some(m.model.params());
         }
         links
     }
@@ -333,7 +398,13 @@ pub fn reconcile(
     survivorship: &Survivorship,
     now: DateTime<Utc>,
 ) -> MasterState {
-    // Records in (source, key) order, one per (source, key).
+    let records = unique_records(customers);
+    let links = matcher.links(&records);
+    assign(existing, &records, &links, survivorship, now)
+}
+
+/// The records in (source, key) order, one per (source, key): the one of the latest run.
+pub fn unique_records(customers: &[SourceCustomer]) -> Vec<SourceCustomer> {
     let mut unique: BTreeMap<(&str, &str), &SourceCustomer> = BTreeMap::new();
     for c in customers {
         let k = (c.source.as_str(), c.customer.source_key.as_str());
@@ -344,12 +415,23 @@ pub fn reconcile(
             }
         }
     }
-    let records: Vec<SourceCustomer> = unique.into_values().cloned().collect();
+    unique.into_values().cloned().collect()
+}
 
+/// Clusters `records` (unique, in (source, key) order) by `links` (indexes into them) and
+/// gives each cluster its master (see the module doc). Records not in `records` keep their
+/// xrefs, and masters none of `records` belonged to stay as they are — so `records` may be
+/// every staged record or only those an incremental update clusters again.
+pub fn assign(
+    existing: &MasterState,
+    records: &[SourceCustomer],
+    links: &[Link],
+    survivorship: &Survivorship,
+    now: DateTime<Utc>,
+) -> MasterState {
     // Links → clusters, and the rule that first reached each record.
-    let links = matcher.links(&records);
     let mut rules: Vec<Option<&'static str>> = vec![None; records.len()];
-    for l in &links {
+    for l in links {
         for i in [l.a, l.b] {
             if let Some(slot) = rules.get_mut(i)
                 && slot.is_none()

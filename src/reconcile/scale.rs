@@ -125,7 +125,7 @@ pub fn run(records: usize, new: usize, matching: &mut Matching) -> ScaleReport {
             .iter()
             .map(|r| Profile::of(&r.customer, &matching.profile)),
     );
-    matching.add(&mut inc, &profiles, first, &Constraints::default());
+    matching.add(&mut inc, &profiles, first, &[], &Constraints::default());
     let clusters = inc.state.clusters();
     let seconds_new = t.elapsed().as_secs_f64();
     data.extend(fresh);

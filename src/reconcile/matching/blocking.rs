@@ -122,8 +122,8 @@ impl BlockIndex {
             .map(|run| run.iter().map(|&(_, i)| i).collect())
     }
 
-    /// Records indexed under `key` for rule `r`.
-    fn members(&self, r: usize, key: u64) -> impl Iterator<Item = u32> + '_ {
+    /// Records indexed under `key` for rule `r` (the block of that key).
+    pub fn members(&self, r: usize, key: u64) -> impl Iterator<Item = u32> + '_ {
         let table = &self.sorted[r];
         let start = table.partition_point(|e| e.0 < key);
         table[start..]
@@ -133,36 +133,21 @@ impl BlockIndex {
             .chain(self.added[r].get(&key).into_iter().flatten().copied())
     }
 
-    /// Candidate pairs of the records `first..profiles.len()` (added to the index here) with
-    /// every record indexed before them and with each other; sorted, distinct, `(i, j)` with
-    /// `i < j`. Blocks over `max_block` are skipped as in [`candidate_pairs`].
-    pub fn add(
-        &mut self,
-        profiles: &[Profile],
-        first: usize,
-        rules: &[BlockingRule],
-        max_block: usize,
-    ) -> Vec<(u32, u32)> {
-        let mut pairs: Vec<u64> = Vec::new();
+    /// Adds the records `first..profiles.len()` to the index.
+    pub fn insert(&mut self, profiles: &[Profile], first: usize, rules: &[BlockingRule]) {
         for (r, rule) in rules.iter().enumerate() {
             for (j, p) in profiles.iter().enumerate().skip(first) {
-                let Some(key) = rule.hashed_key(p) else {
-                    continue;
-                };
-                let others: Vec<u32> = self.members(r, key).collect();
-                if others.len() < max_block {
-                    pairs.extend(others.iter().map(|&i| (u64::from(i) << 32) | j as u64));
+                if let Some(key) = rule.hashed_key(p) {
+                    self.added[r].entry(key).or_default().push(j as u32);
                 }
-                self.added[r].entry(key).or_default().push(j as u32);
             }
         }
-        pairs.sort_unstable();
-        pairs.dedup();
-        pairs
-            .into_iter()
-            .map(|p| ((p >> 32) as u32, p as u32))
-            .collect()
     }
+}
+
+/// The hashed key of `profile` under each rule (`None` where a part is missing).
+pub fn keys_of(profile: &Profile, rules: &[BlockingRule]) -> Vec<Option<u64>> {
+    rules.iter().map(|rule| rule.hashed_key(profile)).collect()
 }
 
 /// What blocking did.
@@ -321,10 +306,16 @@ mod tests {
         ];
         let rules = [rule(&["family_name"])];
         let mut index = BlockIndex::build(&ps[..2], &rules);
-        assert_eq!(index.add(&ps, 2, &rules, 100), [(0, 2), (0, 3), (2, 3)]);
-        // The same pairs as blocking everything at once.
-        let (all, _) = candidate_pairs(&ps, &rules, 100, None);
-        assert_eq!(all, [(0, 2), (0, 3), (2, 3)]);
+        index.insert(&ps, 2, &rules);
+        let key = rules[0].hashed_key(&ps[0]).unwrap();
+        let mut block: Vec<u32> = index.members(0, key).collect();
+        block.sort_unstable();
+        assert_eq!(block, [0, 2, 3]);
+        // The same block as indexing everything at once.
+        let all = BlockIndex::build(&ps, &rules);
+        assert_eq!(all.members(0, key).collect::<Vec<_>>(), [0, 2, 3]);
+        let (pairs, _) = candidate_pairs(&ps, &rules, 100, None);
+        assert_eq!(pairs, [(0, 2), (0, 3), (2, 3)]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod blocking;
 pub mod compare;
 pub mod model;
 pub mod profile;
+pub mod update;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -472,31 +473,59 @@ impl Matching {
         self.run_kept(profiles, None, constraints)
     }
 
-    /// Matches the records `first..profiles.len()` (new ones, appended) against everything
-    /// matched so far, with the model as trained, and merges them into the clusters: no
-    /// re-blocking, no retraining, no re-clustering of the old records. Returns the new pairs,
-    /// decided.
+    /// Merges the records `first..profiles.len()` (new ones, appended) and the records
+    /// `changed` (positions before `first` whose profile changed in place) into the clusters
+    /// kept in `inc`, with the model as trained: no re-blocking, no retraining, and only the
+    /// records a change can reach clustered again (see [`update`]), so the clusters equal
+    /// [`Matching::recluster`]'s. Returns the records clustered again and their pairs.
+    ///
+    /// A changed record's old blocking keys stay in the index: pass records whose keys
+    /// change as new ones instead (the sync rebuilds its index from the records as they are).
     pub fn add(
         &self,
         inc: &mut Incremental,
         profiles: &[Profile],
         first: usize,
+        changed: &[u32],
         constraints: &Constraints,
-    ) -> Vec<ScoredPair> {
-        let pairs = inc
-            .index
-            .add(profiles, first, &self.rules, self.settings.max_block_size);
-        let mut scored = self.score(profiles, &pairs);
-        self.link(&mut inc.state, profiles, &mut scored, constraints);
-        scored
+    ) -> (Vec<u32>, update::Subset) {
+        inc.index.insert(profiles, first, &self.rules);
+        inc.state.grow(profiles);
+        let keys: Vec<Vec<Option<u64>>> = profiles[first..]
+            .iter()
+            .map(|p| blocking::keys_of(p, &self.rules))
+            .collect();
+        let joined: Vec<update::KeyChange> = keys.iter().map(|k| (None, Some(&k[..]))).collect();
+        let crossed = update::crossed_blocks(&inc.index, self.settings.max_block_size, &joined);
+        let seeds: Vec<u32> = changed
+            .iter()
+            .copied()
+            .chain(first as u32..profiles.len() as u32)
+            .chain(crossed)
+            .collect();
+        let state = std::cell::RefCell::new(&mut inc.state);
+        let mates = |x: u32| state.borrow_mut().mates(x);
+        let affected = self.affected(profiles, &inc.index, seeds, &mates, constraints);
+        let subset = self.cluster_subset(profiles, &inc.index, &affected, constraints);
+        inc.state.regroup(profiles, &affected, &subset.clusters);
+        (affected, subset)
     }
 
     /// Blocks, scores and clusters every record again with the model as trained (no
     /// training): the full path that [`Matching::add`] must agree with.
     pub fn recluster(&self, profiles: &[Profile], constraints: &Constraints) -> Vec<Vec<usize>> {
+        self.recluster_pairs(profiles, constraints).clusters
+    }
+
+    /// [`Matching::recluster`] with every candidate pair, scored and decided.
+    pub fn recluster_pairs(&self, profiles: &[Profile], constraints: &Constraints) -> update::Subset {
         let (pairs, _) = candidate_pairs(profiles, &self.rules, self.settings.max_block_size, None);
         let mut scored = self.score(profiles, &pairs);
-        self.cluster(profiles, &mut scored, constraints).clusters()
+        let clusters = self.cluster(profiles, &mut scored, constraints).clusters();
+        update::Subset {
+            pairs: scored,
+            clusters,
+        }
     }
 
     /// Scores pairs with the model as it stands.
@@ -626,6 +655,38 @@ impl Clustering {
             self.members.push(vec![i as u32]);
             self.tax.push(valid_tax(p).map(Box::from));
         }
+    }
+
+    /// The records in `x`'s cluster, `x` included.
+    fn mates(&mut self, x: u32) -> Vec<u32> {
+        let root = self.uf.find(x as usize);
+        self.members[root].clone()
+    }
+
+    /// Clusters the records `subset` as `clusters` says (positions in `subset`); every other
+    /// record keeps its cluster, which must not hold a record of `subset`.
+    fn regroup(&mut self, profiles: &[Profile], subset: &[u32], clusters: &[Vec<usize>]) {
+        let n = self.members.len();
+        let mut root: Vec<usize> = (0..n).map(|i| self.uf.find(i)).collect();
+        for c in clusters {
+            let first = subset[c[0]] as usize;
+            for &i in c {
+                root[subset[i] as usize] = first;
+            }
+        }
+        let mut fresh = Clustering {
+            uf: UnionFind::new(0),
+            members: vec![],
+            tax: vec![],
+        };
+        fresh.grow(&profiles[..n]);
+        for (i, &r) in root.iter().enumerate() {
+            let (a, b) = (fresh.uf.find(i), fresh.uf.find(r));
+            if a != b {
+                fresh.join(a, b);
+            }
+        }
+        *self = fresh;
     }
 
     /// Joins two roots.

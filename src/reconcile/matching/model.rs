@@ -156,6 +156,61 @@ pub struct Model {
     pub lambda: f64,
 }
 
+/// The trained values of a model, as kept between syncs: what a pair's weight is made of.
+/// Numbers are kept as text (`1.5e-7`), which reads back bit for bit.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ModelParams {
+    /// Prior probability that two records match.
+    #[serde(with = "exact")]
+    pub lambda: f64,
+    /// Per comparison, in the model's order.
+    pub comparisons: Vec<ComparisonParams>,
+}
+
+/// The trained values of one comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ComparisonParams {
+    /// Its name.
+    pub name: String,
+    /// m per level.
+    #[serde(with = "exact::list")]
+    pub m: Vec<f64>,
+    /// u per level.
+    #[serde(with = "exact::list")]
+    pub u: Vec<f64>,
+    /// Smallest u a level may have.
+    #[serde(with = "exact")]
+    pub u_floor: f64,
+}
+
+/// f64 as text in exponent form, read back exactly (JSON numbers lose the last bit here).
+mod exact {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{x:e}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
+
+    pub mod list {
+        use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|x| format!("{x:e}")))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+            Vec::<String>::deserialize(d)?
+                .iter()
+                .map(|x| x.parse().map_err(D::Error::custom))
+                .collect()
+        }
+    }
+}
+
 /// What training did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Training {
@@ -176,6 +231,43 @@ impl Model {
             comparisons,
             lambda: 0.01,
         }
+    }
+
+    /// The trained values.
+    pub fn params(&self) -> ModelParams {
+        ModelParams {
+            lambda: self.lambda,
+            comparisons: self
+                .comparisons
+                .iter()
+                .map(|c| ComparisonParams {
+                    name: c.name.clone(),
+                    m: c.m.clone(),
+                    u: c.u.clone(),
+                    u_floor: c.u_floor,
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes trained values kept earlier; refused when they were trained for other
+    /// comparisons (names or numbers of levels differ).
+    pub fn apply(&mut self, params: &ModelParams) -> Result<(), String> {
+        let fits = params.comparisons.len() == self.comparisons.len()
+            && self.comparisons.iter().zip(&params.comparisons).all(|(c, p)| {
+                let n = c.comparator.levels();
+                c.name == p.name && p.m.len() == n && p.u.len() == n
+            });
+        if !fits || !(0.0..1.0).contains(&params.lambda) {
+            return Err("the kept model was trained for other comparisons".into());
+        }
+        self.lambda = params.lambda;
+        for (c, p) in self.comparisons.iter_mut().zip(&params.comparisons) {
+            c.m = p.m.clone();
+            c.u = p.u.clone();
+            c.u_floor = p.u_floor;
+        }
+        Ok(())
     }
 
     /// The comparison vector of a pair.
@@ -417,6 +509,41 @@ pub fn probability(weight: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kept parameters come back bit for bit (a weight a hair off could move a pair across a
+    /// threshold between the sync that trained and a later one), and only onto the same
+    /// comparisons.
+    #[test]
+    fn kept_params_come_back_exactly_and_only_onto_their_comparisons() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let comparisons = super::super::default_comparisons()
+            .into_iter()
+            .map(|(n, f, c)| Comparison::new(n, f, c))
+            .collect();
+        let mut model = Model::new(comparisons);
+        model.lambda = rng.f64() * 1e-6;
+        for c in &mut model.comparisons {
+            c.m.iter_mut().for_each(|m| *m = rng.f64());
+            c.u.iter_mut().for_each(|u| *u = rng.f64() * 1e-7);
+            c.u_floor = 0.5 / (rng.u64(1..u64::MAX >> 12) as f64);
+        }
+        let json = serde_json::to_string(&model.params()).unwrap();
+        let back: ModelParams = serde_json::from_str(&json).unwrap();
+        let mut fresh = Model::new(model.comparisons.clone());
+        fresh.apply(&back).unwrap();
+        assert_eq!(fresh.params(), model.params());
+        for (a, b) in fresh.comparisons.iter().zip(&model.comparisons) {
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a.u), bits(&b.u));
+            assert_eq!(bits(&a.m), bits(&b.m));
+        }
+        let mut other = Model::new(vec![Comparison::new(
+            "name",
+            Field::NameTokens,
+            Comparator::Exact,
+        )]);
+        assert!(other.apply(&back).is_err());
+    }
 
     /// Patterns drawn from a known model: EM must find its m and λ again.
     #[test]
