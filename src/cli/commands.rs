@@ -527,10 +527,15 @@ async fn master(project: &Project, command: MasterCommand) -> Outcome {
     use crate::steward;
     let store = open(project).await?;
     let (what, done) = match command {
-        MasterCommand::Recluster { asof } => {
+        MasterCommand::Recluster { retrain, asof } => {
             let now = Utc::now();
             let today = asof.as_of.unwrap_or_else(|| now.date_naive());
-            let (master, insights) = sync::rebuild(project, &store, today, now).await?;
+            let how = if retrain {
+                sync::Rebuild::Retrain
+            } else {
+                sync::Rebuild::Recluster
+            };
+            let (master, insights) = sync::rebuild_with(project, &store, how, today, now).await?;
             output::master_summary(&master, &insights);
             return Ok(EXIT_OK);
         }

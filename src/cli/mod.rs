@@ -198,10 +198,14 @@ pub struct By {
 /// `master` subcommands. Records are written `SOURCE:KEY` (e.g. `erp:C10014`).
 #[derive(Debug, Subcommand)]
 pub enum MasterCommand {
-    /// Re-cluster every staged customer from scratch with the current settings (what each sync
-    /// does after its runs), keeping master IDs and steward decisions: e.g. after changing
-    /// thresholds or survivorship, without syncing again.
+    /// Re-cluster every staged customer with the kept matching model, keeping master IDs and
+    /// steward decisions. Syncs match only what changed, and get the same result; this is the
+    /// full path, e.g. to check that, or after changing thresholds or survivorship without
+    /// syncing again.
     Recluster {
+        /// Train the matching model again on every staged customer first.
+        #[arg(long)]
+        retrain: bool,
         #[command(flatten)]
         asof: AsOf,
     },

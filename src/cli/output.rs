@@ -135,6 +135,12 @@ pub fn master_summary(master: &MasterSummary, insights: &InsightSummary) {
         master.source_records, master.masters, master.merged, master.reviews, master.new_reviews
     );
     println!(
+        "matching: {} ({} records changed, {} clustered again)",
+        master.matched.as_str(),
+        master.changed,
+        master.reclustered
+    );
+    println!(
         "groups: {} masters with a parent; {} warnings ({} cycles, {} self-references, {} dangling parent keys); {} parents overruled by a more trusted record",
         master.group_links,
         master.group_warnings(),

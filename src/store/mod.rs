@@ -33,6 +33,7 @@
 //! - a stored value that does not decode is reported as [`StoreError::Corrupt`], never unwrapped;
 //! - no business rules live here.
 
+mod basis;
 mod connect;
 mod fields;
 mod groups;
@@ -48,6 +49,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use basis::MatchModelRow;
 pub use inbox::{InboxEvent, InboxId, InboxStatus, NewEvent};
 
 use chrono::{DateTime, Utc};
@@ -208,6 +210,8 @@ pub struct StagedRow {
     pub run: RunId,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// Hash of the canonical record.
+    pub hash: String,
 }
 
 /// A quarantined record as read back.

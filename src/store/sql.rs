@@ -161,7 +161,7 @@ impl Encode<'_, Postgres> for Dec {
     }
 }
 
-fn corrupt(table: &'static str, col: &str, e: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(table: &'static str, col: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         table,
         reason: format!("column {col}: {e}"),

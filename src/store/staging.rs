@@ -282,7 +282,7 @@ impl Store {
     /// All staged records of an entity, ordered by connector, stream and key.
     pub async fn staged(&self, entity: Entity) -> Result<Vec<StagedRow>, StoreError> {
         const SQL: &str = "SELECT connector, stream, key, customer_key, canonical, run, \
-                           updated_at FROM staged WHERE entity = $1 \
+                           updated_at, hash FROM staged WHERE entity = $1 \
                            ORDER BY connector, stream, key";
         const T: &str = "staged";
         on_pool!(self, pool => {
@@ -297,6 +297,7 @@ impl Store {
                         canonical: r.json(T, "canonical")?,
                         run: r.int(T, "run")?,
                         updated_at: r.stamp(T, "updated_at")?,
+                        hash: r.text(T, "hash")?,
                     })
                 })
                 .collect()

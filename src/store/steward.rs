@@ -113,6 +113,8 @@ pub struct ReviewCounts {
     pub refreshed: u64,
     /// Open reviews no longer proposed.
     pub obsoleted: u64,
+    /// Open reviews after the update.
+    pub open: u64,
 }
 
 /// What a steward did: the action and the record pairs it decided.
@@ -215,9 +217,13 @@ const DECISION_COLUMNS: &str = "id, action, same, pairs, review_id, subject, act
 
 impl Store {
     /// Brings the review queue in line with what a rebuild proposes (see the module doc).
+    /// With a `scope` (an incremental rebuild: the records it clustered again), only open
+    /// reviews touching a record of the scope and not proposed again become obsolete; the
+    /// others stand.
     pub async fn save_reviews(
         &self,
         proposed: &[ReviewInput],
+        scope: Option<&std::collections::HashSet<(String, String)>>,
         now: DateTime<Utc>,
     ) -> Result<ReviewCounts, StoreError> {
         let select = format!("SELECT {REVIEW_COLUMNS} FROM {REVIEWS}");
@@ -266,8 +272,10 @@ impl Store {
                     }
                 }
             }
+            let in_scope =
+                |r: &Review| scope.is_none_or(|s| s.contains(&r.left) || s.contains(&r.right));
             for r in existing.iter().filter(|r| r.status == ReviewStatus::Open) {
-                if !seen.contains(&(r.left.clone(), r.right.clone())) {
+                if !seen.contains(&(r.left.clone(), r.right.clone())) && in_scope(r) {
                     sqlx::query(
                         "UPDATE match_reviews SET status = 'obsolete', updated_at = $2 WHERE id = $1",
                     )
@@ -278,6 +286,11 @@ impl Store {
                     counts.obsoleted += 1;
                 }
             }
+            let open: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM match_reviews WHERE status = 'open'")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            counts.open = open.max(0) as u64;
             tx.commit().await?;
             Ok(counts)
         })

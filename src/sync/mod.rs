@@ -14,6 +14,7 @@
 
 mod drift;
 mod insights;
+mod master;
 mod progress;
 mod replay;
 pub mod schedule;
@@ -30,19 +31,14 @@ use tracing::Instrument;
 
 pub use drift::{Drift, FieldSet};
 pub use insights::{InsightSummary, refresh_insights};
+pub use master::{MasterSummary, Matched, Rebuild, reconcile_master, reconcile_master_with};
 pub use progress::{NoProgress, Progress};
 pub use replay::{Replayed, replay_quarantined};
 
 use crate::config::{ConnectorFile, Project};
 use crate::connector::{self, RawRecord, RejectedInput, SourceContext};
 use crate::mapping::Mapping;
-use crate::model::{CanonicalRecord, Entity};
-use crate::reconcile::groups::IssueKind;
-use crate::reconcile::matching::MatchMode;
-use crate::reconcile::{
-    self, DeterministicMatcher, ProbabilisticMatcher, SourceCustomer, Survivorship,
-};
-use crate::store::steward::ReviewInput;
+use crate::model::CanonicalRecord;
 use crate::store::{
     Batch, Counts, Quarantined, RunId, RunLock, RunStatus, StagedRecord, Store, StoreError,
 };
@@ -441,38 +437,6 @@ fn reject(r: RejectedInput) -> Quarantined {
     }
 }
 
-/// Summary of a master rebuild.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MasterSummary {
-    /// Source customer records considered.
-    pub source_records: usize,
-    /// Master customers after the rebuild (aliases not counted).
-    pub masters: usize,
-    /// Masters retired into others by this rebuild.
-    pub merged: usize,
-    /// Pairs left for a steward to review.
-    pub reviews: usize,
-    /// Of those, pairs not proposed before.
-    pub new_reviews: usize,
-    /// Masters that have a parent master (see [`reconcile::groups`]).
-    pub group_links: usize,
-    /// Parent references dropped because they would make a master its own ancestor.
-    pub group_cycles: usize,
-    /// Parent references into the record's own master.
-    pub group_self_references: usize,
-    /// Parent keys that name no staged record of the same source.
-    pub group_dangling: usize,
-    /// Parent references overruled by a more trusted record of the same master.
-    pub group_overruled: usize,
-}
-
-impl MasterSummary {
-    /// Group warnings of the rebuild: cycles, self-references and dangling parent keys.
-    pub fn group_warnings(&self) -> usize {
-        self.group_cycles + self.group_self_references + self.group_dangling
-    }
-}
-
 /// What follows every run that staged something: the master rebuilt
 /// ([`reconcile_master`]), then the customer insights derived as of `as_of`
 /// ([`refresh_insights`]).
@@ -482,87 +446,18 @@ pub async fn rebuild(
     as_of: chrono::NaiveDate,
     now: chrono::DateTime<Utc>,
 ) -> Result<(MasterSummary, InsightSummary), SyncError> {
-    let master = reconcile_master(project, store).await?;
-    let insights = refresh_insights(project, store, as_of, now).await?;
-    Ok((master, insights))
+    rebuild_with(project, store, Rebuild::Update, as_of, now).await
 }
 
-/// Rebuilds the customer master from every staged customer, keeping master IDs stable, then
-/// resolves the group structure (parent masters) and replaces the stored one.
-pub async fn reconcile_master(
+/// [`rebuild`], choosing how the master is matched.
+pub async fn rebuild_with(
     project: &Project,
     store: &Store,
-) -> Result<MasterSummary, SyncError> {
-    let mut customers = Vec::new();
-    for row in store.staged(Entity::Customer).await? {
-        match CanonicalRecord::from_value(Entity::Customer, row.canonical) {
-            Ok(CanonicalRecord::Customer(customer)) => customers.push(SourceCustomer {
-                source: row.connector,
-                run: row.run,
-                customer,
-            }),
-            Ok(_) => unreachable!("from_value(Customer) yields a customer"),
-            Err(e) => {
-                return Err(SyncError::Store(StoreError::Corrupt {
-                    table: "staged_records",
-                    reason: format!("{} {}: {e}", row.connector, row.key),
-                }));
-            }
-        }
-    }
-    let existing = store.load_master().await?;
-    let survivorship = Survivorship {
-        source_priority: project.settings.reconcile.source_priority.clone(),
-    };
-    let settings = &project.settings.reconcile.matching;
-    let (state, reviews) = match settings.mode {
-        MatchMode::Deterministic => (
-            reconcile::reconcile(
-                &existing,
-                &customers,
-                &DeterministicMatcher,
-                &survivorship,
-                Utc::now(),
-            ),
-            vec![],
-        ),
-        MatchMode::Probabilistic => {
-            let decisions = crate::steward::active_decisions(store).await?;
-            let matcher =
-                ProbabilisticMatcher::new(settings, decisions).map_err(SyncError::Matching)?;
-            let state =
-                reconcile::reconcile(&existing, &customers, &matcher, &survivorship, Utc::now());
-            (state, matcher.reviews())
-        }
-    };
-    store.save_master(&state).await?;
-    let groups = reconcile::groups::resolve(
-        &customers,
-        &state,
-        &project.settings.reconcile.source_priority,
-    );
-    store.replace_groups(&groups).await?;
-    let proposed: Vec<ReviewInput> = reviews
-        .iter()
-        .map(|r| ReviewInput {
-            left: r.left.clone(),
-            right: r.right.clone(),
-            probability: r.probability,
-            reason: r.reason.clone(),
-            explanation: serde_json::to_value(&r.explanation).unwrap_or(Value::Null),
-        })
-        .collect();
-    let queue = store.save_reviews(&proposed, Utc::now()).await?;
-    Ok(MasterSummary {
-        source_records: customers.len(),
-        masters: state.masters.len(),
-        merged: state.aliases.len().saturating_sub(existing.aliases.len()),
-        reviews: proposed.len(),
-        new_reviews: queue.created as usize,
-        group_links: groups.edges.len(),
-        group_cycles: groups.count(IssueKind::Cycle),
-        group_self_references: groups.count(IssueKind::SelfReference),
-        group_dangling: groups.count(IssueKind::Dangling),
-        group_overruled: groups.count(IssueKind::Overruled),
-    })
+    how: Rebuild,
+    as_of: chrono::NaiveDate,
+    now: chrono::DateTime<Utc>,
+) -> Result<(MasterSummary, InsightSummary), SyncError> {
+    let master = reconcile_master_with(project, store, how).await?;
+    let insights = refresh_insights(project, store, as_of, now).await?;
+    Ok((master, insights))
 }

@@ -65,6 +65,10 @@ pub struct MatchSettings {
     pub default_phone_country: Option<String>,
     /// Remove `+tag` from e-mail local parts before comparing.
     pub strip_email_plus_tags: bool,
+    /// Retrain the kept model at the next rebuild once the staged customers have grown by
+    /// this fraction since it was trained (1.0 = doubled); 0 = only when asked
+    /// (`tributary master recluster --retrain`) or when the matching settings change.
+    pub retrain_growth: f64,
 }
 
 impl Default for MatchSettings {
@@ -82,6 +86,7 @@ impl Default for MatchSettings {
             em_max_iterations: 200,
             default_phone_country: None,
             strip_email_plus_tags: false,
+            retrain_growth: 1.0,
         }
     }
 }
@@ -228,6 +233,9 @@ impl Matching {
             .iter()
             .map(BlockingRule::parse)
             .collect::<Result<Vec<_>, _>>()?;
+        if rules.len() > 16 {
+            return Err("at most 16 blocking rules".into());
+        }
         let comparisons = if s.comparisons.is_empty() {
             default_comparisons()
                 .into_iter()
@@ -239,6 +247,12 @@ impl Matching {
                 .map(compile_comparison)
                 .collect::<Result<Vec<_>, _>>()?
         };
+        if !(s.retrain_growth >= 0.0 && s.retrain_growth.is_finite()) {
+            return Err(format!(
+                "retrain_growth must be 0 or more, not {}",
+                s.retrain_growth
+            ));
+        }
         if comparisons.len() > 16 {
             return Err("at most 16 comparisons".into());
         }
@@ -518,7 +532,11 @@ impl Matching {
     }
 
     /// [`Matching::recluster`] with every candidate pair, scored and decided.
-    pub fn recluster_pairs(&self, profiles: &[Profile], constraints: &Constraints) -> update::Subset {
+    pub fn recluster_pairs(
+        &self,
+        profiles: &[Profile],
+        constraints: &Constraints,
+    ) -> update::Subset {
         let (pairs, _) = candidate_pairs(profiles, &self.rules, self.settings.max_block_size, None);
         let mut scored = self.score(profiles, &pairs);
         let clusters = self.cluster(profiles, &mut scored, constraints).clusters();

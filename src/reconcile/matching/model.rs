@@ -254,10 +254,14 @@ impl Model {
     /// comparisons (names or numbers of levels differ).
     pub fn apply(&mut self, params: &ModelParams) -> Result<(), String> {
         let fits = params.comparisons.len() == self.comparisons.len()
-            && self.comparisons.iter().zip(&params.comparisons).all(|(c, p)| {
-                let n = c.comparator.levels();
-                c.name == p.name && p.m.len() == n && p.u.len() == n
-            });
+            && self
+                .comparisons
+                .iter()
+                .zip(&params.comparisons)
+                .all(|(c, p)| {
+                    let n = c.comparator.levels();
+                    c.name == p.name && p.m.len() == n && p.u.len() == n
+                });
         if !fits || !(0.0..1.0).contains(&params.lambda) {
             return Err("the kept model was trained for other comparisons".into());
         }

@@ -42,7 +42,9 @@ pub struct Subset {
 pub fn crossed_blocks(index: &BlockIndex, max_block: usize, changes: &[KeyChange<'_>]) -> Vec<u32> {
     let mut delta: HashMap<(usize, u64), i64> = HashMap::new();
     for (before, after) in changes {
-        let rules = before.map_or(0, <[_]>::len).max(after.map_or(0, <[_]>::len));
+        let rules = before
+            .map_or(0, <[_]>::len)
+            .max(after.map_or(0, <[_]>::len));
         for r in 0..rules {
             let old = before.and_then(|k| k.get(r).copied().flatten());
             let new = after.and_then(|k| k.get(r).copied().flatten());

@@ -1,0 +1,349 @@
+//! Rebuilding the customer master after a sync, a webhook event or a steward's action.
+//!
+//! With probabilistic matching the model is trained once and kept in the store with the
+//! settings' fingerprints; later rebuilds match what changed since the last one against the
+//! master with that model ([`reconcile::incremental`]), which gives what a full re-cluster with
+//! the same model gives. The model is trained again when the matching settings changed, when
+//! the staged customers have grown by `retrain_growth` since, or when asked
+//! ([`Rebuild::Retrain`]); a change of thresholds, gate or survivorship re-clusters whole with
+//! the kept model. Deterministic matching always rebuilds whole (it is linear and keeps no
+//! model).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::SyncError;
+use crate::config::Project;
+use crate::model::{CanonicalRecord, Entity};
+use crate::reconcile::groups::IssueKind;
+use crate::reconcile::incremental::{self, Basis, RecordKey};
+use crate::reconcile::matching::model::ModelParams;
+use crate::reconcile::matching::{MatchMode, Matching};
+use crate::reconcile::{
+    self, DeterministicMatcher, ProbabilisticMatcher, ReviewCandidate, SourceCustomer,
+    StewardDecision, Survivorship,
+};
+use crate::store::steward::ReviewInput;
+use crate::store::{MatchModelRow, Store, StoreError};
+
+/// How a rebuild matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rebuild {
+    /// Incrementally with the kept model, unless it must be trained or re-clustered whole.
+    #[default]
+    Update,
+    /// Every record clustered again with the kept model (trained when there is none).
+    Recluster,
+    /// The model trained again, then every record clustered.
+    Retrain,
+}
+
+/// How the master was matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    /// The deterministic rules, over every record.
+    Deterministic,
+    /// The model trained on every record, then every record clustered.
+    Trained,
+    /// Every record clustered with the kept model.
+    Reclustered,
+    /// Only what changed, with the kept model.
+    Incremental,
+}
+
+impl Matched {
+    /// As printed: `deterministic`, `trained`, `re-clustered`, `incremental`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Matched::Deterministic => "deterministic",
+            Matched::Trained => "trained",
+            Matched::Reclustered => "re-clustered",
+            Matched::Incremental => "incremental",
+        }
+    }
+}
+
+/// Summary of a master rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MasterSummary {
+    /// Source customer records considered.
+    pub source_records: usize,
+    /// Master customers after the rebuild (aliases not counted).
+    pub masters: usize,
+    /// Masters retired into others by this rebuild.
+    pub merged: usize,
+    /// Open review tasks after the rebuild.
+    pub reviews: usize,
+    /// Of those, pairs not proposed before.
+    pub new_reviews: usize,
+    /// How the records were matched.
+    pub matched: Matched,
+    /// Records new, changed or gone since the last rebuild (all of them when not incremental).
+    pub changed: usize,
+    /// Records clustered again.
+    pub reclustered: usize,
+    /// Masters that have a parent master (see [`reconcile::groups`]).
+    pub group_links: usize,
+    /// Parent references dropped because they would make a master its own ancestor.
+    pub group_cycles: usize,
+    /// Parent references into the record's own master.
+    pub group_self_references: usize,
+    /// Parent keys that name no staged record of the same source.
+    pub group_dangling: usize,
+    /// Parent references overruled by a more trusted record of the same master.
+    pub group_overruled: usize,
+}
+
+impl MasterSummary {
+    /// Group warnings of the rebuild: cycles, self-references and dangling parent keys.
+    pub fn group_warnings(&self) -> usize {
+        self.group_cycles + self.group_self_references + self.group_dangling
+    }
+}
+
+/// Rebuilds the customer master ([`Rebuild::Update`]).
+pub async fn reconcile_master(
+    project: &Project,
+    store: &Store,
+) -> Result<MasterSummary, SyncError> {
+    reconcile_master_with(project, store, Rebuild::Update).await
+}
+
+/// Every staged customer, one per (source, key) in (source, key) order, with the digest of
+/// its staged row (content hash and run).
+async fn staged_customers(store: &Store) -> Result<(Vec<SourceCustomer>, Vec<String>), SyncError> {
+    let mut customers = Vec::new();
+    let mut hashes: HashMap<(String, String, i64), String> = HashMap::new();
+    for row in store.staged(Entity::Customer).await? {
+        match CanonicalRecord::from_value(Entity::Customer, row.canonical) {
+            Ok(CanonicalRecord::Customer(customer)) => {
+                hashes.insert(
+                    (row.connector.clone(), customer.source_key.clone(), row.run),
+                    row.hash,
+                );
+                customers.push(SourceCustomer {
+                    source: row.connector,
+                    run: row.run,
+                    customer,
+                });
+            }
+            Ok(_) => unreachable!("from_value(Customer) yields a customer"),
+            Err(e) => {
+                return Err(SyncError::Store(StoreError::Corrupt {
+                    table: "staged_records",
+                    reason: format!("{} {}: {e}", row.connector, row.key),
+                }));
+            }
+        }
+    }
+    let records = reconcile::unique_records(&customers);
+    let digests = records
+        .iter()
+        .map(|r| {
+            let hash = hashes
+                .get(&(r.source.clone(), r.customer.source_key.clone(), r.run))
+                .map_or("", String::as_str);
+            format!("{}:{hash}", r.run)
+        })
+        .collect();
+    Ok((records, digests))
+}
+
+fn decisions_json(decisions: &[StewardDecision]) -> Value {
+    Value::Array(
+        decisions
+            .iter()
+            .map(|d| json!({"left": d.left, "right": d.right, "same": d.same}))
+            .collect(),
+    )
+}
+
+/// Decisions in one list and not the other (made or undone since).
+fn changed_decisions(kept: &Value, now: &[StewardDecision]) -> Vec<StewardDecision> {
+    let as_key = |d: &StewardDecision| (d.left.clone(), d.right.clone(), d.same);
+    let before: Vec<StewardDecision> = kept
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            Some(StewardDecision {
+                left: serde_json::from_value(v.get("left")?.clone()).ok()?,
+                right: serde_json::from_value(v.get("right")?.clone()).ok()?,
+                same: v.get("same")?.as_bool()?,
+            })
+        })
+        .collect();
+    let a: HashSet<_> = before.iter().map(as_key).collect();
+    let b: HashSet<_> = now.iter().map(as_key).collect();
+    before
+        .iter()
+        .filter(|d| !b.contains(&as_key(d)))
+        .chain(now.iter().filter(|d| !a.contains(&as_key(d))))
+        .cloned()
+        .collect()
+}
+
+/// Rebuilds the customer master from every staged customer, keeping master IDs stable (see
+/// the module doc for how it matches), then resolves the group structure (parent masters) and
+/// replaces the stored one.
+pub async fn reconcile_master_with(
+    project: &Project,
+    store: &Store,
+    how: Rebuild,
+) -> Result<MasterSummary, SyncError> {
+    let (records, digests) = staged_customers(store).await?;
+    let existing = store.load_master().await?;
+    let survivorship = Survivorship {
+        source_priority: project.settings.reconcile.source_priority.clone(),
+    };
+    let settings = &project.settings.reconcile.matching;
+    let now = Utc::now();
+    let (state, reviews, scope, matched, changed, reclustered) = match settings.mode {
+        MatchMode::Deterministic => {
+            let state = reconcile::reconcile(
+                &existing,
+                &records,
+                &DeterministicMatcher,
+                &survivorship,
+                now,
+            );
+            let n = records.len();
+            (state, vec![], None, Matched::Deterministic, n, n)
+        }
+        MatchMode::Probabilistic => {
+            let decisions = crate::steward::active_decisions(store).await?;
+            let mut matching = Matching::new(settings).map_err(SyncError::Matching)?;
+            let (model_fp, rules_fp) = incremental::fingerprints(&matching, &survivorship);
+            let kept = store.match_model().await?.and_then(|row| {
+                let params: ModelParams = serde_json::from_value(row.params.clone()).ok()?;
+                matching.model.apply(&params).ok()?;
+                (row.model_fingerprint == model_fp).then_some((row, params))
+            });
+            let grown = |row: &MatchModelRow| {
+                settings.retrain_growth > 0.0
+                    && records.len() as f64
+                        > row.trained_records as f64 * (1.0 + settings.retrain_growth)
+            };
+            let kept = kept.filter(|(row, _)| how != Rebuild::Retrain && !grown(row));
+            let (trained_records, trained_at) = kept
+                .as_ref()
+                .map_or((records.len() as u64, now), |(row, _)| {
+                    (row.trained_records, row.trained_at)
+                });
+            let update = kept
+                .as_ref()
+                .filter(|(row, _)| how == Rebuild::Update && row.rules_fingerprint == rules_fp);
+            let (state, reviews, scope, matched, changed, reclustered, params) = match update {
+                Some((row, params)) => {
+                    let basis = store.master_basis().await?;
+                    let was = changed_decisions(&row.decisions, &decisions);
+                    let up = incremental::update(
+                        &existing,
+                        &records,
+                        &digests,
+                        &basis,
+                        &matching,
+                        &decisions,
+                        &was,
+                        &survivorship,
+                        now,
+                    );
+                    store.save_master(&up.state).await?;
+                    store.update_master_basis(&up.basis, false).await?;
+                    (
+                        up.state,
+                        up.reviews,
+                        Some(up.scope),
+                        Matched::Incremental,
+                        up.changed,
+                        up.reclustered,
+                        params.clone(),
+                    )
+                }
+                None => {
+                    let mut matcher = ProbabilisticMatcher::new(settings, decisions.clone())
+                        .map_err(SyncError::Matching)?;
+                    let mut matched = Matched::Trained;
+                    if let Some((_, params)) = &kept {
+                        matcher = matcher
+                            .with_model(params.clone())
+                            .map_err(SyncError::Matching)?;
+                        matched = Matched::Reclustered;
+                    }
+                    let state =
+                        reconcile::reconcile(&existing, &records, &matcher, &survivorship, now);
+                    let params = matcher
+                        .model()
+                        .ok_or_else(|| SyncError::Matching("the matcher gave no model".into()))?;
+                    matching.model.apply(&params).map_err(SyncError::Matching)?;
+                    store.save_master(&state).await?;
+                    let basis: Vec<(RecordKey, Option<Basis>)> = records
+                        .iter()
+                        .map(|r| (r.source.clone(), r.customer.source_key.clone()))
+                        .zip(
+                            incremental::basis_of(&matching, &records, &digests)
+                                .into_iter()
+                                .map(Some),
+                        )
+                        .collect();
+                    store.update_master_basis(&basis, true).await?;
+                    let n = records.len();
+                    (state, matcher.reviews(), None, matched, n, n, params)
+                }
+            };
+            store
+                .save_match_model(&MatchModelRow {
+                    model_fingerprint: model_fp,
+                    rules_fingerprint: rules_fp,
+                    params: serde_json::to_value(&params).unwrap_or(Value::Null),
+                    decisions: decisions_json(&decisions),
+                    trained_records,
+                    trained_at,
+                    built_at: now,
+                })
+                .await?;
+            (state, reviews, scope, matched, changed, reclustered)
+        }
+    };
+    if matched == Matched::Deterministic {
+        store.save_master(&state).await?;
+    }
+    let customers = &records;
+    let groups = reconcile::groups::resolve(
+        customers,
+        &state,
+        &project.settings.reconcile.source_priority,
+    );
+    store.replace_groups(&groups).await?;
+    let proposed: Vec<ReviewInput> = reviews.iter().map(review_input).collect();
+    let queue = store
+        .save_reviews(&proposed, scope.as_ref(), Utc::now())
+        .await?;
+    Ok(MasterSummary {
+        source_records: records.len(),
+        masters: state.masters.len(),
+        merged: state.aliases.len().saturating_sub(existing.aliases.len()),
+        reviews: queue.open as usize,
+        new_reviews: queue.created as usize,
+        matched,
+        changed,
+        reclustered,
+        group_links: groups.edges.len(),
+        group_cycles: groups.count(IssueKind::Cycle),
+        group_self_references: groups.count(IssueKind::SelfReference),
+        group_dangling: groups.count(IssueKind::Dangling),
+        group_overruled: groups.count(IssueKind::Overruled),
+    })
+}
+
+fn review_input(r: &ReviewCandidate) -> ReviewInput {
+    ReviewInput {
+        left: r.left.clone(),
+        right: r.right.clone(),
+        probability: r.probability,
+        reason: r.reason.clone(),
+        explanation: serde_json::to_value(&r.explanation).unwrap_or(Value::Null),
+    }
+}
