@@ -202,7 +202,7 @@ fn new_records_merged_incrementally_cluster_as_a_full_rebuild_does() {
 
     let (outcome, mut inc) = matching.run_keeping(&profiles[..old.len()], &none);
     assert!(outcome.clusters.len() < old.len(), "some records link");
-    let (affected, subset) = matching.add(&mut inc, &profiles, old.len(), &[], &none);
+    let (affected, subset) = matching.add(&mut inc, &profiles, old.len(), &none);
     assert!(!subset.pairs.is_empty());
     assert!(
         affected.len() < profiles.len() / 3,

@@ -637,9 +637,10 @@ fn bench_master(project: &Project, records: usize, new: usize, json: bool) -> Ou
         r.seconds_profiles + r.seconds_match
     );
     println!(
-        "  new records        {} matched and merged in {:.3} s; afterwards {}",
+        "  new records        {} matched and merged in {:.3} s ({} records clustered again); afterwards {}",
         r.new_records,
         r.seconds_new,
+        r.reclustered_new,
         q(&r.quality_after_new)
     );
     if let Some(mib) = r.peak_rss_mib {

@@ -23,6 +23,15 @@ impl UnionFind {
         self.size.push(1);
     }
 
+    /// Makes each of `xs` a singleton again. `xs` must be whole sets (every member of a set
+    /// that has one of them), so no other element points into them.
+    pub fn detach(&mut self, xs: &[usize]) {
+        for &x in xs {
+            self.parent[x] = x;
+            self.size[x] = 1;
+        }
+    }
+
     /// The representative of `x`'s set.
     pub fn find(&mut self, mut x: usize) -> usize {
         while self.parent[x] != x {

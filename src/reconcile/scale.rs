@@ -39,6 +39,8 @@ pub struct ScaleReport {
     pub new_records: u64,
     /// Seconds to profile, match and merge them.
     pub seconds_new: f64,
+    /// Records clustered again to merge them (the new ones and what they reach).
+    pub reclustered_new: u64,
     /// Pairwise quality of all records after the merge.
     pub quality_after_new: Quality,
     /// Peak resident memory of the process, MiB (Linux).
@@ -125,7 +127,7 @@ pub fn run(records: usize, new: usize, matching: &mut Matching) -> ScaleReport {
             .iter()
             .map(|r| Profile::of(&r.customer, &matching.profile)),
     );
-    matching.add(&mut inc, &profiles, first, &[], &Constraints::default());
+    let (affected, _) = matching.add(&mut inc, &profiles, first, &Constraints::default());
     let clusters = inc.state.clusters();
     let seconds_new = t.elapsed().as_secs_f64();
     data.extend(fresh);
@@ -143,6 +145,7 @@ pub fn run(records: usize, new: usize, matching: &mut Matching) -> ScaleReport {
         seconds_match,
         new_records: new as u64,
         seconds_new,
+        reclustered_new: affected.len() as u64,
         quality_after_new,
         peak_rss_mib: peak_rss_mib(),
     }

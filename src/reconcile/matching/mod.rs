@@ -487,20 +487,16 @@ impl Matching {
         self.run_kept(profiles, None, constraints)
     }
 
-    /// Merges the records `first..profiles.len()` (new ones, appended) and the records
-    /// `changed` (positions before `first` whose profile changed in place) into the clusters
-    /// kept in `inc`, with the model as trained: no re-blocking, no retraining, and only the
-    /// records a change can reach clustered again (see [`update`]), so the clusters equal
+    /// Merges the records `first..profiles.len()` (new ones, appended) into the clusters kept
+    /// in `inc`, with the model as trained: no re-blocking, no retraining, and only the
+    /// records the new ones can reach clustered again (see [`update`]), so the clusters equal
     /// [`Matching::recluster`]'s. Returns the records clustered again and their pairs.
-    ///
-    /// A changed record's old blocking keys stay in the index: pass records whose keys
-    /// change as new ones instead (the sync rebuilds its index from the records as they are).
+    /// (Changed and removed records: [`crate::reconcile::incremental::update`].)
     pub fn add(
         &self,
         inc: &mut Incremental,
         profiles: &[Profile],
         first: usize,
-        changed: &[u32],
         constraints: &Constraints,
     ) -> (Vec<u32>, update::Subset) {
         inc.index.insert(profiles, first, &self.rules);
@@ -511,10 +507,7 @@ impl Matching {
             .collect();
         let joined: Vec<update::KeyChange> = keys.iter().map(|k| (None, Some(&k[..]))).collect();
         let crossed = update::crossed_blocks(&inc.index, self.settings.max_block_size, &joined);
-        let seeds: Vec<u32> = changed
-            .iter()
-            .copied()
-            .chain(first as u32..profiles.len() as u32)
+        let seeds: Vec<u32> = (first as u32..profiles.len() as u32)
             .chain(crossed)
             .collect();
         let state = std::cell::RefCell::new(&mut inc.state);
@@ -682,29 +675,23 @@ impl Clustering {
     }
 
     /// Clusters the records `subset` as `clusters` says (positions in `subset`); every other
-    /// record keeps its cluster, which must not hold a record of `subset`.
+    /// record keeps its cluster. `subset` must be whole clusters (closed under [`Self::mates`]).
     fn regroup(&mut self, profiles: &[Profile], subset: &[u32], clusters: &[Vec<usize>]) {
-        let n = self.members.len();
-        let mut root: Vec<usize> = (0..n).map(|i| self.uf.find(i)).collect();
+        let xs: Vec<usize> = subset.iter().map(|&x| x as usize).collect();
+        self.uf.detach(&xs);
+        for &x in &xs {
+            self.members[x] = vec![x as u32];
+            self.tax[x] = valid_tax(&profiles[x]).map(Box::from);
+        }
         for c in clusters {
             let first = subset[c[0]] as usize;
-            for &i in c {
-                root[subset[i] as usize] = first;
+            for &i in &c[1..] {
+                let (a, b) = (self.uf.find(first), self.uf.find(subset[i] as usize));
+                if a != b {
+                    self.join(a, b);
+                }
             }
         }
-        let mut fresh = Clustering {
-            uf: UnionFind::new(0),
-            members: vec![],
-            tax: vec![],
-        };
-        fresh.grow(&profiles[..n]);
-        for (i, &r) in root.iter().enumerate() {
-            let (a, b) = (fresh.uf.find(i), fresh.uf.find(r));
-            if a != b {
-                fresh.join(a, b);
-            }
-        }
-        *self = fresh;
     }
 
     /// Joins two roots.
