@@ -9,55 +9,16 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use serde_json::json;
-use sha2::{Digest, Sha256};
 use tributary::config::Project;
-use tributary::model::{Customer, Entity};
+use tributary::model::Customer;
 use tributary::reconcile::synth;
 use tributary::store::steward::ReviewStatus;
-use tributary::store::{Batch, MasterState, RunStatus, StagedRecord, Store};
+use tributary::store::{MasterState, Store};
+use tributary::sync::rebuild_bench::stage_customers;
 use tributary::sync::{Matched, Rebuild, reconcile_master, reconcile_master_with};
 
-/// Stages customers as one run per source.
 async fn stage(store: &Store, customers: &[(String, Customer)]) {
-    let mut sources: Vec<&str> = customers.iter().map(|(s, _)| s.as_str()).collect();
-    sources.sort_unstable();
-    sources.dedup();
-    for source in sources {
-        let run = store.start_run(source).await.unwrap();
-        let records: Vec<StagedRecord> = customers
-            .iter()
-            .filter(|(s, _)| s == source)
-            .map(|(_, c)| {
-                let canonical = serde_json::to_value(c).unwrap();
-                StagedRecord {
-                    key: c.source_key.clone(),
-                    entity: Entity::Customer,
-                    customer_key: None,
-                    payload: json!({}),
-                    hash: hex::encode(Sha256::digest(canonical.to_string().as_bytes())),
-                    canonical,
-                }
-            })
-            .collect();
-        for chunk in records.chunks(500) {
-            store
-                .commit_batch(Batch {
-                    run,
-                    connector: source,
-                    stream: "customers",
-                    records: chunk.to_vec(),
-                    quarantined: vec![],
-                    cursor: None,
-                })
-                .await
-                .unwrap();
-        }
-        store
-            .finish_run(run, RunStatus::Success, Default::default(), None)
-            .await
-            .unwrap();
-    }
+    stage_customers(store, customers).await.unwrap();
 }
 
 type Open = BTreeSet<((String, String), (String, String), String)>;

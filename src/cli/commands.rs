@@ -91,6 +91,12 @@ async fn dispatch(cli: Cli) -> Outcome {
         Command::Bench(BenchCommand::Master { records, new, json }) => {
             bench_master(&project, records, new, json)
         }
+        Command::Bench(BenchCommand::Rebuild {
+            records,
+            changes,
+            store,
+            json,
+        }) => bench_rebuild(&project, records, changes, store, json).await,
         Command::Bench(BenchCommand::Febrl {
             files,
             with_ssn,
@@ -595,6 +601,63 @@ async fn master(project: &Project, command: MasterCommand) -> Outcome {
     };
     output::steward_done(what, &done.map_err(steward_failure)?);
     Ok(EXIT_OK)
+}
+
+async fn bench_rebuild(
+    project: &Project,
+    records: usize,
+    changes: usize,
+    url: Option<String>,
+    json: bool,
+) -> Outcome {
+    let scratch = std::env::temp_dir().join(format!("tributary-bench-{}", std::process::id()));
+    let url = match url {
+        Some(u) => u,
+        None => {
+            std::fs::create_dir_all(&scratch)?;
+            format!("sqlite://{}", scratch.join("bench.db").display())
+        }
+    };
+    let store = crate::store::Store::connect(&url).await?;
+    let r = sync::rebuild_bench::run(project, &store, records, changes).await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let r = r?;
+    if json {
+        output::json(&r)?;
+        return Ok(EXIT_OK);
+    }
+    println!(
+        "master rebuilt through the store ({}): {} customers staged in {:.1} s",
+        if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        r.records,
+        r.seconds_stage
+    );
+    for (what, t) in [
+        ("first rebuild", &r.first),
+        (
+            &format!("after {} changes", r.changes) as &str,
+            &r.incremental,
+        ),
+        ("full re-cluster", &r.recluster),
+    ] {
+        println!(
+            "  {what:<22} {:>7.2} s  {:<13} {} changed, {} clustered again, {} masters",
+            t.seconds, t.matched, t.changed, t.reclustered, t.masters
+        );
+    }
+    println!(
+        "  re-cluster agrees      {}",
+        if r.agree { "yes" } else { "NO" }
+    );
+    if let Some(mib) = r.peak_rss_mib {
+        println!("  peak memory            {mib} MiB");
+    }
+    Ok(if r.agree { EXIT_OK } else { EXIT_FAILED })
 }
 
 fn bench_master(project: &Project, records: usize, new: usize, json: bool) -> Outcome {

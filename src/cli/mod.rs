@@ -281,6 +281,24 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the master through a real store: stage generated customers into a temporary
+    /// SQLite file (or `--store`, which must be empty), build the master (training), stage
+    /// edits and new records, rebuild incrementally, then re-cluster whole with the kept model;
+    /// prints the seconds of each, the records clustered again and whether the two agree.
+    Rebuild {
+        /// Customers staged first.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Records changed afterwards: half edited, half new.
+        #[arg(long, default_value_t = 1_000)]
+        changes: usize,
+        /// Store URL instead of a temporary SQLite file (e.g. an empty PostgreSQL database).
+        #[arg(long)]
+        store: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Match FEBRL person records with the `[reconcile.matching]` settings and print candidate
     /// pairs, precision, recall and F1 over record pairs, and seconds. One file: deduplicate it;
     /// two files: link them.

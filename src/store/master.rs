@@ -105,16 +105,13 @@ fn plan(stored: &MasterState, wanted: &MasterState) -> Plan {
     for (old, new) in &wanted.aliases {
         aliases.insert(old, new);
     }
-    let mut masters: HashMap<String, MasterRow> = HashMap::new();
+    let mut masters: HashMap<&str, &MasterRow> = HashMap::new();
     for m in wanted
         .masters
         .iter()
         .filter(|m| !aliases.contains_key(m.master_id.as_str()))
     {
-        let mut m = m.clone();
-        m.created_at = micros(m.created_at);
-        m.updated_at = micros(m.updated_at);
-        masters.insert(m.master_id.clone(), m);
+        masters.insert(m.master_id.as_str(), m);
     }
     let mut xrefs: HashMap<(&str, &str), &XrefRow> = HashMap::new();
     for x in &wanted.xrefs {
@@ -139,8 +136,17 @@ fn plan(stored: &MasterState, wanted: &MasterState) -> Plan {
 
     let mut p = Plan::default();
     for (id, m) in &masters {
-        if stored_masters.get(id.as_str()).is_none_or(|s| **s != *m) {
-            p.upsert_masters.push(m.clone());
+        let same = |s: &&MasterRow| {
+            s.created_at == micros(m.created_at)
+                && s.updated_at == micros(m.updated_at)
+                && s.golden == m.golden
+                && s.lineage == m.lineage
+        };
+        if stored_masters.get(id).is_none_or(|s| !same(s)) {
+            let mut m = (*m).clone();
+            m.created_at = micros(m.created_at);
+            m.updated_at = micros(m.updated_at);
+            p.upsert_masters.push(m);
         }
     }
     p.delete_masters = stored_masters
@@ -199,10 +205,31 @@ impl Store {
     /// master ID listed as an alias loses its `masters` row. A state whose xrefs name a
     /// master that is absent (or aliased) is refused with a database error and nothing changes.
     pub async fn save_master(&self, state: &MasterState) -> Result<(), StoreError> {
+        self.write_master(None, state).await
+    }
+
+    /// [`Store::save_master`] when the caller knows the stored state (`stored`, read under a
+    /// lock every master writer takes: [`crate::sync::reconcile_master`]'s), so it is not read
+    /// again; only what differs from it is written.
+    pub async fn save_master_over(
+        &self,
+        stored: &MasterState,
+        state: &MasterState,
+    ) -> Result<(), StoreError> {
+        self.write_master(Some(stored), state).await
+    }
+
+    async fn write_master(
+        &self,
+        known: Option<&MasterState>,
+        state: &MasterState,
+    ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let stored = read_state!(tx);
-            let p = plan(&stored, state);
+            let p = match known {
+                Some(stored) => plan(stored, state),
+                None => plan(&read_state!(tx), state),
+            };
 
             for chunk in p.upsert_masters.chunks(ROWS_PER_STATEMENT) {
                 let mut q = sqlx::query(with_rows(UPSERT_MASTERS, chunk.len(), 0, 5));

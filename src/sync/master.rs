@@ -188,13 +188,44 @@ fn changed_decisions(kept: &Value, now: &[StewardDecision]) -> Vec<StewardDecisi
 /// Rebuilds the customer master from every staged customer, keeping master IDs stable (see
 /// the module doc for how it matches), then resolves the group structure (parent masters) and
 /// replaces the stored one.
+///
+/// One rebuild at a time per database: it holds the store's lock [`MASTER_LOCK`] (across
+/// processes and daemons, as a connector's run lock), waiting for it when another holds it.
 pub async fn reconcile_master_with(
     project: &Project,
     store: &Store,
     how: Rebuild,
 ) -> Result<MasterSummary, SyncError> {
+    let lock = loop {
+        if let Some(lock) = store.try_lock_run(MASTER_LOCK).await? {
+            break lock;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let summary = rebuild_locked(project, store, how).await;
+    lock.release().await?;
+    summary
+}
+
+/// The name of the store lock a master rebuild holds (not a valid connector name).
+pub const MASTER_LOCK: &str = "customer master";
+
+async fn rebuild_locked(
+    project: &Project,
+    store: &Store,
+    how: Rebuild,
+) -> Result<MasterSummary, SyncError> {
+    let started = std::time::Instant::now();
+    let phase = |what: &str| {
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "master rebuild: {what}"
+        )
+    };
     let (records, digests) = staged_customers(store).await?;
+    phase("staged customers read");
     let existing = store.load_master().await?;
+    phase("master read");
     let survivorship = Survivorship {
         source_priority: project.settings.reconcile.source_priority.clone(),
     };
@@ -238,6 +269,7 @@ pub async fn reconcile_master_with(
             let (state, reviews, scope, matched, changed, reclustered, params) = match update {
                 Some((row, params)) => {
                     let basis = store.master_basis().await?;
+                    phase("basis read");
                     let was = changed_decisions(&row.decisions, &decisions);
                     let up = incremental::update(
                         &existing,
@@ -250,8 +282,11 @@ pub async fn reconcile_master_with(
                         &survivorship,
                         now,
                     );
-                    store.save_master(&up.state).await?;
+                    phase("matched incrementally");
+                    store.save_master_over(&existing, &up.state).await?;
+                    phase("master saved");
                     store.update_master_basis(&up.basis, false).await?;
+                    phase("basis saved");
                     (
                         up.state,
                         up.reviews,
@@ -278,7 +313,7 @@ pub async fn reconcile_master_with(
                         .model()
                         .ok_or_else(|| SyncError::Matching("the matcher gave no model".into()))?;
                     matching.model.apply(&params).map_err(SyncError::Matching)?;
-                    store.save_master(&state).await?;
+                    store.save_master_over(&existing, &state).await?;
                     let basis: Vec<(RecordKey, Option<Basis>)> = records
                         .iter()
                         .map(|r| (r.source.clone(), r.customer.source_key.clone()))
@@ -308,7 +343,7 @@ pub async fn reconcile_master_with(
         }
     };
     if matched == Matched::Deterministic {
-        store.save_master(&state).await?;
+        store.save_master_over(&existing, &state).await?;
     }
     let customers = &records;
     let groups = reconcile::groups::resolve(
@@ -317,10 +352,12 @@ pub async fn reconcile_master_with(
         &project.settings.reconcile.source_priority,
     );
     store.replace_groups(&groups).await?;
+    phase("groups saved");
     let proposed: Vec<ReviewInput> = reviews.iter().map(review_input).collect();
     let queue = store
         .save_reviews(&proposed, scope.as_ref(), Utc::now())
         .await?;
+    phase("reviews saved");
     Ok(MasterSummary {
         source_records: records.len(),
         masters: state.masters.len(),

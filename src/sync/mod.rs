@@ -16,6 +16,7 @@ mod drift;
 mod insights;
 mod master;
 mod progress;
+pub mod rebuild_bench;
 mod replay;
 pub mod schedule;
 
