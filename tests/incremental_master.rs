@@ -160,3 +160,79 @@ async fn incremental_rebuilds_equal_a_full_recluster_through_the_store() {
     })
     .await;
 }
+
+/// When the kept model is used, re-clustered with or trained again: a threshold change
+/// re-clusters with the kept model; a blocking change or the data doubling trains again.
+#[tokio::test]
+async fn the_kept_model_is_retrained_or_reapplied_as_the_settings_and_data_change() {
+    common::on_each_backend(|backend, store| async move {
+        let settings = |extra: &str| {
+            format!(
+                "{}\n[reconcile.matching]\nu_sample_pairs = 20000\n{extra}",
+                common::SETTINGS
+            )
+        };
+        let dir = common::project_dir(&[("config/tributary.toml", &settings(""))]);
+        let load = |extra: &str| {
+            std::fs::write(dir.path().join("config/tributary.toml"), settings(extra)).unwrap();
+            common::load(dir.path(), &[])
+        };
+        let mut data: Vec<(String, Customer)> = synth::generate(300, 8, 0)
+            .into_iter()
+            .map(|r| (r.source.to_string(), r.customer))
+            .collect();
+        stage(&store, &data).await;
+        let rebuild = |project: Project| {
+            let store = store.clone();
+            async move { reconcile_master(&project, &store).await.unwrap().matched }
+        };
+        assert_eq!(rebuild(load("")).await, Matched::Trained, "{backend}");
+        assert_eq!(rebuild(load("")).await, Matched::Incremental, "{backend}");
+        let stricter = "link_threshold = 0.97\n";
+        assert_eq!(
+            rebuild(load(stricter)).await,
+            Matched::Reclustered,
+            "{backend}"
+        );
+        assert_eq!(
+            rebuild(load(stricter)).await,
+            Matched::Incremental,
+            "{backend}"
+        );
+        let blocks = "link_threshold = 0.97\nmax_block_size = 30\n";
+        assert_eq!(rebuild(load(blocks)).await, Matched::Trained, "{backend}");
+        // 300 → 610 records: more than doubled since training.
+        let more: Vec<(String, Customer)> = synth::generate(310, 9, 5_000)
+            .into_iter()
+            .map(|r| {
+                let c = Customer {
+                    source_key: format!("x-{}", r.customer.source_key),
+                    ..r.customer
+                };
+                (r.source.to_string(), c)
+            })
+            .collect();
+        stage(&store, &more).await;
+        data.extend(more);
+        assert_eq!(rebuild(load(blocks)).await, Matched::Trained, "{backend}");
+        // Not retrained automatically when retrain_growth = 0.
+        let never = "link_threshold = 0.97\nmax_block_size = 30\nretrain_growth = 0\n";
+        let extra: Vec<(String, Customer)> = data
+            .iter()
+            .map(|(s, c)| {
+                let c = Customer {
+                    source_key: format!("y-{}", c.source_key),
+                    ..c.clone()
+                };
+                (s.clone(), c)
+            })
+            .collect();
+        stage(&store, &extra).await;
+        assert_eq!(
+            rebuild(load(never)).await,
+            Matched::Incremental,
+            "{backend}"
+        );
+    })
+    .await;
+}

@@ -210,6 +210,26 @@ pub async fn reconcile_master_with(
 /// The name of the store lock a master rebuild holds (not a valid connector name).
 pub const MASTER_LOCK: &str = "customer master";
 
+/// What a matcher made of the staged customers.
+struct Built {
+    state: crate::store::MasterState,
+    reviews: Vec<ReviewCandidate>,
+    /// Records clustered again (incremental); `None`: all of them.
+    scope: Option<HashSet<RecordKey>>,
+    matched: Matched,
+    changed: usize,
+    reclustered: usize,
+}
+
+/// The inputs every rebuild reads.
+struct Inputs<'a> {
+    records: Vec<SourceCustomer>,
+    digests: Vec<String>,
+    existing: crate::store::MasterState,
+    survivorship: Survivorship,
+    phase: &'a (dyn Fn(&str) + Sync),
+}
+
 async fn rebuild_locked(
     project: &Project,
     store: &Store,
@@ -226,153 +246,186 @@ async fn rebuild_locked(
     phase("staged customers read");
     let existing = store.load_master().await?;
     phase("master read");
-    let survivorship = Survivorship {
-        source_priority: project.settings.reconcile.source_priority.clone(),
+    let input = Inputs {
+        records,
+        digests,
+        existing,
+        survivorship: Survivorship {
+            source_priority: project.settings.reconcile.source_priority.clone(),
+        },
+        phase: &phase,
     };
-    let settings = &project.settings.reconcile.matching;
-    let now = Utc::now();
-    let (state, reviews, scope, matched, changed, reclustered) = match settings.mode {
+    let built = match project.settings.reconcile.matching.mode {
         MatchMode::Deterministic => {
             let state = reconcile::reconcile(
-                &existing,
-                &records,
+                &input.existing,
+                &input.records,
                 &DeterministicMatcher,
-                &survivorship,
-                now,
+                &input.survivorship,
+                Utc::now(),
             );
-            let n = records.len();
-            (state, vec![], None, Matched::Deterministic, n, n)
+            store.save_master_over(&input.existing, &state).await?;
+            let n = input.records.len();
+            Built {
+                state,
+                reviews: vec![],
+                scope: None,
+                matched: Matched::Deterministic,
+                changed: n,
+                reclustered: n,
+            }
         }
-        MatchMode::Probabilistic => {
-            let decisions = crate::steward::active_decisions(store).await?;
-            let mut matching = Matching::new(settings).map_err(SyncError::Matching)?;
-            let (model_fp, rules_fp) = incremental::fingerprints(&matching, &survivorship);
-            let kept = store.match_model().await?.and_then(|row| {
-                let params: ModelParams = serde_json::from_value(row.params.clone()).ok()?;
-                matching.model.apply(&params).ok()?;
-                (row.model_fingerprint == model_fp).then_some((row, params))
-            });
-            let grown = |row: &MatchModelRow| {
-                settings.retrain_growth > 0.0
-                    && records.len() as f64
-                        > row.trained_records as f64 * (1.0 + settings.retrain_growth)
-            };
-            let kept = kept.filter(|(row, _)| how != Rebuild::Retrain && !grown(row));
-            let (trained_records, trained_at) = kept
-                .as_ref()
-                .map_or((records.len() as u64, now), |(row, _)| {
-                    (row.trained_records, row.trained_at)
-                });
-            let update = kept
-                .as_ref()
-                .filter(|(row, _)| how == Rebuild::Update && row.rules_fingerprint == rules_fp);
-            let (state, reviews, scope, matched, changed, reclustered, params) = match update {
-                Some((row, params)) => {
-                    let basis = store.master_basis().await?;
-                    phase("basis read");
-                    let was = changed_decisions(&row.decisions, &decisions);
-                    let up = incremental::update(
-                        &existing,
-                        &records,
-                        &digests,
-                        &basis,
-                        &matching,
-                        &decisions,
-                        &was,
-                        &survivorship,
-                        now,
-                    );
-                    phase("matched incrementally");
-                    store.save_master_over(&existing, &up.state).await?;
-                    phase("master saved");
-                    store.update_master_basis(&up.basis, false).await?;
-                    phase("basis saved");
-                    (
-                        up.state,
-                        up.reviews,
-                        Some(up.scope),
-                        Matched::Incremental,
-                        up.changed,
-                        up.reclustered,
-                        params.clone(),
-                    )
-                }
-                None => {
-                    let mut matcher = ProbabilisticMatcher::new(settings, decisions.clone())
-                        .map_err(SyncError::Matching)?;
-                    let mut matched = Matched::Trained;
-                    if let Some((_, params)) = &kept {
-                        matcher = matcher
-                            .with_model(params.clone())
-                            .map_err(SyncError::Matching)?;
-                        matched = Matched::Reclustered;
-                    }
-                    let state =
-                        reconcile::reconcile(&existing, &records, &matcher, &survivorship, now);
-                    let params = matcher
-                        .model()
-                        .ok_or_else(|| SyncError::Matching("the matcher gave no model".into()))?;
-                    matching.model.apply(&params).map_err(SyncError::Matching)?;
-                    store.save_master_over(&existing, &state).await?;
-                    let basis: Vec<(RecordKey, Option<Basis>)> = records
-                        .iter()
-                        .map(|r| (r.source.clone(), r.customer.source_key.clone()))
-                        .zip(
-                            incremental::basis_of(&matching, &records, &digests)
-                                .into_iter()
-                                .map(Some),
-                        )
-                        .collect();
-                    store.update_master_basis(&basis, true).await?;
-                    let n = records.len();
-                    (state, matcher.reviews(), None, matched, n, n, params)
-                }
-            };
-            store
-                .save_match_model(&MatchModelRow {
-                    model_fingerprint: model_fp,
-                    rules_fingerprint: rules_fp,
-                    params: serde_json::to_value(&params).unwrap_or(Value::Null),
-                    decisions: decisions_json(&decisions),
-                    trained_records,
-                    trained_at,
-                    built_at: now,
-                })
-                .await?;
-            (state, reviews, scope, matched, changed, reclustered)
-        }
+        MatchMode::Probabilistic => probabilistic(project, store, how, &input).await?,
     };
-    if matched == Matched::Deterministic {
-        store.save_master_over(&existing, &state).await?;
-    }
-    let customers = &records;
     let groups = reconcile::groups::resolve(
-        customers,
-        &state,
+        &input.records,
+        &built.state,
         &project.settings.reconcile.source_priority,
     );
     store.replace_groups(&groups).await?;
     phase("groups saved");
-    let proposed: Vec<ReviewInput> = reviews.iter().map(review_input).collect();
+    let proposed: Vec<ReviewInput> = built.reviews.iter().map(review_input).collect();
     let queue = store
-        .save_reviews(&proposed, scope.as_ref(), Utc::now())
+        .save_reviews(&proposed, built.scope.as_ref(), Utc::now())
         .await?;
     phase("reviews saved");
     Ok(MasterSummary {
-        source_records: records.len(),
-        masters: state.masters.len(),
-        merged: state.aliases.len().saturating_sub(existing.aliases.len()),
+        source_records: input.records.len(),
+        masters: built.state.masters.len(),
+        merged: built
+            .state
+            .aliases
+            .len()
+            .saturating_sub(input.existing.aliases.len()),
         reviews: queue.open as usize,
         new_reviews: queue.created as usize,
-        matched,
-        changed,
-        reclustered,
+        matched: built.matched,
+        changed: built.changed,
+        reclustered: built.reclustered,
         group_links: groups.edges.len(),
         group_cycles: groups.count(IssueKind::Cycle),
         group_self_references: groups.count(IssueKind::SelfReference),
         group_dangling: groups.count(IssueKind::Dangling),
         group_overruled: groups.count(IssueKind::Overruled),
     })
+}
+
+/// The probabilistic rebuild: incremental with the kept model when it may be, else whole
+/// (see the module doc); then the model, the decisions and the basis kept. Order of writes:
+/// a whole rebuild drops the old basis first; the new basis is written last; so a process
+/// stopped in between leaves records marked changed (work redone), never a change missed.
+async fn probabilistic(
+    project: &Project,
+    store: &Store,
+    how: Rebuild,
+    input: &Inputs<'_>,
+) -> Result<Built, SyncError> {
+    let (records, existing) = (&input.records, &input.existing);
+    let settings = &project.settings.reconcile.matching;
+    let now = Utc::now();
+    let decisions = crate::steward::active_decisions(store).await?;
+    let mut matching = Matching::new(settings).map_err(SyncError::Matching)?;
+    let (model_fp, rules_fp) = incremental::fingerprints(&matching, &input.survivorship);
+    let kept = store.match_model().await?.and_then(|row| {
+        let params: ModelParams = serde_json::from_value(row.params.clone()).ok()?;
+        matching.model.apply(&params).ok()?;
+        (row.model_fingerprint == model_fp).then_some((row, params))
+    });
+    let grown = |row: &MatchModelRow| {
+        settings.retrain_growth > 0.0
+            && records.len() as f64 > row.trained_records as f64 * (1.0 + settings.retrain_growth)
+    };
+    let kept = kept.filter(|(row, _)| how != Rebuild::Retrain && !grown(row));
+    let (trained_records, trained_at) = kept
+        .as_ref()
+        .map_or((records.len() as u64, now), |(row, _)| {
+            (row.trained_records, row.trained_at)
+        });
+    let update = kept
+        .as_ref()
+        .filter(|(row, _)| how == Rebuild::Update && row.rules_fingerprint == rules_fp);
+    let (built, params, basis) = match update {
+        Some((row, params)) => {
+            let basis = store.master_basis().await?;
+            (input.phase)("basis read");
+            let up = incremental::update(
+                existing,
+                records,
+                &input.digests,
+                &basis,
+                &matching,
+                &decisions,
+                &changed_decisions(&row.decisions, &decisions),
+                &input.survivorship,
+                now,
+            );
+            (input.phase)("matched incrementally");
+            store.save_master_over(existing, &up.state).await?;
+            let built = Built {
+                state: up.state,
+                reviews: up.reviews,
+                scope: Some(up.scope),
+                matched: Matched::Incremental,
+                changed: up.changed,
+                reclustered: up.reclustered,
+            };
+            (built, params.clone(), up.basis)
+        }
+        None => {
+            let mut matcher = ProbabilisticMatcher::new(settings, decisions.clone())
+                .map_err(SyncError::Matching)?;
+            let mut matched = Matched::Trained;
+            if let Some((_, params)) = &kept {
+                matcher = matcher
+                    .with_model(params.clone())
+                    .map_err(SyncError::Matching)?;
+                matched = Matched::Reclustered;
+            }
+            let state = reconcile::reconcile(existing, records, &matcher, &input.survivorship, now);
+            (input.phase)("matched whole");
+            let params = matcher
+                .model()
+                .ok_or_else(|| SyncError::Matching("the matcher gave no model".into()))?;
+            matching.model.apply(&params).map_err(SyncError::Matching)?;
+            store.update_master_basis(&[], true).await?;
+            store.save_master_over(existing, &state).await?;
+            let basis = records
+                .iter()
+                .map(|r| (r.source.clone(), r.customer.source_key.clone()))
+                .zip(
+                    incremental::basis_of(&matching, records, &input.digests)
+                        .into_iter()
+                        .map(Some),
+                )
+                .collect();
+            let n = records.len();
+            let built = Built {
+                state,
+                reviews: matcher.reviews(),
+                scope: None,
+                matched,
+                changed: n,
+                reclustered: n,
+            };
+            (built, params, basis)
+        }
+    };
+    (input.phase)("master saved");
+    store
+        .save_match_model(&MatchModelRow {
+            model_fingerprint: model_fp,
+            rules_fingerprint: rules_fp,
+            params: serde_json::to_value(&params).unwrap_or(Value::Null),
+            decisions: decisions_json(&decisions),
+            trained_records,
+            trained_at,
+            built_at: now,
+        })
+        .await?;
+    let basis: Vec<(RecordKey, Option<Basis>)> = basis;
+    store.update_master_basis(&basis, false).await?;
+    (input.phase)("model and basis saved");
+    Ok(built)
 }
 
 fn review_input(r: &ReviewCandidate) -> ReviewInput {
