@@ -5,9 +5,10 @@
 //!
 //! Invariants:
 //! - `match_model` holds at most one row;
-//! - the basis is written after the master it describes: a crash in between leaves records
-//!   whose basis is old, which the next rebuild treats as changed — work done twice, never a
-//!   change missed;
+//! - a rebuild marks the model stale ([`Store::mark_match_model_stale`]) before it saves the
+//!   master and writes the basis and the model last: a rebuild stopped in between is followed by
+//!   a full re-cluster with the kept model, never by an incremental one on a basis that does not
+//!   describe the stored master;
 //! - a stored value that does not decode is [`StoreError::Corrupt`].
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use sqlx::Row;
 
 use super::sql::{ROWS_PER_STATEMENT, RowExt, Stamp, WritePool, on_pool, with_rows};
 use super::{Store, StoreError};
-use crate::reconcile::incremental::{Basis, RecordKey};
+use crate::reconcile::incremental::{Basis, BasisChange, RecordKey};
 
 /// The kept model and what the master was built with.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +124,29 @@ impl Store {
         })
     }
 
+    /// Marks the kept model as not describing the stored master (its rules fingerprint is
+    /// cleared): written before a rebuild saves the master, overwritten when the rebuild has
+    /// saved everything. A rebuild stopped in between is followed by a full re-cluster.
+    pub async fn mark_match_model_stale(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query("UPDATE match_model SET rules_fingerprint = ''")
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Drops the kept model and the basis (the master is built another way now).
+    pub async fn forget_match_model(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM match_model").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM master_basis").execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// What the master was built from, per source customer.
     pub async fn master_basis(&self) -> Result<HashMap<RecordKey, Basis>, StoreError> {
         const T: &str = "master_basis";
@@ -153,7 +177,7 @@ impl Store {
     /// with `replace`, every other record's basis is dropped first (a full rebuild).
     pub async fn update_master_basis(
         &self,
-        changes: &[(RecordKey, Option<Basis>)],
+        changes: &[BasisChange],
         replace: bool,
     ) -> Result<(), StoreError> {
         on_pool!(self, pool => {

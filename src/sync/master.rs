@@ -18,7 +18,7 @@ use super::SyncError;
 use crate::config::Project;
 use crate::model::{CanonicalRecord, Entity};
 use crate::reconcile::groups::IssueKind;
-use crate::reconcile::incremental::{self, Basis, RecordKey};
+use crate::reconcile::incremental::{self, BasisChange, RecordKey};
 use crate::reconcile::matching::model::ModelParams;
 use crate::reconcile::matching::{MatchMode, Matching};
 use crate::reconcile::{
@@ -113,7 +113,10 @@ pub async fn reconcile_master(
 
 /// Every staged customer, one per (source, key) in (source, key) order, with the digest of
 /// its staged row (content hash and run).
-async fn staged_customers(store: &Store) -> Result<(Vec<SourceCustomer>, Vec<String>), SyncError> {
+#[allow(clippy::type_complexity)]
+async fn staged_customers(
+    store: &Store,
+) -> Result<(Vec<SourceCustomer>, Vec<SourceCustomer>, Vec<String>), SyncError> {
     let mut customers = Vec::new();
     let mut hashes: HashMap<(String, String, i64), String> = HashMap::new();
     for row in store.staged(Entity::Customer).await? {
@@ -148,7 +151,7 @@ async fn staged_customers(store: &Store) -> Result<(Vec<SourceCustomer>, Vec<Str
             format!("{}:{hash}", r.run)
         })
         .collect();
-    Ok((records, digests))
+    Ok((customers, records, digests))
 }
 
 fn decisions_json(decisions: &[StewardDecision]) -> Value {
@@ -196,14 +199,24 @@ pub async fn reconcile_master_with(
     store: &Store,
     how: Rebuild,
 ) -> Result<MasterSummary, SyncError> {
+    let mut waited = 0u32;
     let lock = loop {
         if let Some(lock) = store.try_lock_run(MASTER_LOCK).await? {
             break lock;
         }
+        if waited.is_multiple_of(50) {
+            tracing::info!(
+                seconds = waited / 5,
+                "waiting for another master rebuild on this database to finish"
+            );
+        }
+        waited += 1;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     let summary = rebuild_locked(project, store, how).await;
-    lock.release().await?;
+    if let Err(e) = lock.release().await {
+        tracing::warn!(error = %e, "the master rebuild lock was not released cleanly");
+    }
     summary
 }
 
@@ -219,10 +232,15 @@ struct Built {
     matched: Matched,
     changed: usize,
     reclustered: usize,
+    /// The model and basis to keep, written once everything else is saved.
+    keep: Option<(MatchModelRow, Vec<BasisChange>)>,
 }
 
 /// The inputs every rebuild reads.
 struct Inputs<'a> {
+    /// Every staged customer row (groups read parent keys from each).
+    staged: Vec<SourceCustomer>,
+    /// One per (source, key).
     records: Vec<SourceCustomer>,
     digests: Vec<String>,
     existing: crate::store::MasterState,
@@ -242,11 +260,12 @@ async fn rebuild_locked(
             "master rebuild: {what}"
         )
     };
-    let (records, digests) = staged_customers(store).await?;
+    let (staged, records, digests) = staged_customers(store).await?;
     phase("staged customers read");
     let existing = store.load_master().await?;
     phase("master read");
     let input = Inputs {
+        staged,
         records,
         digests,
         existing,
@@ -264,6 +283,7 @@ async fn rebuild_locked(
                 &input.survivorship,
                 Utc::now(),
             );
+            store.forget_match_model().await?;
             store.save_master_over(&input.existing, &state).await?;
             let n = input.records.len();
             Built {
@@ -273,12 +293,13 @@ async fn rebuild_locked(
                 matched: Matched::Deterministic,
                 changed: n,
                 reclustered: n,
+                keep: None,
             }
         }
         MatchMode::Probabilistic => probabilistic(project, store, how, &input).await?,
     };
     let groups = reconcile::groups::resolve(
-        &input.records,
+        &input.staged,
         &built.state,
         &project.settings.reconcile.source_priority,
     );
@@ -289,6 +310,11 @@ async fn rebuild_locked(
         .save_reviews(&proposed, built.scope.as_ref(), Utc::now())
         .await?;
     phase("reviews saved");
+    if let Some((model, basis)) = &built.keep {
+        store.update_master_basis(basis, false).await?;
+        store.save_match_model(model).await?;
+        phase("model and basis saved");
+    }
     Ok(MasterSummary {
         source_records: input.records.len(),
         masters: built.state.masters.len(),
@@ -311,9 +337,9 @@ async fn rebuild_locked(
 }
 
 /// The probabilistic rebuild: incremental with the kept model when it may be, else whole
-/// (see the module doc); then the model, the decisions and the basis kept. Order of writes:
-/// a whole rebuild drops the old basis first; the new basis is written last; so a process
-/// stopped in between leaves records marked changed (work redone), never a change missed.
+/// (see the module doc). Before the master is saved the kept model is marked stale (and a whole
+/// rebuild drops the old basis); the new basis and model are written by the caller after the
+/// groups and reviews, so a rebuild stopped anywhere is followed by a full re-cluster.
 async fn probabilistic(
     project: &Project,
     store: &Store,
@@ -335,7 +361,12 @@ async fn probabilistic(
         settings.retrain_growth > 0.0
             && records.len() as f64 > row.trained_records as f64 * (1.0 + settings.retrain_growth)
     };
-    let kept = kept.filter(|(row, _)| how != Rebuild::Retrain && !grown(row));
+    // `master recluster` is the full path with the kept model, grown or not.
+    let kept = kept.filter(|(row, _)| match how {
+        Rebuild::Retrain => false,
+        Rebuild::Recluster => true,
+        Rebuild::Update => !grown(row),
+    });
     let (trained_records, trained_at) = kept
         .as_ref()
         .map_or((records.len() as u64, now), |(row, _)| {
@@ -360,6 +391,7 @@ async fn probabilistic(
                 now,
             );
             (input.phase)("matched incrementally");
+            store.mark_match_model_stale().await?;
             store.save_master_over(existing, &up.state).await?;
             let built = Built {
                 state: up.state,
@@ -368,6 +400,7 @@ async fn probabilistic(
                 matched: Matched::Incremental,
                 changed: up.changed,
                 reclustered: up.reclustered,
+                keep: None,
             };
             (built, params.clone(), up.basis)
         }
@@ -387,6 +420,7 @@ async fn probabilistic(
                 .model()
                 .ok_or_else(|| SyncError::Matching("the matcher gave no model".into()))?;
             matching.model.apply(&params).map_err(SyncError::Matching)?;
+            store.mark_match_model_stale().await?;
             store.update_master_basis(&[], true).await?;
             store.save_master_over(existing, &state).await?;
             let basis = records
@@ -406,25 +440,24 @@ async fn probabilistic(
                 matched,
                 changed: n,
                 reclustered: n,
+                keep: None,
             };
             (built, params, basis)
         }
     };
     (input.phase)("master saved");
-    store
-        .save_match_model(&MatchModelRow {
-            model_fingerprint: model_fp,
-            rules_fingerprint: rules_fp,
-            params: serde_json::to_value(&params).unwrap_or(Value::Null),
-            decisions: decisions_json(&decisions),
-            trained_records,
-            trained_at,
-            built_at: now,
-        })
-        .await?;
-    let basis: Vec<(RecordKey, Option<Basis>)> = basis;
-    store.update_master_basis(&basis, false).await?;
-    (input.phase)("model and basis saved");
+    let model = MatchModelRow {
+        model_fingerprint: model_fp,
+        rules_fingerprint: rules_fp,
+        params: serde_json::to_value(&params).unwrap_or(Value::Null),
+        decisions: decisions_json(&decisions),
+        trained_records,
+        trained_at,
+        built_at: now,
+    };
+    let basis: Vec<BasisChange> = basis;
+    let mut built = built;
+    built.keep = Some((model, basis));
     Ok(built)
 }
 

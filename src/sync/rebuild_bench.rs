@@ -117,6 +117,11 @@ pub async fn run(
     records: usize,
     changes: usize,
 ) -> Result<RebuildBench, SyncError> {
+    if !store.staged(Entity::Customer).await?.is_empty() || store.match_model().await?.is_some() {
+        return Err(SyncError::Matching(
+            "the benchmark needs an empty store: this one holds customers or a master".into(),
+        ));
+    }
     let data: Vec<(String, Customer)> = synth::generate(records, 42, 0)
         .into_iter()
         .map(|r| (r.source.to_string(), r.customer))

@@ -81,8 +81,10 @@ impl Matching {
             let Some(key) = rule.hashed_key(&profiles[x as usize]) else {
                 continue;
             };
-            let block: Vec<u32> = index.members(r, key).collect();
-            if block.len() <= self.settings.max_block_size {
+            // One more than the cap is enough to know the block is skipped.
+            let max = self.settings.max_block_size;
+            let block: Vec<u32> = index.members(r, key).take(max + 1).collect();
+            if block.len() <= max {
                 out.extend(block.into_iter().filter(|&y| y != x));
             }
         }
