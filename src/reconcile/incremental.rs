@@ -188,10 +188,13 @@ pub fn update(
             seeds.extend(position.get(&(s.as_str(), k.as_str())));
         }
     }
+    // Each master's members are handed out once (the closure takes them all at once).
+    let expanded = std::cell::RefCell::new(HashSet::new());
     let mates = |x: u32| {
         let r = &records[x as usize];
         master_of
             .get(&(r.source.as_str(), r.customer.source_key.as_str()))
+            .filter(|m| expanded.borrow_mut().insert(m.as_str()))
             .and_then(|m| members.get(m))
             .cloned()
             .unwrap_or_default()

@@ -511,7 +511,17 @@ impl Matching {
             .chain(crossed)
             .collect();
         let state = std::cell::RefCell::new(&mut inc.state);
-        let mates = |x: u32| state.borrow_mut().mates(x);
+        // Each cluster's members are handed out once (the closure takes them all at once).
+        let expanded = std::cell::RefCell::new(std::collections::HashSet::new());
+        let mates = |x: u32| {
+            let mut state = state.borrow_mut();
+            let root = state.uf.find(x as usize);
+            if expanded.borrow_mut().insert(root) {
+                state.members[root].clone()
+            } else {
+                vec![]
+            }
+        };
         let affected = self.affected(profiles, &inc.index, seeds, &mates, constraints);
         let subset = self.cluster_subset(profiles, &inc.index, &affected, constraints);
         inc.state.regroup(profiles, &affected, &subset.clusters);
@@ -668,14 +678,8 @@ impl Clustering {
         }
     }
 
-    /// The records in `x`'s cluster, `x` included.
-    fn mates(&mut self, x: u32) -> Vec<u32> {
-        let root = self.uf.find(x as usize);
-        self.members[root].clone()
-    }
-
     /// Clusters the records `subset` as `clusters` says (positions in `subset`); every other
-    /// record keeps its cluster. `subset` must be whole clusters (closed under [`Self::mates`]).
+    /// record keeps its cluster. `subset` must be whole clusters (every member of each).
     fn regroup(&mut self, profiles: &[Profile], subset: &[u32], clusters: &[Vec<usize>]) {
         let xs: Vec<usize> = subset.iter().map(|&x| x as usize).collect();
         self.uf.detach(&xs);
