@@ -96,19 +96,6 @@ pub fn fingerprints(matching: &Matching, survivorship: &Survivorship) -> (String
     (hash(model), hash(rules))
 }
 
-/// The basis of every record: for a full rebuild, after which all of it is new.
-pub fn basis_of(matching: &Matching, records: &[SourceCustomer], digests: &[String]) -> Vec<Basis> {
-    let profiles = profiles_of(records, |r| &r.customer, &matching.profile);
-    profiles
-        .iter()
-        .zip(digests)
-        .map(|(p, d)| Basis {
-            digest: d.clone(),
-            keys: keys_of(p, &matching.rules),
-        })
-        .collect()
-}
-
 /// Brings `existing` up to date with `records` (unique, in (source, key) order, with their
 /// `digests`) by re-clustering only what changed since `basis`, with `matching`'s model as
 /// kept. `decisions` are the active steward decisions; `changed_decisions` those made or
@@ -359,7 +346,8 @@ mod tests {
         let mut basis: HashMap<RecordKey, Basis> = records
             .iter()
             .map(|r| (r.source.clone(), r.customer.source_key.clone()))
-            .zip(basis_of(&matching, &records, &digests))
+            .zip(matcher.block_keys().into_iter().zip(digests))
+            .map(|(k, (keys, digest))| (k, Basis { digest, keys }))
             .collect();
         let mut decisions: Vec<StewardDecision> = vec![];
         let mut reclustered = 0;

@@ -161,10 +161,11 @@ pub struct ProbabilisticMatcher {
     kept: Option<matching::model::ModelParams>,
     reviews: std::sync::Mutex<Vec<ReviewCandidate>>,
     trained: std::sync::Mutex<Option<matching::model::ModelParams>>,
+    keys: std::sync::Mutex<Vec<Vec<Option<u64>>>>,
 }
 
 /// A steward's decision about two source records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct StewardDecision {
     /// One record (source, key).
     pub left: (String, String),
@@ -203,6 +204,7 @@ impl ProbabilisticMatcher {
             kept: None,
             reviews: Default::default(),
             trained: Default::default(),
+            keys: Default::default(),
         })
     }
 
@@ -219,6 +221,12 @@ impl ProbabilisticMatcher {
     /// The review candidates of the last call to `links`.
     pub fn reviews(&self) -> Vec<ReviewCandidate> {
         self.reviews.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The blocking keys of each record of the last call to `links`, one per rule (what
+    /// [`incremental::Basis`] keeps).
+    pub fn block_keys(&self) -> Vec<Vec<Option<u64>>> {
+        self.keys.lock().map(|k| k.clone()).unwrap_or_default()
     }
 
     /// The model the last call to `links` used (trained there, or kept).
@@ -345,6 +353,12 @@ impl Matcher for ProbabilisticMatcher {
         if let Ok(mut t) = self.trained.lock() {
             *t = Some(m.model.params());
         }
+        if let Ok(mut k) = self.keys.lock() {
+            *k = profiles
+                .iter()
+                .map(|p| matching::blocking::keys_of(p, &m.rules))
+                .collect();
+        }
         links
     }
 }
@@ -405,17 +419,25 @@ pub fn reconcile(
 
 /// The records in (source, key) order, one per (source, key): the one of the latest run.
 pub fn unique_records(customers: &[SourceCustomer]) -> Vec<SourceCustomer> {
-    let mut unique: BTreeMap<(&str, &str), &SourceCustomer> = BTreeMap::new();
-    for c in customers {
+    unique_indices(customers)
+        .into_iter()
+        .map(|i| customers[i].clone())
+        .collect()
+}
+
+/// [`unique_records`] as indexes into `customers` (of equal runs, the later one).
+pub fn unique_indices(customers: &[SourceCustomer]) -> Vec<usize> {
+    let mut unique: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, c) in customers.iter().enumerate() {
         let k = (c.source.as_str(), c.customer.source_key.as_str());
         match unique.get(&k) {
-            Some(prev) if prev.run > c.run => {}
+            Some(&prev) if customers[prev].run > c.run => {}
             _ => {
-                unique.insert(k, c);
+                unique.insert(k, i);
             }
         }
     }
-    unique.into_values().cloned().collect()
+    unique.into_values().collect()
 }
 
 /// Clusters `records` (unique, in (source, key) order) by `links` (indexes into them) and

@@ -9,10 +9,10 @@
 //! the kept model. Deterministic matching always rebuilds whole (it is linear and keeps no
 //! model).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::SyncError;
 use crate::config::Project;
@@ -22,7 +22,7 @@ use crate::reconcile::incremental::{self, BasisChange, RecordKey};
 use crate::reconcile::matching::model::ModelParams;
 use crate::reconcile::matching::{MatchMode, Matching};
 use crate::reconcile::{
-    self, DeterministicMatcher, ProbabilisticMatcher, ReviewCandidate, SourceCustomer,
+    self, DeterministicMatcher, Matcher, ProbabilisticMatcher, ReviewCandidate, SourceCustomer,
     StewardDecision, Survivorship,
 };
 use crate::store::steward::ReviewInput;
@@ -111,22 +111,16 @@ pub async fn reconcile_master(
     reconcile_master_with(project, store, Rebuild::Update).await
 }
 
-/// Every staged customer, one per (source, key) in (source, key) order, with the digest of
-/// its staged row (content hash and run).
-#[allow(clippy::type_complexity)]
-async fn staged_customers(
-    store: &Store,
-) -> Result<(Vec<SourceCustomer>, Vec<SourceCustomer>, Vec<String>), SyncError> {
-    let mut customers = Vec::new();
-    let mut hashes: HashMap<(String, String, i64), String> = HashMap::new();
+/// Every staged customer row, and one per (source, key) in (source, key) order with the digest
+/// of its staged row (content hash and run).
+async fn staged_customers(store: &Store) -> Result<Staged, SyncError> {
+    let mut all = Vec::new();
+    let mut hashes = Vec::new();
     for row in store.staged(Entity::Customer).await? {
         match CanonicalRecord::from_value(Entity::Customer, row.canonical) {
             Ok(CanonicalRecord::Customer(customer)) => {
-                hashes.insert(
-                    (row.connector.clone(), customer.source_key.clone(), row.run),
-                    row.hash,
-                );
-                customers.push(SourceCustomer {
+                hashes.push(row.hash);
+                all.push(SourceCustomer {
                     source: row.connector,
                     run: row.run,
                     customer,
@@ -141,49 +135,38 @@ async fn staged_customers(
             }
         }
     }
-    let records = reconcile::unique_records(&customers);
-    let digests = records
-        .iter()
-        .map(|r| {
-            let hash = hashes
-                .get(&(r.source.clone(), r.customer.source_key.clone(), r.run))
-                .map_or("", String::as_str);
-            format!("{}:{hash}", r.run)
-        })
-        .collect();
-    Ok((customers, records, digests))
+    let unique = reconcile::unique_indices(&all);
+    Ok(Staged {
+        records: unique.iter().map(|&i| all[i].clone()).collect(),
+        digests: unique
+            .iter()
+            .map(|&i| format!("{}:{}", all[i].run, hashes[i]))
+            .collect(),
+        all,
+    })
 }
 
-fn decisions_json(decisions: &[StewardDecision]) -> Value {
-    Value::Array(
-        decisions
-            .iter()
-            .map(|d| json!({"left": d.left, "right": d.right, "same": d.same}))
-            .collect(),
-    )
+/// The staged customers a rebuild reads.
+struct Staged {
+    /// Every staged customer row (groups read parent keys from each).
+    all: Vec<SourceCustomer>,
+    /// One per (source, key), in (source, key) order.
+    records: Vec<SourceCustomer>,
+    /// Digest of each of `records`' staged row.
+    digests: Vec<String>,
 }
 
 /// Decisions in one list and not the other (made or undone since).
 fn changed_decisions(kept: &Value, now: &[StewardDecision]) -> Vec<StewardDecision> {
-    let as_key = |d: &StewardDecision| (d.left.clone(), d.right.clone(), d.same);
-    let before: Vec<StewardDecision> = kept
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            Some(StewardDecision {
-                left: serde_json::from_value(v.get("left")?.clone()).ok()?,
-                right: serde_json::from_value(v.get("right")?.clone()).ok()?,
-                same: v.get("same")?.as_bool()?,
-            })
-        })
-        .collect();
-    let a: HashSet<_> = before.iter().map(as_key).collect();
-    let b: HashSet<_> = now.iter().map(as_key).collect();
+    // A list that does not read (written by another version) counts as empty: every decision
+    // of `now` is then a change, which costs work, never a miss.
+    let before: Vec<StewardDecision> = serde_json::from_value(kept.clone()).unwrap_or_default();
+    let before_set: HashSet<&StewardDecision> = before.iter().collect();
+    let now_set: HashSet<&StewardDecision> = now.iter().collect();
     before
         .iter()
-        .filter(|d| !b.contains(&as_key(d)))
-        .chain(now.iter().filter(|d| !a.contains(&as_key(d))))
+        .filter(|d| !now_set.contains(d))
+        .chain(now.iter().filter(|d| !before_set.contains(d)))
         .cloned()
         .collect()
 }
@@ -238,11 +221,7 @@ struct Built {
 
 /// The inputs every rebuild reads.
 struct Inputs<'a> {
-    /// Every staged customer row (groups read parent keys from each).
-    staged: Vec<SourceCustomer>,
-    /// One per (source, key).
-    records: Vec<SourceCustomer>,
-    digests: Vec<String>,
+    staged: Staged,
     existing: crate::store::MasterState,
     survivorship: Survivorship,
     phase: &'a (dyn Fn(&str) + Sync),
@@ -260,14 +239,12 @@ async fn rebuild_locked(
             "master rebuild: {what}"
         )
     };
-    let (staged, records, digests) = staged_customers(store).await?;
+    let staged = staged_customers(store).await?;
     phase("staged customers read");
     let existing = store.load_master().await?;
     phase("master read");
     let input = Inputs {
         staged,
-        records,
-        digests,
         existing,
         survivorship: Survivorship {
             source_priority: project.settings.reconcile.source_priority.clone(),
@@ -276,16 +253,17 @@ async fn rebuild_locked(
     };
     let built = match project.settings.reconcile.matching.mode {
         MatchMode::Deterministic => {
-            let state = reconcile::reconcile(
+            let records = &input.staged.records;
+            let state = reconcile::assign(
                 &input.existing,
-                &input.records,
-                &DeterministicMatcher,
+                records,
+                &DeterministicMatcher.links(records),
                 &input.survivorship,
                 Utc::now(),
             );
             store.forget_match_model().await?;
             store.save_master_over(&input.existing, &state).await?;
-            let n = input.records.len();
+            let n = input.staged.records.len();
             Built {
                 state,
                 reviews: vec![],
@@ -299,7 +277,7 @@ async fn rebuild_locked(
         MatchMode::Probabilistic => probabilistic(project, store, how, &input).await?,
     };
     let groups = reconcile::groups::resolve(
-        &input.staged,
+        &input.staged.all,
         &built.state,
         &project.settings.reconcile.source_priority,
     );
@@ -316,7 +294,7 @@ async fn rebuild_locked(
         phase("model and basis saved");
     }
     Ok(MasterSummary {
-        source_records: input.records.len(),
+        source_records: input.staged.records.len(),
         masters: built.state.masters.len(),
         merged: built
             .state
@@ -346,17 +324,21 @@ async fn probabilistic(
     how: Rebuild,
     input: &Inputs<'_>,
 ) -> Result<Built, SyncError> {
-    let (records, existing) = (&input.records, &input.existing);
+    let (records, existing) = (&input.staged.records, &input.existing);
     let settings = &project.settings.reconcile.matching;
     let now = Utc::now();
     let decisions = crate::steward::active_decisions(store).await?;
     let mut matching = Matching::new(settings).map_err(SyncError::Matching)?;
     let (model_fp, rules_fp) = incremental::fingerprints(&matching, &input.survivorship);
-    let kept = store.match_model().await?.and_then(|row| {
-        let params: ModelParams = serde_json::from_value(row.params.clone()).ok()?;
-        matching.model.apply(&params).ok()?;
-        (row.model_fingerprint == model_fp).then_some((row, params))
-    });
+    let kept = store
+        .match_model()
+        .await?
+        .filter(|row| row.model_fingerprint == model_fp)
+        .and_then(|row| {
+            let params: ModelParams = serde_json::from_value(row.params.clone()).ok()?;
+            matching.model.apply(&params).ok()?;
+            Some((row, params))
+        });
     let grown = |row: &MatchModelRow| {
         settings.retrain_growth > 0.0
             && records.len() as f64 > row.trained_records as f64 * (1.0 + settings.retrain_growth)
@@ -382,7 +364,7 @@ async fn probabilistic(
             let up = incremental::update(
                 existing,
                 records,
-                &input.digests,
+                &input.staged.digests,
                 &basis,
                 &matching,
                 &decisions,
@@ -414,23 +396,23 @@ async fn probabilistic(
                     .map_err(SyncError::Matching)?;
                 matched = Matched::Reclustered;
             }
-            let state = reconcile::reconcile(existing, records, &matcher, &input.survivorship, now);
+            let links = matcher.links(records);
+            let state = reconcile::assign(existing, records, &links, &input.survivorship, now);
             (input.phase)("matched whole");
             let params = matcher
                 .model()
                 .ok_or_else(|| SyncError::Matching("the matcher gave no model".into()))?;
-            matching.model.apply(&params).map_err(SyncError::Matching)?;
             store.mark_match_model_stale().await?;
             store.update_master_basis(&[], true).await?;
             store.save_master_over(existing, &state).await?;
             let basis = records
                 .iter()
                 .map(|r| (r.source.clone(), r.customer.source_key.clone()))
-                .zip(
-                    incremental::basis_of(&matching, records, &input.digests)
-                        .into_iter()
-                        .map(Some),
-                )
+                .zip(matcher.block_keys().into_iter().zip(&input.staged.digests))
+                .map(|(k, (keys, digest))| {
+                    let digest = digest.clone();
+                    (k, Some(incremental::Basis { digest, keys }))
+                })
                 .collect();
             let n = records.len();
             let built = Built {
@@ -450,7 +432,7 @@ async fn probabilistic(
         model_fingerprint: model_fp,
         rules_fingerprint: rules_fp,
         params: serde_json::to_value(&params).unwrap_or(Value::Null),
-        decisions: decisions_json(&decisions),
+        decisions: serde_json::to_value(&decisions).unwrap_or(Value::Null),
         trained_records,
         trained_at,
         built_at: now,

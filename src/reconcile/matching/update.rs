@@ -93,12 +93,9 @@ impl Matching {
         out
     }
 
-    /// True when a pair can take part in clustering: a must-link, the same valid tax ID, or a
-    /// probability at or above the review threshold.
-    fn eligible(&self, a: &Profile, b: &Profile, must: bool) -> bool {
-        if must {
-            return true;
-        }
+    /// True when a pair can take part in clustering by itself (must-links aside): the same
+    /// valid tax ID, or a probability at or above the review threshold.
+    fn eligible(&self, a: &Profile, b: &Profile) -> bool {
         let tax = valid_tax(a);
         if tax.is_some() && tax == valid_tax(b) {
             return true;
@@ -144,7 +141,7 @@ impl Matching {
             }
             for y in self.neighbours(profiles, index, x) {
                 if !taken.contains(&y)
-                    && self.eligible(&profiles[x as usize], &profiles[y as usize], false)
+                    && self.eligible(&profiles[x as usize], &profiles[y as usize])
                 {
                     take(y, &mut taken, &mut queue);
                 }
