@@ -111,6 +111,7 @@ const CUSTOMER: &[TargetField] = &[
     f("address", Kind::Text, false),
     f("phone", Kind::Text, false),
     f("email", Kind::Text, false),
+    f("website", Kind::Text, false),
     f("given_name", Kind::Text, false),
     f("family_name", Kind::Text, false),
     f("birth_date", Kind::Date, false),

@@ -58,6 +58,9 @@ pub struct Customer {
     /// E-mail address.
     #[serde(default)]
     pub email: Option<String>,
+    /// Website (a URL or a bare domain), when the source holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
     /// Given name, when the customer is a person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,

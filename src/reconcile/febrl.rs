@@ -92,6 +92,7 @@ pub fn read(path: &Path, with_ssn: bool) -> Result<Vec<FebrlRecord>, String> {
             address: (!address.is_empty()).then(|| address.join(" ")),
             phone: None,
             email: None,
+            website: None,
             given_name: given,
             family_name: family,
             birth_date: get(9).and_then(|d| NaiveDate::parse_from_str(&d, "%Y%m%d").ok()),

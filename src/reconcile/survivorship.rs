@@ -67,10 +67,15 @@ pub fn golden_record(members: &[&SourceCustomer], rules: &Survivorship) -> Golde
 
     let mut golden = Map::new();
     let mut lineage = Map::new();
-    let field_names: Vec<String> = ranked
-        .first()
-        .map(|(_, m)| m.keys().cloned().collect())
-        .unwrap_or_default();
+    // Every field any member writes (optional fields are left out of records without them).
+    let mut field_names: Vec<String> = Vec::new();
+    for (_, m) in &ranked {
+        for k in m.keys() {
+            if !field_names.contains(k) {
+                field_names.push(k.clone());
+            }
+        }
+    }
     let limit_holder = ranked
         .iter()
         .find(|(_, m)| m.get("credit_limit").is_some_and(|v| !is_empty(v)));
