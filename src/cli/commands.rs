@@ -88,9 +88,12 @@ async fn dispatch(cli: Cli) -> Outcome {
         Command::Credit(args) => credit(&project, args).await,
         Command::Review(args) => review(&project, args).await,
         Command::Master(command) => master(&project, command).await,
-        Command::Bench(BenchCommand::Master { records, new, json }) => {
-            bench_master(&project, records, new, json)
-        }
+        Command::Bench(BenchCommand::Master {
+            records,
+            new,
+            shape,
+            json,
+        }) => bench_master(&project, records, new, shape, json),
         Command::Bench(BenchCommand::Rebuild {
             records,
             changes,
@@ -660,14 +663,29 @@ async fn bench_rebuild(
     Ok(if r.agree { EXIT_OK } else { EXIT_FAILED })
 }
 
-fn bench_master(project: &Project, records: usize, new: usize, json: bool) -> Outcome {
-    use crate::reconcile::{febrl, matching::Matching, scale};
+fn bench_master(
+    project: &Project,
+    records: usize,
+    new: usize,
+    shape: super::Shape,
+    json: bool,
+) -> Outcome {
+    use crate::reconcile::{erp_bench, febrl, matching::Matching, scale};
     let mut matching = Matching::new(&project.settings.reconcile.matching).map_err(|e| {
         Failure(
             EXIT_USAGE,
             anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
         )
     })?;
+    if shape == super::Shape::MultiErp {
+        let r = erp_bench::run(records, &mut matching);
+        if json {
+            output::json(&r)?;
+        } else {
+            output::erp_bench(&r);
+        }
+        return Ok(EXIT_OK);
+    }
     let r = scale::run(records, new, &mut matching);
     if json {
         output::json(&r)?;

@@ -263,6 +263,15 @@ pub enum MasterCommand {
     },
 }
 
+/// The records `bench master` generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// Copies of each company written differently by each source.
+    Synthetic,
+    /// Companies as real ERPs and a dealer system hold them.
+    MultiErp,
+}
+
 /// `bench` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -274,9 +283,14 @@ pub enum BenchCommand {
         /// Records matched whole.
         #[arg(long, default_value_t = 100_000)]
         records: usize,
-        /// New records matched and merged afterwards.
+        /// New records matched and merged afterwards (`synthetic` only).
         #[arg(long, default_value_t = 1_000)]
         new: usize,
+        /// `synthetic`: one to three copies of each company, written differently; `multi-erp`:
+        /// companies as an ERP, a sister company's ledger and a dealer system really hold them
+        /// (tax IDs missing on one side, namesakes and branches), with recall per evidence class.
+        #[arg(long, value_enum, default_value_t = Shape::Synthetic)]
+        shape: Shape,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -706,3 +706,68 @@ pub fn history(decisions: &[crate::store::steward::Decision]) {
         }
     }
 }
+
+/// The multi-ERP benchmark: quality overall and per evidence class.
+pub fn erp_bench(r: &crate::reconcile::erp_bench::ErpReport) {
+    let sources: Vec<String> = r
+        .per_source
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    println!(
+        "multi-ERP customers: {} records ({})",
+        r.records,
+        sources.join(", ")
+    );
+    println!("  true pairs         {}", r.true_pairs);
+    println!("  candidate pairs    {}", r.candidate_pairs);
+    println!(
+        "  clusters           precision {:.4}  recall {:.4}  F1 {:.4}  ({} false positives, {} false negatives)",
+        r.quality.precision,
+        r.quality.recall,
+        r.quality.f1,
+        r.quality.false_positives,
+        r.quality.false_negatives
+    );
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    table.set_header([
+        "evidence",
+        "true pairs",
+        "linked",
+        "in review",
+        "invisible",
+        "recall",
+    ]);
+    for (class, f) in &r.classes {
+        let name = serde_json::to_value(class)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        table.add_row([
+            name,
+            f.pairs.to_string(),
+            f.linked.to_string(),
+            f.in_review.to_string(),
+            f.invisible.to_string(),
+            format!("{:.4}", f.recall),
+        ]);
+    }
+    for line in table.to_string().lines() {
+        println!("    {}", line.trim_end());
+    }
+    println!(
+        "  same-name pairs    {} ({} neither linked nor in review)",
+        r.same_name_pairs, r.same_name_invisible
+    );
+    println!("  review tasks       {}", r.reviews);
+    println!(
+        "  seconds            {:.2} profiles + {:.2} match = {:.2}",
+        r.seconds_profiles,
+        r.seconds_match,
+        r.seconds_profiles + r.seconds_match
+    );
+    if let Some(mib) = r.peak_rss_mib {
+        println!("  peak memory        {mib} MiB");
+    }
+}

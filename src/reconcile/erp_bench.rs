@@ -1,0 +1,190 @@
+//! The multi-ERP benchmark (`tributary bench master --shape multi-erp`): customers generated
+//! as real systems hold them ([`super::multi_erp`]) matched whole; pairwise quality overall
+//! and per evidence class of the true pairs, and the true pairs a steward would never see
+//! (neither linked nor in the review queue).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::febrl::{Quality, count_pairs};
+use super::matching::profile::{Field, Profile, profiles_of};
+use super::matching::{Constraints, Decision, Matching};
+use super::multi_erp::{self, ErpRecord};
+use super::scale::peak_rss_mib;
+use super::taxid;
+
+/// What the tax IDs of a true pair say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// Both hold the same valid tax ID.
+    SharedTaxId,
+    /// One holds a valid tax ID, the other none.
+    TaxIdOneSide,
+    /// Neither holds one.
+    NoTaxId,
+    /// One holds a mistyped (invalid) tax ID.
+    MistypedTaxId,
+}
+
+impl Evidence {
+    fn of(a: Option<&str>, b: Option<&str>) -> Evidence {
+        let valid = |t: Option<&str>| taxid::valid(t).is_some();
+        let mistyped = |t: Option<&str>| t.is_some_and(|t| !t.trim().is_empty()) && !valid(t);
+        if mistyped(a) || mistyped(b) {
+            Evidence::MistypedTaxId
+        } else if valid(a) && valid(b) {
+            Evidence::SharedTaxId
+        } else if valid(a) || valid(b) {
+            Evidence::TaxIdOneSide
+        } else {
+            Evidence::NoTaxId
+        }
+    }
+}
+
+/// The true pairs of one evidence class and what became of them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClassFigures {
+    /// True pairs.
+    pub pairs: u64,
+    /// In one master.
+    pub linked: u64,
+    /// Apart, but the two masters have a review task between them.
+    pub in_review: u64,
+    /// Apart with no review task: invisible to a steward.
+    pub invisible: u64,
+    /// linked / pairs.
+    pub recall: f64,
+}
+
+/// The benchmark's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErpReport {
+    /// Records matched.
+    pub records: u64,
+    /// Records per system.
+    pub per_source: BTreeMap<String, u64>,
+    /// True pairs.
+    pub true_pairs: u64,
+    /// Candidate pairs after blocking.
+    pub candidate_pairs: u64,
+    /// Pairwise quality of the clusters.
+    pub quality: Quality,
+    /// Per evidence class of the true pairs.
+    pub classes: BTreeMap<Evidence, ClassFigures>,
+    /// True pairs with identical normalised names: count, and those invisible.
+    pub same_name_pairs: u64,
+    /// True pairs with identical normalised names neither linked nor in review.
+    pub same_name_invisible: u64,
+    /// Review tasks.
+    pub reviews: u64,
+    /// Seconds to build the profiles.
+    pub seconds_profiles: f64,
+    /// Seconds of the whole match.
+    pub seconds_match: f64,
+    /// Peak resident memory of the process, MiB (Linux).
+    pub peak_rss_mib: Option<u64>,
+}
+
+/// Generates `records` multi-ERP records and matches them whole.
+pub fn run(records: usize, matching: &mut Matching) -> ErpReport {
+    let data = multi_erp::generate(records, 42, 0);
+    let started = std::time::Instant::now();
+    let profiles: Vec<Profile> = profiles_of(&data, |r| &r.customer, &matching.profile);
+    let seconds_profiles = started.elapsed().as_secs_f64();
+    let outcome = matching.run_with(&profiles, None, &Constraints::default());
+    let mut report = judge(&data, &profiles, &outcome.clusters, &outcome.pairs);
+    report.candidate_pairs = outcome.blocking.candidates;
+    report.seconds_profiles = seconds_profiles;
+    report.seconds_match = outcome.seconds.whole;
+    report.peak_rss_mib = peak_rss_mib();
+    report
+}
+
+/// Judges clusters and review tasks against the records' true companies.
+pub fn judge(
+    data: &[ErpRecord],
+    profiles: &[Profile],
+    clusters: &[Vec<usize>],
+    pairs: &[super::matching::ScoredPair],
+) -> ErpReport {
+    let mut cluster_of = vec![0usize; data.len()];
+    for (c, members) in clusters.iter().enumerate() {
+        for &m in members {
+            cluster_of[m] = c;
+        }
+    }
+    let reviewed: HashSet<(usize, usize)> = pairs
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
+        .map(|p| {
+            let (x, y) = (cluster_of[p.a as usize], cluster_of[p.b as usize]);
+            (x.min(y), x.max(y))
+        })
+        .collect();
+    let mut per_entity: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, r) in data.iter().enumerate() {
+        per_entity.entry(r.entity).or_default().push(i);
+    }
+    let mut classes: BTreeMap<Evidence, ClassFigures> = BTreeMap::new();
+    let (mut same_name_pairs, mut same_name_invisible) = (0, 0);
+    for members in per_entity.values() {
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                let class = Evidence::of(
+                    data[a].customer.tax_id.as_deref(),
+                    data[b].customer.tax_id.as_deref(),
+                );
+                let f = classes.entry(class).or_default();
+                f.pairs += 1;
+                let (ca, cb) = (cluster_of[a], cluster_of[b]);
+                let same_name = profiles[a].get(Field::OrgName).is_some()
+                    && profiles[a].get(Field::OrgName) == profiles[b].get(Field::OrgName);
+                same_name_pairs += u64::from(same_name);
+                if ca == cb {
+                    f.linked += 1;
+                } else if reviewed.contains(&(ca.min(cb), ca.max(cb))) {
+                    f.in_review += 1;
+                } else {
+                    f.invisible += 1;
+                    same_name_invisible += u64::from(same_name);
+                }
+            }
+        }
+    }
+    for f in classes.values_mut() {
+        f.recall = if f.pairs == 0 {
+            1.0
+        } else {
+            f.linked as f64 / f.pairs as f64
+        };
+    }
+    let all = |_: usize, _: usize| true;
+    let truth = count_pairs(per_entity.values(), &all, &all);
+    let predicted = count_pairs(clusters.iter(), &all, &all);
+    let same = |a: usize, b: usize| data[a].entity == data[b].entity;
+    let tp = count_pairs(clusters.iter(), &all, &same);
+    let mut per_source = BTreeMap::new();
+    for r in data {
+        *per_source.entry(r.source.to_string()).or_insert(0) += 1;
+    }
+    ErpReport {
+        records: data.len() as u64,
+        per_source,
+        true_pairs: truth,
+        candidate_pairs: 0,
+        quality: Quality::new(tp, predicted, truth),
+        classes,
+        same_name_pairs,
+        same_name_invisible,
+        reviews: pairs
+            .iter()
+            .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
+            .count() as u64,
+        seconds_profiles: 0.0,
+        seconds_match: 0.0,
+        peak_rss_mib: None,
+    }
+}
