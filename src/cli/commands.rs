@@ -92,8 +92,9 @@ async fn dispatch(cli: Cli) -> Outcome {
             records,
             new,
             shape,
+            show,
             json,
-        }) => bench_master(&project, records, new, shape, json),
+        }) => bench_master(&project, records, new, (shape, show), json),
         Command::Bench(BenchCommand::Rebuild {
             records,
             changes,
@@ -454,15 +455,19 @@ fn bench_febrl(
         for (k, v) in febrl::summary(&report) {
             println!("  {:<18} {v}", &k[2..]);
         }
-        for m in &report.mistakes {
-            println!("\n{} {} / {}", m.kind, m.records[0], m.records[1]);
-            match &m.explanation {
-                None => println!("  never compared (no blocking rule put them together)"),
-                Some(e) => output::explanation(e),
-            }
-        }
+        print_mistakes(&report.mistakes);
     }
     Ok(EXIT_OK)
+}
+
+fn print_mistakes(mistakes: &[crate::reconcile::febrl::Mistake]) {
+    for m in mistakes {
+        println!("\n{} {} / {}", m.kind, m.records[0], m.records[1]);
+        match &m.explanation {
+            None => println!("  never compared (no blocking rule put them together)"),
+            Some(e) => output::explanation(e),
+        }
+    }
 }
 
 fn actor(by: By) -> crate::steward::Actor {
@@ -667,7 +672,7 @@ fn bench_master(
     project: &Project,
     records: usize,
     new: usize,
-    shape: super::Shape,
+    (shape, show): (super::Shape, usize),
     json: bool,
 ) -> Outcome {
     use crate::reconcile::{erp_bench, febrl, matching::Matching, scale};
@@ -678,11 +683,12 @@ fn bench_master(
         )
     })?;
     if shape == super::Shape::MultiErp {
-        let r = erp_bench::run(records, &mut matching);
+        let r = erp_bench::run(records, &mut matching, show);
         if json {
             output::json(&r)?;
         } else {
             output::erp_bench(&r);
+            print_mistakes(&r.mistakes);
         }
         return Ok(EXIT_OK);
     }

@@ -291,6 +291,10 @@ pub enum BenchCommand {
         /// (tax IDs missing on one side, namesakes and branches), with recall per evidence class.
         #[arg(long, value_enum, default_value_t = Shape::Synthetic)]
         shape: Shape,
+        /// Also print up to N false positives and N true pairs left apart, explained
+        /// (`multi-erp` only).
+        #[arg(long, default_value_t = 0)]
+        show: usize,
         /// Print JSON.
         #[arg(long)]
         json: bool,

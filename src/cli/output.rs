@@ -760,7 +760,10 @@ pub fn erp_bench(r: &crate::reconcile::erp_bench::ErpReport) {
         "  same-name pairs    {} ({} neither linked nor in review)",
         r.same_name_pairs, r.same_name_invisible
     );
-    println!("  review tasks       {}", r.reviews);
+    println!(
+        "  review tasks       {} ({} between records of one company) {:?}",
+        r.reviews, r.reviews_true, r.reviews_by_reason
+    );
     println!(
         "  seconds            {:.2} profiles + {:.2} match = {:.2}",
         r.seconds_profiles,

@@ -80,16 +80,24 @@ pub struct ErpReport {
     pub same_name_invisible: u64,
     /// Review tasks.
     pub reviews: u64,
+    /// Review tasks between records of one company (the rest a steward rejects).
+    pub reviews_true: u64,
+    /// Review tasks by reason.
+    pub reviews_by_reason: BTreeMap<String, u64>,
     /// Seconds to build the profiles.
     pub seconds_profiles: f64,
     /// Seconds of the whole match.
     pub seconds_match: f64,
     /// Peak resident memory of the process, MiB (Linux).
     pub peak_rss_mib: Option<u64>,
+    /// Examples of false positives and invisible false negatives, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mistakes: Vec<super::febrl::Mistake>,
 }
 
-/// Generates `records` multi-ERP records and matches them whole.
-pub fn run(records: usize, matching: &mut Matching) -> ErpReport {
+/// Generates `records` multi-ERP records and matches them whole; `show` examples of each kind
+/// of mistake are explained.
+pub fn run(records: usize, matching: &mut Matching, show: usize) -> ErpReport {
     let data = multi_erp::generate(records, 42, 0);
     let started = std::time::Instant::now();
     let profiles: Vec<Profile> = profiles_of(&data, |r| &r.customer, &matching.profile);
@@ -100,7 +108,52 @@ pub fn run(records: usize, matching: &mut Matching) -> ErpReport {
     report.seconds_profiles = seconds_profiles;
     report.seconds_match = outcome.seconds.whole;
     report.peak_rss_mib = peak_rss_mib();
+    report.mistakes = examples(&data, &profiles, &outcome.clusters, matching, show);
     report
+}
+
+/// Up to `show` false positives and `show` true pairs left apart, explained.
+fn examples(
+    data: &[ErpRecord],
+    profiles: &[Profile],
+    clusters: &[Vec<usize>],
+    matching: &Matching,
+    show: usize,
+) -> Vec<super::febrl::Mistake> {
+    let mut out = vec![];
+    let mistake = |kind, a: usize, b: usize| super::febrl::Mistake {
+        kind,
+        records: [
+            format!("{} {}", data[a].source, data[a].customer.name),
+            format!("{} {}", data[b].source, data[b].customer.name),
+        ],
+        explanation: Some(matching.explain(&profiles[a], &profiles[b])),
+    };
+    let mut wrong = 0;
+    for c in clusters {
+        for (x, &a) in c.iter().enumerate() {
+            for &b in &c[x + 1..] {
+                if data[a].entity != data[b].entity && wrong < show {
+                    out.push(mistake("false_positive", a, b));
+                    wrong += 1;
+                }
+            }
+        }
+    }
+    let mut cluster_of = vec![0usize; data.len()];
+    for (i, c) in clusters.iter().enumerate() {
+        c.iter().for_each(|&m| cluster_of[m] = i);
+    }
+    let mut missed = 0;
+    for a in 0..data.len() {
+        for b in a + 1..(a + 4).min(data.len()) {
+            if data[a].entity == data[b].entity && cluster_of[a] != cluster_of[b] && missed < show {
+                out.push(mistake("false_negative", a, b));
+                missed += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Judges clusters and review tasks against the records' true companies.
@@ -166,6 +219,18 @@ pub fn judge(
     let predicted = count_pairs(clusters.iter(), &all, &all);
     let same = |a: usize, b: usize| data[a].entity == data[b].entity;
     let tp = count_pairs(clusters.iter(), &all, &same);
+    let tasks: Vec<&super::matching::ScoredPair> = pairs
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
+        .collect();
+    let mut reviews_by_reason = BTreeMap::new();
+    for p in &tasks {
+        let reason = match p.decision {
+            Decision::Refused(r) => format!("{r:?}"),
+            _ => "review".to_string(),
+        };
+        *reviews_by_reason.entry(reason).or_insert(0) += 1;
+    }
     let mut per_source = BTreeMap::new();
     for r in data {
         *per_source.entry(r.source.to_string()).or_insert(0) += 1;
@@ -179,12 +244,15 @@ pub fn judge(
         classes,
         same_name_pairs,
         same_name_invisible,
-        reviews: pairs
+        reviews: tasks.len() as u64,
+        reviews_true: tasks
             .iter()
-            .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
+            .filter(|p| data[p.a as usize].entity == data[p.b as usize].entity)
             .count() as u64,
+        reviews_by_reason,
         seconds_profiles: 0.0,
         seconds_match: 0.0,
         peak_rss_mib: None,
+        mistakes: vec![],
     }
 }

@@ -69,7 +69,7 @@ pub fn fingerprints(matching: &Matching, survivorship: &Survivorship) -> (String
         probe.set(field, Some("fingerprint".into()));
     }
     let model = format!(
-        "v1|{:?}|{:?}|{}|{:?}|{}|{}|{:?}|{}|{:?}",
+        "v2|{:?}|{:?}|{}|{:?}|{}|{}|{:?}|{}|{:?}",
         s.blocking,
         s.comparisons,
         s.max_block_size,

@@ -304,7 +304,11 @@ pub fn decided<'a>(
                 continue;
             }
             matching::Decision::Separate => continue,
+            matching::Decision::Review if p.probability < m.settings.review_threshold => {
+                "plausible"
+            }
             matching::Decision::Review => "between_thresholds",
+            matching::Decision::Refused(matching::Refusal::Branch) => "branch",
             matching::Decision::Refused(matching::Refusal::TaxIdConflict) => "tax_id_conflict",
             matching::Decision::Refused(matching::Refusal::WeakJoin) => "weak_join",
             matching::Decision::Refused(matching::Refusal::NamesDiffer) => "names_differ",

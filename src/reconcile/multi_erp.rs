@@ -22,6 +22,8 @@
 //! nothing about who the company is. The generator is seeded: the same arguments give the same
 //! records.
 
+use std::collections::HashSet;
+
 use fastrand::Rng;
 
 use crate::model::Customer;
@@ -288,9 +290,15 @@ fn company(rng: &mut Rng, earlier: &[Company]) -> Company {
         Some(m) => m.core.clone(),
         None if chinese => {
             let chars: Vec<char> = CJK.chars().collect();
-            let n = 2 + usize::from(rng.f64() < 0.4);
+            let n = 2 + usize::from(rng.f64() < 0.6);
             (0..n).map(|_| chars[rng.usize(..chars.len())]).collect()
         }
+        None if rng.f64() < 0.4 => format!(
+            "{} {} {}",
+            pick(rng, LATIN),
+            pick(rng, LATIN),
+            pick(rng, LATIN)
+        ),
         None => format!("{} {}", pick(rng, LATIN), pick(rng, LATIN)),
     };
     let trades = if chinese {
@@ -357,7 +365,7 @@ fn name(rng: &mut Rng, c: &Company, style: usize) -> String {
             };
         }
         // Leading city or bracketed city: the sister ledger writes the other form.
-        let leading = c.core.len() % 2 == 0;
+        let leading = c.core.len().is_multiple_of(2);
         let mut s = match style {
             0 if leading => format!("{cn}市{}{trade}{form}", c.core),
             0 => format!("{}{trade}({cn}){form}", c.core),
@@ -488,8 +496,20 @@ pub fn generate(records: usize, seed: u64, first_entity: u32) -> Vec<ErpRecord> 
     let mut out = Vec::with_capacity(records);
     let mut companies: Vec<Company> = Vec::new();
     let mut next = first_entity;
+    // A registry admits one company of a name in a city (a namesake registers elsewhere).
+    let mut registered: HashSet<(bool, String, usize, usize, bool)> = HashSet::new();
     while out.len() < records {
         let c = company(&mut rng, &companies);
+        let name = (
+            c.chinese,
+            c.core.clone(),
+            c.trade,
+            c.city,
+            c.kind == Kind::Branch,
+        );
+        if !registered.insert(name) {
+            continue;
+        }
         let mut held = [rng.f64() < 0.85, rng.f64() < 0.45, rng.f64() < 0.3];
         if !held.iter().any(|h| *h) {
             held[0] = true;

@@ -219,7 +219,7 @@ fn entity(rng: &mut Rng) -> Entity {
         road: rng.usize(..ROADS.len()),
         postal: format!("{}{:03}", CITIES[city].2, rng.u32(..1000)),
         phone: format!("{}{:08}", CITIES[city].3, rng.u32(10_000_000..99_999_999)),
-        email: format!("finance@{slug}.example.cn"),
+        email: format!("finance@{slug}.com.cn"),
     }
 }
 

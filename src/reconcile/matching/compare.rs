@@ -53,6 +53,11 @@ pub enum Comparator {
     /// Dates written `YYYY-MM-DD`: equal; one edit or transposition apart (a typo, day and
     /// month swapped digits); within a year; else.
     Date,
+    /// E-mail addresses with the company domains of both records (their e-mail's and
+    /// website's, free mail left out): the same mailbox; one edit apart; another mailbox (or
+    /// the website) on a shared company domain; different company domains. Mail on a free
+    /// provider with another mailbox says nothing (no level).
+    Email,
     /// Tax IDs as the profile writes them (`V:<canonical>` when valid, `I:<text>` when not):
     /// the same valid ID; the same invalid text; one edit apart with at least one invalid (a
     /// typo); two *different valid* IDs (strong evidence of two legal entities); else.
@@ -92,6 +97,10 @@ impl Comparator {
             Comparator::Date => {
                 names.push("one edit or transposition".into());
                 names.push("within 365 days".into());
+            }
+            Comparator::Email => {
+                names.push("edits <= 1".into());
+                names.push("same company domain".into());
             }
             Comparator::TaxId => {
                 return [
@@ -168,8 +177,33 @@ impl Comparator {
             Comparator::PersonName { threshold } => person_level(a, b, *threshold),
             Comparator::Date => date_level(a, b),
             Comparator::TaxId => tax_id_level(a, b),
+            Comparator::Email => {
+                let domains = |e: &str| {
+                    super::super::normalize::corporate_domains(Some(e), None).unwrap_or_default()
+                };
+                email_level((Some(a), &domains(a)), (Some(b), &domains(b)))
+            }
         }
     }
+}
+
+/// The [`Comparator::Email`] level of two records' (e-mail, company domains); `NULL` when
+/// neither a mailbox nor company domains can be compared.
+pub fn email_level(a: (Option<&str>, &str), b: (Option<&str>, &str)) -> u8 {
+    if let (Some(x), Some(y)) = (a.0, b.0) {
+        if x == y {
+            return 0;
+        }
+        if levenshtein(x, y) <= 1 {
+            return 1;
+        }
+    }
+    let (da, db) = (a.1, b.1);
+    if da.is_empty() || db.is_empty() {
+        return NULL;
+    }
+    let shared = da.split(' ').any(|d| db.split(' ').any(|e| e == d));
+    if shared { 2 } else { 3 }
 }
 
 /// Jaccard similarity of the sets of space-separated tokens.

@@ -170,11 +170,7 @@ pub fn default_comparisons() -> Vec<(&'static str, Field, Comparator)> {
             Field::Phone,
             Comparator::Levenshtein { distances: vec![1] },
         ),
-        (
-            "email",
-            Field::Email,
-            Comparator::Levenshtein { distances: vec![1] },
-        ),
+        ("email", Field::Email, Comparator::Email),
     ]
 }
 
@@ -187,7 +183,7 @@ pub fn default_blocking() -> Vec<Vec<&'static str>> {
         vec!["email"],
         vec!["org_name"],
         vec!["org_name:4", "postal_code"],
-        vec!["email_domain", "org_name:2"],
+        vec!["domains", "org_name:2"],
         vec!["person_tokens"],
         vec!["birth_date"],
         vec!["postal_code", "address:6"],
@@ -414,8 +410,15 @@ impl Matching {
                 2
             }
         };
+        let plausible = |p: &ScoredPair| {
+            p.probability < s.review_threshold
+                && self.plausible(&profiles[p.a as usize], &profiles[p.b as usize])
+        };
         let mut order: Vec<usize> = (0..pairs.len())
-            .filter(|&i| rank(&pairs[i]) < 2 || pairs[i].probability >= s.review_threshold)
+            .filter(|&i| {
+                let p = &pairs[i];
+                rank(p) < 2 || p.probability >= s.review_threshold || plausible(p)
+            })
             .collect();
         order.sort_by(|&x, &y| {
             rank(&pairs[x])
@@ -431,6 +434,10 @@ impl Matching {
             }
             if forced == 2 && self.gated(&profiles[a], &profiles[b]) {
                 pairs[i].decision = Decision::Refused(Refusal::NamesDiffer);
+                continue;
+            }
+            if forced == 2 && is_branch(&profiles[a]) != is_branch(&profiles[b]) {
+                pairs[i].decision = Decision::Refused(Refusal::Branch);
                 continue;
             }
             let (ra, rb) = (state.uf.find(a), state.uf.find(b));
@@ -575,6 +582,35 @@ impl Matching {
             .collect()
     }
 
+    /// True when a pair scored below the review threshold must still be shown to a steward:
+    /// identical normalised legal names, or a shared company domain and names at least
+    /// similar, with nothing that says two customers (different valid tax IDs, different
+    /// countries or provinces, a branch on one side only).
+    fn plausible(&self, a: &Profile, b: &Profile) -> bool {
+        let both = |f: Field| a.get(f).zip(b.get(f));
+        let differ = |f: Field| both(f).is_some_and(|(x, y)| x != y);
+        let contradicted = both(Field::TaxId)
+            .is_some_and(|(x, y)| x.starts_with("V:") && y.starts_with("V:") && x != y)
+            || differ(Field::Country)
+            || differ(Field::Region)
+            || is_branch(a) != is_branch(b);
+        if contradicted {
+            return false;
+        }
+        if both(Field::OrgName).is_some_and(|(x, y)| x == y) {
+            return true;
+        }
+        let shared_domain = both(Field::Domains)
+            .is_some_and(|(x, y)| x.split(' ').any(|d| y.split(' ').any(|e| e == d)));
+        shared_domain
+            && self.model.comparisons.iter().any(|c| {
+                c.field == Field::NameTokens && {
+                    let level = c.level(a, b);
+                    level != NULL && usize::from(level) + 1 < c.comparator.levels()
+                }
+            })
+    }
+
     /// True when a gate comparison disagrees outright.
     fn gated(&self, a: &Profile, b: &Profile) -> bool {
         self.model.comparisons.iter().any(|c| {
@@ -641,6 +677,12 @@ fn on_every_core<'a, T: Sync, R: Send>(
             .flat_map(|h| h.join().expect("matching work does not panic"))
             .collect()
     })
+}
+
+/// True when the profile is a company's branch (分公司, "… Branch").
+fn is_branch(p: &Profile) -> bool {
+    p.get(Field::OrgName)
+        .is_some_and(super::normalize::is_branch_name)
 }
 
 /// The valid tax ID of a profile, if any.
@@ -829,6 +871,9 @@ pub enum Refusal {
     Steward,
     /// A `gate` comparison (the name) disagrees outright.
     NamesDiffer,
+    /// One record is a branch (分公司, "… Branch") and the other is not: a branch is its own
+    /// customer, however much it shares with its parent.
+    Branch,
 }
 
 /// A scored candidate pair (indexes into the profiles).

@@ -58,6 +58,10 @@ pub struct Comparison {
     pub exact_counted: bool,
     /// Smallest u a level may have: half a pair among the pairs compared, once trained.
     pub u_floor: f64,
+    /// For an exact level counted over the values: the pairs that share a value, and the
+    /// pairs where both records have one (unordered). Matches among them are taken out in
+    /// training, so u is the chance that two *different* customers share the value.
+    pub exact_pairs: Option<(f64, f64)>,
 }
 
 impl Comparison {
@@ -98,11 +102,18 @@ impl Comparison {
             pinned_m,
             exact_counted: false,
             u_floor: FLOOR,
+            exact_pairs: None,
         }
     }
 
     /// The level of two profiles (`NULL` when either value is missing).
     pub fn level(&self, a: &Profile, b: &Profile) -> u8 {
+        if matches!(self.comparator, Comparator::Email) {
+            return super::compare::email_level(
+                (a.get(self.field), a.get(Field::Domains).unwrap_or_default()),
+                (b.get(self.field), b.get(Field::Domains).unwrap_or_default()),
+            );
+        }
         match (a.get(self.field), b.get(self.field)) {
             (Some(x), Some(y)) => self.comparator.level(x, y),
             _ => NULL,
@@ -358,6 +369,7 @@ impl Model {
             c.u[1..].iter_mut().for_each(|u| *u *= scale);
             c.exact_counted = true;
             c.u_floor = 0.5 / pairs;
+            c.exact_pairs = Some((same / 2.0, pairs / 2.0));
         }
     }
 
@@ -436,10 +448,19 @@ impl Model {
             let lambda = (matches / pair_count).clamp(0.5 / pair_count, 1.0 - FLOOR);
             moved = moved.max((lambda - self.lambda).abs());
             self.lambda = lambda;
-            for (c, non) in self.comparisons.iter_mut().zip(&u_num) {
-                if !c.fixed_u {
-                    moved = moved.max(c.update_u(non));
+            for ((c, non), num) in self.comparisons.iter_mut().zip(&u_num).zip(&m_num) {
+                if c.fixed_u {
+                    continue;
                 }
+                if let Some((same, valued)) = c.exact_pairs {
+                    // The pairs sharing a value, less the matches expected among them.
+                    let matched: f64 = num.iter().sum();
+                    let u0 = ((same - num[0]).max(0.5) / (valued - matched).max(1.0))
+                        .clamp(c.u_floor, 1.0 - FLOOR);
+                    moved = moved.max((u0 - c.u[0]).abs());
+                    c.u[0] = u0;
+                }
+                moved = moved.max(c.update_u(non));
             }
             for (c, num) in self.comparisons.iter_mut().zip(m_num) {
                 if c.fixed_m {

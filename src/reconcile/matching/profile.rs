@@ -44,11 +44,14 @@ pub enum Field {
     Email,
     /// The e-mail's domain.
     EmailDomain,
+    /// Company domains of the e-mail and the website (registrable, free mail left out),
+    /// space-separated.
+    Domains,
 }
 
 impl Field {
     /// Every field, in index order.
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::OrgName,
         Field::NameTokens,
         Field::GivenName,
@@ -66,6 +69,7 @@ impl Field {
         Field::Phone,
         Field::Email,
         Field::EmailDomain,
+        Field::Domains,
     ];
 
     /// Its name in configuration.
@@ -88,6 +92,7 @@ impl Field {
             Field::Phone => "phone",
             Field::Email => "email",
             Field::EmailDomain => "email_domain",
+            Field::Domains => "domains",
         }
     }
 
@@ -175,7 +180,12 @@ impl Profile {
                 }),
         );
         p.set(Field::BirthDate, c.birth_date.map(|d| d.to_string()));
-        let country = c.country.as_deref().and_then(normalize::normalize_country);
+        let country = c
+            .country
+            .as_deref()
+            .and_then(normalize::normalize_country)
+            // A territory that names a country ("China") says where the customer is.
+            .or_else(|| c.region.as_deref().and_then(normalize::normalize_country));
         p.set(
             Field::PersonalId,
             c.personal_id.as_deref().map(|s| {
@@ -192,15 +202,6 @@ impl Profile {
                 .as_deref()
                 .map(|a| normalize::address_tokens(a).join(" ")),
         );
-        p.set(Field::City, text(&c.city));
-        p.set(
-            Field::PostalCode,
-            c.postal_code.as_deref().and_then(|pc| {
-                normalize::normalize_postcode_for(pc, country.as_deref())
-                    .or_else(|| normalize::normalize_postcode(pc))
-            }),
-        );
-        p.set(Field::Region, text(&c.region));
         p.set(
             Field::Phone,
             c.phone.as_deref().and_then(|raw| {
@@ -210,6 +211,21 @@ impl Profile {
                 )
             }),
         );
+        let place = Located::of(
+            c,
+            person,
+            &p,
+            country.as_deref().or(options.default_country.as_deref()),
+        );
+        p.set(Field::City, place.city.or_else(|| text(&c.city)));
+        p.set(
+            Field::PostalCode,
+            c.postal_code.as_deref().and_then(|pc| {
+                normalize::normalize_postcode_for(pc, country.as_deref())
+                    .or_else(|| normalize::normalize_postcode(pc))
+            }),
+        );
+        p.set(Field::Region, place.region);
         p.set(Field::Country, country);
         let email = c
             .email
@@ -222,9 +238,71 @@ impl Profile {
                 .and_then(normalize::email_domain)
                 .map(String::from),
         );
+        p.set(
+            Field::Domains,
+            normalize::corporate_domains(email.as_deref(), c.website.as_deref()),
+        );
         p.set(Field::Email, email);
         p
     }
+}
+
+/// Where a record says the customer is, for the `city` and `region` fields: a Chinese city
+/// or province is written as its stem (`深圳`, `广东`) whatever its form (`深圳市`, `Shenzhen`);
+/// a city's province fills a missing region (深圳 ⊂ 广东); a company whose record has no city
+/// takes the place its name carries (`长城建材（杭州）有限公司`); a region that names a country
+/// (an ERPNext territory "China") is no region. Other text is kept as written.
+struct Located {
+    city: Option<String>,
+    region: Option<String>,
+}
+
+impl Located {
+    /// `p` holds the record's phone already; `country` is its country (or the default).
+    fn of(c: &Customer, person: bool, p: &Profile, country: Option<&str>) -> Located {
+        let city = present(&c.city);
+        let region = present(&c.region);
+        let city_place = city.and_then(normalize::parse_place);
+        let region_place = region.and_then(normalize::parse_place);
+        let name_place = (!person && city.is_none())
+            .then(|| normalize::place_in_name(&c.name))
+            .flatten();
+        // A Chinese landline's area code, and a Chinese postal code's province.
+        let phone_place = p.get(Field::Phone).and_then(normalize::place_of_phone);
+        let chinese = match country {
+            Some(cc) => cc == "CN",
+            None => {
+                p.get(Field::Phone).is_some_and(|t| t.starts_with("+86"))
+                    || c.name
+                        .chars()
+                        .any(|ch| ('\u{4E00}'..='\u{9FFF}').contains(&ch))
+            }
+        };
+        let postal_place = present(&c.postal_code)
+            .filter(|_| chinese)
+            .and_then(normalize::place_of_postcode);
+        let known = city_place.or(name_place).or(phone_place);
+        let city_out = known
+            .and_then(|p| p.city)
+            .or_else(|| region_place.and_then(|p| p.city).filter(|_| city.is_none()))
+            .map(String::from);
+        let region_out = match (region_place, region) {
+            (Some(p), _) => Some(p.province.to_string()),
+            (None, Some(r)) if normalize::normalize_country(r).is_some() => None,
+            (None, Some(r)) => Some(simple(r)),
+            (None, None) => None,
+        }
+        .or_else(|| known.or(postal_place).map(|p| p.province.to_string()));
+        Located {
+            city: city_out,
+            region: region_out,
+        }
+    }
+}
+
+/// The trimmed text of a field, if any.
+fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Lower-case, half-width, single-spaced.

@@ -1,6 +1,18 @@
 //! E-mail addresses.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use super::to_half_width;
+
+/// Free mail providers (`data/free_mail_domains.txt`).
+static FREE_MAIL: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("data/free_mail_domains.txt")
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .collect()
+});
 
 /// Characters that never stand in an address we accept (besides whitespace and controls).
 const FORBIDDEN: &[char] = &['<', '>', '(', ')', '[', ']', ',', ';', ':', '"', '\\'];
@@ -48,6 +60,57 @@ pub fn email_domain(email: &str) -> Option<&str> {
         .split_once('@')
         .map(|(_, domain)| domain)
         .filter(|d| !d.is_empty() && !d.contains('@'))
+}
+
+/// True when `domain` (lower-case) is a free mail provider's (qq.com, 163.com, gmail.com …)
+/// or one of its subdomains: mail there says nothing about which company writes it.
+pub fn is_free_mail(domain: &str) -> bool {
+    FREE_MAIL.contains(domain)
+        || registrable_domain(domain).is_some_and(|d| FREE_MAIL.contains(d.as_str()))
+}
+
+/// The registrable domain of a host name by the Public Suffix List (`mail.acme.com.cn` →
+/// `acme.com.cn`); `None` for a bare suffix or an IP address.
+pub fn registrable_domain(host: &str) -> Option<String> {
+    let host = host.trim().trim_end_matches('.').to_lowercase();
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let domain = psl::domain(host.as_bytes())?;
+    let known = domain.suffix().is_known();
+    std::str::from_utf8(domain.as_bytes())
+        .ok()
+        .filter(|d| known && d.contains('.'))
+        .map(String::from)
+}
+
+/// The registrable domain of a website as sources write it (`https://www.acme.com/en`,
+/// `www.acme.com.cn`, `acme.com`).
+pub fn website_domain(raw: &str) -> Option<String> {
+    let s = to_half_width(raw).trim().to_lowercase();
+    let s = s.split_once("://").map_or(s.as_str(), |(_, rest)| rest);
+    let host = s.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return None;
+    }
+    registrable_domain(host)
+}
+
+/// The company domains a customer's e-mail and website name: their registrable domains,
+/// free mail providers left out, sorted and space-separated; `None` when there are none.
+pub fn corporate_domains(email: Option<&str>, website: Option<&str>) -> Option<String> {
+    let mut out: Vec<String> = email
+        .and_then(email_domain)
+        .and_then(registrable_domain)
+        .into_iter()
+        .chain(website.and_then(website_domain))
+        .filter(|d| !is_free_mail(d))
+        .collect();
+    out.sort();
+    out.dedup();
+    (!out.is_empty()).then(|| out.join(" "))
 }
 
 #[cfg(test)]
@@ -111,5 +174,46 @@ mod tests {
         }
         let n = normalize_email("Ann+x@Example.com", true).unwrap_or_default();
         assert_eq!(email_domain(&n), Some("example.com"));
+    }
+
+    #[test]
+    fn company_domains_leave_free_mail_out() {
+        for (email, website, expected) in [
+            (Some("ap@c010.example.cn"), None, Some("example.cn")),
+            (Some("ap@acme.com.cn"), None, Some("acme.com.cn")),
+            (Some("finance@mail.acme.com.cn"), None, Some("acme.com.cn")),
+            (Some("zhang@qq.com"), None, None),
+            (Some("zhang@vip.163.com"), None, None),
+            (
+                Some("ann@gmail.com"),
+                Some("https://www.acme.de/en/"),
+                Some("acme.de"),
+            ),
+            (None, Some("www.acme.co.uk"), Some("acme.co.uk")),
+            (None, Some("acme.com"), Some("acme.com")),
+            (None, Some("HTTP://WWW.ACME.COM:8080"), Some("acme.com")),
+            (
+                Some("a@acme.com"),
+                Some("http://acme.com"),
+                Some("acme.com"),
+            ),
+            (
+                Some("a@acme.com"),
+                Some("http://acme-group.cn"),
+                Some("acme-group.cn acme.com"),
+            ),
+            (None, Some("http://192.168.1.10/shop"), None),
+            (None, Some("not a site"), None),
+            (None, Some("com.cn"), None),
+            (None, None, None),
+        ] {
+            assert_eq!(
+                corporate_domains(email, website).as_deref(),
+                expected,
+                "{email:?} {website:?}"
+            );
+        }
+        assert!(is_free_mail("qq.com") && is_free_mail("outlook.com") && is_free_mail("126.com"));
+        assert!(!is_free_mail("acme.com"));
     }
 }

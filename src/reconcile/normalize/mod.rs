@@ -16,6 +16,7 @@
 mod address;
 mod country;
 mod email;
+mod geo;
 mod name;
 mod phone;
 mod phone_fast;
@@ -24,8 +25,12 @@ mod postcode;
 
 pub use address::address_tokens;
 pub use country::normalize_country;
-pub use email::{email_domain, normalize_email};
-pub use name::{name_tokens, normalize_name};
+pub use email::{
+    corporate_domains, email_domain, is_free_mail, normalize_email, registrable_domain,
+    website_domain,
+};
+pub use geo::{Place, parse_place, place_in_name, place_of_phone, place_of_postcode};
+pub use name::{is_branch_name, name_tokens, normalize_name};
 pub use phone::normalize_phone;
 pub use postcode::{normalize_postcode, normalize_postcode_for};
 

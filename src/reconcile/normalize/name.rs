@@ -26,6 +26,7 @@
 //!
 //! A name is never emptied: a rule whose result would be empty is not applied.
 
+use super::geo::is_pinyin_place;
 use super::places::strip_place_prefixes;
 use super::{clean_words, is_cjk, to_half_width};
 
@@ -94,6 +95,12 @@ const CJK_LEADING_FORMS: &[&str] = &["株式会社", "有限会社", "合同会�
 /// Endings that make a name a branch's (see the module doc).
 const BRANCH_MARKERS: &[&str] = &["分公司", "分行", "支行", "分店", "办事处"];
 
+/// True when a normalised name ([`normalize_name`]) is a branch's: it ends in 分公司, 分行,
+/// 支行, 分店, 办事处 or "branch".
+pub fn is_branch_name(normalized: &str) -> bool {
+    BRANCH_MARKERS.iter().any(|m| normalized.ends_with(m)) || normalized.ends_with("branch")
+}
+
 /// The matching form of a company name: half-width, lower-case, without punctuation,
 /// whitespace, brackets, legal forms or a leading Chinese place name (see the module doc for
 /// the rules). "深圳市飞跃科技有限公司", "飞跃科技（深圳）有限公司" and "飞跃科技" give the same key,
@@ -138,6 +145,10 @@ fn name_words(name: &str) -> String {
     if words.len() > 2 && words.last() == Some(&"branch") {
         drop_inner_latin_forms(&mut words);
         return words.join(" ");
+    }
+    // A leading pinyin place ("Shenzhen Acme Trading"), when two words follow it.
+    if words.len() > 2 && is_pinyin_place(words[0]) {
+        words.remove(0);
     }
     strip_latin_forms(&mut words);
     strip_cjk_forms(&words.join(" "))
