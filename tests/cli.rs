@@ -205,13 +205,7 @@ fn review_lists_the_costliest_splits_first_with_the_exposure_at_stake() {
     tributary(dir.path(), &["sync", "--all"]);
     let report = tributary(dir.path(), &["credit", "report", "--format", "json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&report.stdout).unwrap();
-    let exposures = rows
-        .iter()
-        .map(|r| {
-            let text = |k: &str| r[k].as_str().unwrap().to_string();
-            (text("master_id"), text("exposure"))
-        })
-        .collect();
+    let exposures = common::exposures_of(&rows);
 
     let json = tributary(dir.path(), &["review", "--json"]);
     assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
@@ -245,19 +239,7 @@ fn review_lists_the_costliest_splits_first_with_the_exposure_at_stake() {
     // `--sort probability`: the same tasks, most probable first.
     let by_p = tributary(dir.path(), &["review", "--json", "--sort", "probability"]);
     let by_p: Vec<serde_json::Value> = serde_json::from_slice(&by_p.stdout).unwrap();
-    let probability = |t: &serde_json::Value| -> rust_decimal::Decimal {
-        t["probability"].as_str().unwrap().parse().unwrap()
-    };
-    assert!(
-        by_p.windows(2)
-            .all(|w| probability(&w[0]) >= probability(&w[1]))
-    );
-    let ids = |tasks: &[serde_json::Value]| {
-        let mut ids: Vec<i64> = tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect();
-        ids.sort();
-        ids
-    };
-    assert_eq!(ids(&by_p), ids(&tasks));
+    common::check_probability_order(&by_p, &tasks);
     let bad = tributary(dir.path(), &["review", "--sort", "size"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }

@@ -383,15 +383,7 @@ async fn the_review_queue_puts_the_costliest_splits_first() {
     common::on_each_backend(|backend, store| async move {
         let s = Server::start_in(common::review_project(), store).await;
         let report = s.get("/api/credit/report", FINANCE).await;
-        let exposures = report["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                let text = |k: &str| r[k].as_str().unwrap().to_string();
-                (text("master_id"), text("exposure"))
-            })
-            .collect();
+        let exposures = common::exposures_of(report["rows"].as_array().unwrap());
         let tasks = s.get("/api/reviews", STEWARD).await;
         let tasks = tasks.as_array().unwrap();
         common::check_review_queue(tasks, &exposures);
@@ -399,11 +391,7 @@ async fn the_review_queue_puts_the_costliest_splits_first() {
         // By probability: the same tasks, most probable first; an unknown order is refused.
         let by_p = s.get("/api/reviews?sort=probability", STEWARD).await;
         let by_p = by_p.as_array().unwrap();
-        let p = |t: &Value| -> rust_decimal::Decimal {
-            t["probability"].as_str().unwrap().parse().unwrap()
-        };
-        assert!(by_p.windows(2).all(|w| p(&w[0]) >= p(&w[1])), "{backend}");
-        assert_eq!(by_p.len(), tasks.len(), "{backend}");
+        common::check_probability_order(by_p, tasks);
         let (status, text) = s
             .call(Method::GET, "/api/reviews?sort=size", Some(STEWARD), None)
             .await;

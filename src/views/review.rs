@@ -78,7 +78,7 @@ pub fn at_stake(
 /// is stable, so that order breaks ties.
 pub fn order(tasks: &mut [ReviewTask], sort: ReviewSort) {
     match sort {
-        ReviewSort::AtStake => tasks.sort_by(|a, b| b.at_stake.cmp(&a.at_stake)),
+        ReviewSort::AtStake => tasks.sort_by_key(|t| std::cmp::Reverse(t.at_stake)),
         ReviewSort::Probability => {}
     }
 }

@@ -230,6 +230,37 @@ pub const REVIEW_STAKES: [(&str, &str); 4] = [
     ("E9004", "0.00"),
 ];
 
+/// Master ID → exposure (a decimal string) of credit report rows.
+pub fn exposures_of(rows: &[Value]) -> HashMap<String, String> {
+    rows.iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap().to_string();
+            (text("master_id"), text("exposure"))
+        })
+        .collect()
+}
+
+/// Checks that `by_probability` holds the tasks of `tasks`, most probable first.
+pub fn check_probability_order(by_probability: &[Value], tasks: &[Value]) {
+    let p = |t: &Value| {
+        t["probability"]
+            .as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap()
+    };
+    assert!(
+        by_probability.windows(2).all(|w| p(&w[0]) >= p(&w[1])),
+        "not most probable first"
+    );
+    let ids = |tasks: &[Value]| {
+        let mut ids: Vec<i64> = tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(by_probability), ids(tasks));
+}
+
 /// Checks the open review list of [`review_project`] (as `tributary review --json` and
 /// `GET /api/reviews` give it) against the documents: each task's stake and currency, the
 /// exposures of both sides in `exposures` (master ID → exposure, from the credit report), and
