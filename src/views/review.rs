@@ -42,11 +42,13 @@ pub struct ReviewTask {
     /// The review.
     #[serde(flatten)]
     pub review: Review,
-    /// The master the left record is in now (`None` when it is in none).
+    /// The master the left record is in now (null when it is in none).
     pub left_master: Option<String>,
-    /// The master the right record is in now.
+    /// The master the right record is in now (null when it is in none).
     pub right_master: Option<String>,
-    /// The smaller side's exposure in the base currency (see the module doc), with cents.
+    /// The smaller of the two masters' credit exposures, in the base currency, with cents; 0
+    /// when both records are in one master, for a side without documents, and for a credit
+    /// balance.
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = String, example = "67381.90")]
     pub at_stake: Decimal,
