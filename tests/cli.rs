@@ -1,30 +1,11 @@
 //! The binary over a copy of the shipped project: the main job, its exit codes and outputs.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// A copy of the shipped project (config, connectors, mappings, samples) in a temp folder.
-fn shipped_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for sub in ["config", "connectors", "mappings", "samples"] {
-        copy_dir(&root.join(sub), &dir.path().join(sub));
-    }
-    dir
-}
+use common::shipped_project;
 
 fn tributary(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tributary"))
@@ -216,4 +197,49 @@ fn a_broken_connector_file_exits_2_naming_file_line_and_field() {
     let err = stderr(&out);
     assert!(err.contains("connectors/erp.toml:"), "{err}");
     assert!(err.contains("bogus_key"), "{err}");
+}
+
+#[test]
+fn review_lists_the_costliest_splits_first_with_the_exposure_at_stake() {
+    let dir = common::review_project();
+    tributary(dir.path(), &["sync", "--all"]);
+    let report = tributary(dir.path(), &["credit", "report", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&report.stdout).unwrap();
+    let exposures = common::exposures_of(&rows);
+
+    let json = tributary(dir.path(), &["review", "--json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let tasks: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).unwrap();
+    common::check_review_queue(&tasks, &exposures);
+
+    // The table: the same order, each stake with its currency.
+    let table = tributary(dir.path(), &["review"]);
+    let text = stdout(&table);
+    assert!(text.contains("at stake"), "{text}");
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("`{needle}` missing from:\n{text}"))
+    };
+    let (first, second, last) = (line_of("E9002"), line_of("E9001"), line_of("E9004"));
+    assert!(first < second && second < last, "{text}");
+    assert!(
+        text.lines().nth(first).unwrap().contains("67381.90 CNY"),
+        "{text}"
+    );
+    assert!(
+        text.lines().nth(second).unwrap().contains("14200.00 CNY"),
+        "{text}"
+    );
+    assert!(
+        text.lines().nth(last).unwrap().contains("0.00 CNY"),
+        "{text}"
+    );
+
+    // `--sort probability`: the same tasks, most probable first.
+    let by_p = tributary(dir.path(), &["review", "--json", "--sort", "probability"]);
+    let by_p: Vec<serde_json::Value> = serde_json::from_slice(&by_p.stdout).unwrap();
+    common::check_probability_order(&by_p, &tasks);
+    let bad = tributary(dir.path(), &["review", "--sort", "size"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }

@@ -38,7 +38,11 @@ impl Drop for Server {
 
 impl Server {
     async fn start(store: Store) -> Server {
-        let dir = common::shipped_project();
+        Server::start_in(common::shipped_project(), store).await
+    }
+
+    /// A running server over the project in `dir`, synced.
+    async fn start_in(dir: tempfile::TempDir, store: Store) -> Server {
         let project = common::load(dir.path(), &TOKENS);
         for name in ["dealer-portal", "erp"] {
             common::run_connector(&project, &store, name).await;
@@ -370,6 +374,57 @@ async fn the_api_gives_the_libraries_figures() {
             )
             .await;
         assert_eq!(status, 400, "{text}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_review_queue_puts_the_costliest_splits_first() {
+    common::on_each_backend(|backend, store| async move {
+        let s = Server::start_in(common::review_project(), store).await;
+        let report = s.get("/api/credit/report", FINANCE).await;
+        let exposures = common::exposures_of(report["rows"].as_array().unwrap());
+        let tasks = s.get("/api/reviews", STEWARD).await;
+        let tasks = tasks.as_array().unwrap();
+        common::check_review_queue(tasks, &exposures);
+
+        // By probability: the same tasks, most probable first; an unknown order is refused.
+        let by_p = s.get("/api/reviews?sort=probability", STEWARD).await;
+        let by_p = by_p.as_array().unwrap();
+        common::check_probability_order(by_p, tasks);
+        let (status, text) = s
+            .call(Method::GET, "/api/reviews?sort=size", Some(STEWARD), None)
+            .await;
+        assert_eq!(status, 400, "{backend}: {text}");
+
+        // Answered, a task leaves the queue and the rest keep their order.
+        let top = tasks[0]["id"].as_i64().unwrap();
+        let (status, text) = s
+            .call(
+                Method::POST,
+                &format!("/api/reviews/{top}/reject"),
+                Some(STEWARD),
+                Some(json!({"reason": "a stationer, not the engineering firm"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{backend}: {text}");
+        let after = s.get("/api/reviews", STEWARD).await;
+        let ids = |t: &[Value]| t.iter().map(|t| t["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(after.as_array().unwrap()),
+            ids(&tasks[1..]),
+            "{backend}"
+        );
+
+        // The OpenAPI document describes the field.
+        let doc: Value =
+            serde_json::from_str(&s.call(Method::GET, "/openapi.json", None, None).await.1)
+                .unwrap();
+        let task = doc["components"]["schemas"]["ReviewTask"].to_string();
+        assert!(
+            task.contains("at_stake") && task.contains("currency"),
+            "{backend}: {task}"
+        );
     })
     .await;
 }

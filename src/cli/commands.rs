@@ -503,12 +503,8 @@ async fn review(project: &Project, args: ReviewArgs) -> Outcome {
     match args.command {
         None => {
             let status = (!args.all).then_some(ReviewStatus::Open);
-            let reviews = store.reviews(status).await?;
-            if args.json {
-                output::json(&reviews)?;
-            } else {
-                output::reviews(&reviews);
-            }
+            let tasks = views::review_queue(project, &store, status, args.sort, Utc::now()).await?;
+            show(args.json, &tasks, output::reviews)?;
         }
         Some(ReviewCommand::Show { id, json }) => {
             let r = store

@@ -114,7 +114,7 @@ pub enum Command {
         asof: AsOf,
     },
     /// The data steward's review queue: pairs the matcher could not decide (`review` lists the
-    /// open ones; `review show|approve|reject ID`).
+    /// open ones, largest exposure at stake first; `review show|approve|reject ID`).
     Review(ReviewArgs),
     /// A data steward's actions on the customer master, audited and undoable.
     #[command(subcommand)]
@@ -152,7 +152,11 @@ pub struct ReviewArgs {
     /// Also list approved, rejected and obsolete reviews.
     #[arg(long)]
     pub all: bool,
-    /// Print JSON.
+    /// Order of the list: `at-stake` (the smaller side's credit exposure, in the base currency,
+    /// largest first; ties most probable first) or `probability`.
+    #[arg(long, value_enum, default_value_t = crate::views::ReviewSort::AtStake)]
+    pub sort: crate::views::ReviewSort,
+    /// Print JSON (the exposure at stake as a decimal string, with its currency).
     #[arg(long)]
     pub json: bool,
 }

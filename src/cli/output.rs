@@ -610,22 +610,37 @@ pub fn explanation(e: &crate::reconcile::matching::Explanation) {
     );
 }
 
-/// The review queue.
-pub fn reviews(reviews: &[crate::store::steward::Review]) {
-    if reviews.is_empty() {
+/// The review queue, with the exposure each task puts at stake.
+pub fn reviews(tasks: &[crate::views::ReviewTask]) {
+    if tasks.is_empty() {
         println!("no reviews");
         return;
     }
-    let mut t = table(&["review", "probability", "reason", "left", "right", "status"]);
-    for r in reviews {
+    let mut t = table(&[
+        "review",
+        "at stake",
+        "probability",
+        "reason",
+        "left",
+        "right",
+        "status",
+    ]);
+    for task in tasks {
+        let r = &task.review;
         t.add_row(vec![
             r.id.to_string(),
+            crate::model::Money::new(task.at_stake, task.currency).to_string(),
             r.probability.to_string(),
             r.reason.clone(),
             format!("{}:{}", r.left.0, r.left.1),
             format!("{}:{}", r.right.0, r.right.1),
             r.status.as_str().to_string(),
         ]);
+    }
+    for i in 1..=2 {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
     }
     println!("{t}");
 }

@@ -1,6 +1,6 @@
 //! Read-side views over the store for the CLI, the API and the web page: credit exposure (per
-//! customer and rolled up to groups), the credit report, customer search and the customer 360.
-//! Nothing here writes.
+//! customer and rolled up to groups), the credit report, customer search, the customer 360 and
+//! the steward's review queue with the exposure at stake. Nothing here writes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -17,8 +17,10 @@ use crate::reconcile::groups::{GroupIssue, Groups};
 use crate::store::{MasterRow, MasterState, StagedRow, Store, StoreError, XrefRow};
 
 pub mod report;
+pub mod review;
 
 pub use report::{Page, ReportQuery, SortKey, credit_report, group_report};
+pub use review::{ReviewSort, ReviewTask, review_queue};
 
 /// Errors of the views.
 #[derive(Debug, Error)]

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
+use rust_decimal::Decimal;
+use serde_json::Value;
+
 use tributary::config::Project;
 
 /// Writes files into a fresh temporary project root.
@@ -154,3 +157,165 @@ required = true
 path = "currency"
 default = "EUR"
 "#;
+
+/// Review tasks that put different exposure at stake: each new ERP customer copies an ERP
+/// customer's address, phone and e-mail under another name without a tax ID, so the matcher
+/// asks a steward (`names_differ`). (new key, the key it copies, its name.)
+pub const REVIEW_CUSTOMERS: [(&str, &str, &str); 4] = [
+    // One open USD invoice of 2,000.00: 14,200.00 CNY, smaller than C10001's master.
+    ("E9001", "C10001", "深圳南山五金电子商行"),
+    // One open invoice of 500,000.00 CNY: C10003's master is the smaller side.
+    ("E9002", "C10003", "西湖区文三路办公用品店"),
+    // A 3,000.00 invoice and 5,000.00 unapplied: a credit balance of 2,000.00, so 0 at stake.
+    ("E9003", "C10011", "高新区天府大道建材经营部"),
+    // No documents: 0 at stake.
+    ("E9004", "C10016", "滨海新区第二大街劳保用品店"),
+];
+
+/// The documents of [`REVIEW_CUSTOMERS`]: (file under samples/erp, CSV lines).
+const REVIEW_DOCUMENTS: [(&str, &str); 2] = [
+    (
+        "invoices.csv",
+        "39001,INV/2026/09001,E9001,out_invoice,2026-11-01,2026-12-01,USD,2000.00,2000.00,posted,,2026-11-01T10:00:00+08:00\n\
+         39002,INV/2026/09002,E9002,out_invoice,2026-11-01,2026-12-01,CNY,500000.00,500000.00,posted,,2026-11-01T10:00:00+08:00\n\
+         39003,INV/2026/09003,E9003,out_invoice,2026-11-01,2026-12-01,CNY,3000.00,3000.00,posted,,2026-11-01T10:00:00+08:00\n",
+    ),
+    (
+        "payments.csv",
+        "59003,BNK1/2026/09003,E9003,2026-11-02,CNY,5000.00,5000.00,posted,Bank\n",
+    ),
+];
+
+/// A copy of the shipped project with [`REVIEW_CUSTOMERS`] and their documents added to the
+/// ERP export.
+pub fn review_project() -> tempfile::TempDir {
+    let dir = shipped_project();
+    let erp = dir.path().join("samples/erp");
+    let append = |file: &str, lines: &str| {
+        let path = erp.join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, format!("{text}{lines}")).unwrap();
+    };
+    let customers = fs::read_to_string(erp.join("customers.csv")).unwrap();
+    let mut added = String::new();
+    for (key, copied, name) in REVIEW_CUSTOMERS {
+        let row = customers
+            .lines()
+            .find(|l| l.starts_with(&format!("{copied},")))
+            .unwrap_or_else(|| panic!("no ERP customer {copied}"));
+        // id, name, vat, …, parent_id (15th), …: no quoted commas in these rows.
+        let mut cells: Vec<&str> = row.split(',').collect();
+        assert_eq!(cells.len(), 17, "{row}");
+        cells[0] = key;
+        cells[1] = name;
+        cells[2] = "";
+        cells[14] = "";
+        added.push_str(&cells.join(","));
+        added.push('\n');
+    }
+    append("customers.csv", &added);
+    for (file, lines) in REVIEW_DOCUMENTS {
+        append(file, lines);
+    }
+    dir
+}
+
+/// The exposure each task of [`review_project`] puts at stake, by the new customer it names,
+/// costliest first: E9002's 500,000.00 against the 67,381.90 of C10003's master, E9001's
+/// 2,000.00 USD at 7.10, E9003's credit balance and E9004's nothing.
+pub const REVIEW_STAKES: [(&str, &str); 4] = [
+    ("E9002", "67381.90"),
+    ("E9001", "14200.00"),
+    ("E9003", "0.00"),
+    ("E9004", "0.00"),
+];
+
+/// Master ID → exposure (a decimal string) of credit report rows.
+pub fn exposures_of(rows: &[Value]) -> HashMap<String, String> {
+    rows.iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap().to_string();
+            (text("master_id"), text("exposure"))
+        })
+        .collect()
+}
+
+/// Checks that `by_probability` holds the tasks of `tasks`, most probable first.
+pub fn check_probability_order(by_probability: &[Value], tasks: &[Value]) {
+    let p = |t: &Value| {
+        t["probability"]
+            .as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap()
+    };
+    assert!(
+        by_probability.windows(2).all(|w| p(&w[0]) >= p(&w[1])),
+        "not most probable first"
+    );
+    let ids = |tasks: &[Value]| {
+        let mut ids: Vec<i64> = tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(by_probability), ids(tasks));
+}
+
+/// Checks the open review list of [`review_project`] (as `tributary review --json` and
+/// `GET /api/reviews` give it) against the documents: each task's stake and currency, the
+/// exposures of both sides in `exposures` (master ID → exposure, from the credit report), and
+/// the order: largest stake first, ties most probable first, then by number.
+pub fn check_review_queue(tasks: &[Value], exposures: &HashMap<String, String>) {
+    let key_of = |t: &Value| -> (&'static str, &'static str, bool) {
+        let keys = [&t["left"][1], &t["right"][1]];
+        REVIEW_STAKES
+            .iter()
+            .find_map(|&(k, stake)| {
+                let side = keys.iter().position(|x| x.as_str() == Some(k))?;
+                Some((k, stake, side == 0))
+            })
+            .unwrap_or_else(|| panic!("a task without a new customer: {t}"))
+    };
+    let master = |t: &Value, left: bool| {
+        t[if left { "left_master" } else { "right_master" }]
+            .as_str()
+            .unwrap_or_else(|| panic!("no master: {t}"))
+            .to_string()
+    };
+    let exposure = |m: &str| exposures.get(m).map(String::as_str).unwrap_or("none");
+    let mut seen = Vec::new();
+    for t in tasks {
+        let (key, stake, new_left) = key_of(t);
+        assert_eq!(t["at_stake"], stake, "{key}: {t}");
+        assert_eq!(t["currency"], "CNY", "{t}");
+        assert_eq!(t["status"], "open", "{t}");
+        let (new, other) = (master(t, new_left), master(t, !new_left));
+        let new_exposure = match key {
+            "E9001" => "14200.00",
+            "E9002" => "500000.00",
+            "E9003" => "-2000.00",
+            _ => "0",
+        };
+        assert_eq!(exposure(&new), new_exposure, "{key}'s master {new}");
+        if key == "E9002" {
+            assert_eq!(exposure(&other), "67381.90", "C10003's master {other}");
+        }
+        seen.push(key);
+    }
+    for (key, _) in REVIEW_STAKES {
+        assert!(seen.contains(&key), "no task names {key}: {seen:?}");
+    }
+    assert_eq!(seen[..2], ["E9002", "E9001"], "costliest first");
+    let sort_key = |t: &Value| {
+        let dec = |v: &Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+        (
+            std::cmp::Reverse(dec(&t["at_stake"])),
+            std::cmp::Reverse(dec(&t["probability"])),
+            t["id"].as_i64().unwrap(),
+        )
+    };
+    assert!(
+        tasks.windows(2).all(|w| sort_key(&w[0]) < sort_key(&w[1])),
+        "not ordered by stake, then probability, then number: {seen:?}"
+    );
+}

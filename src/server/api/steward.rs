@@ -3,19 +3,25 @@
 
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::server::{ApiError, AppState, Caller};
 use crate::steward::{self, Actor, Done};
 use crate::store::steward::{Decision, RecordRef, Review, ReviewStatus};
+use crate::views::{self, ReviewSort, ReviewTask};
 
-/// `?all=true` lists decided and obsolete reviews too.
+/// `?all=true` lists decided and obsolete reviews too; `?sort=` orders them.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReviewList {
     /// Also approved, rejected and obsolete reviews.
     #[serde(default)]
     pub all: bool,
+    /// `at_stake` (default: the smaller side's credit exposure in the base currency, largest
+    /// first; ties most probable first) or `probability`.
+    #[param(value_type = Option<String>)]
+    pub sort: Option<ReviewSort>,
 }
 
 /// Why (required for every action).
@@ -92,15 +98,26 @@ fn record(text: &str) -> Result<RecordRef, ApiError> {
     })
 }
 
-/// The review queue (open reviews; all with `?all=true`).
+/// The review queue (open reviews; all with `?all=true`), each with the exposure it puts at
+/// stake: the smaller of its two masters' credit exposures, in the base currency (0 when both
+/// records are in one master already; a credit balance counts 0). Largest stake first.
 #[utoipa::path(get, path = "/api/reviews", tag = "steward", params(ReviewList),
-    responses((status = 200, body = [Review])), security(("bearer" = [])))]
+    responses((status = 200, body = [ReviewTask])), security(("bearer" = [])))]
 pub async fn reviews(
     State(state): State<AppState>,
     Query(q): Query<ReviewList>,
-) -> Result<Json<Vec<Review>>, ApiError> {
+) -> Result<Json<Vec<ReviewTask>>, ApiError> {
     let status = (!q.all).then_some(ReviewStatus::Open);
-    Ok(Json(state.store().reviews(status).await?))
+    let loaded = state.loaded();
+    let tasks = views::review_queue(
+        &loaded.project,
+        state.store(),
+        status,
+        q.sort.unwrap_or_default(),
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(tasks))
 }
 
 /// One review with the explanation (waterfall) of its score.

@@ -173,7 +173,8 @@ async function loadReviews() {
     return;
   }
   $("#reviews-note").textContent = rows.length ? "" : "Nothing to review.";
-  $("#reviews tbody").innerHTML = rows.map((r) => `<tr><td>${r.id}</td><td>${esc(r.left.join(":"))}</td><td>${esc(r.right.join(":"))}</td>
+  // The API lists the costliest splits first (largest exposure at stake).
+  $("#reviews tbody").innerHTML = rows.map((r) => `<tr><td>${r.id}</td><td class="num" data-field="at_stake">${esc(r.at_stake)} ${esc(r.currency)}</td><td>${esc(r.left.join(":"))}</td><td>${esc(r.right.join(":"))}</td>
     <td class="num">${esc(r.probability)}</td><td>${esc(r.reason)}</td>
     <td><button data-review="${r.id}" data-same="true">Same customer</button> <button data-review="${r.id}" data-same="false">Different</button></td></tr>`).join("");
 }
