@@ -258,6 +258,29 @@ async fn the_dealer_api_preset_syncs_incrementally_through_cursor_pages() {
         assert_eq!(customers["D1024"]["active"], false);
         assert_eq!(customers["A2001"]["kind"], "agent");
         assert_eq!(customers["A2001"]["parent_key"], "D1002");
+        assert_eq!(
+            common::texts(&customers["D1001"], &common::CONTACT_FIELDS),
+            [
+                "南山区科苑路15号讯美科技广场3栋12楼",
+                "深圳市",
+                "518057",
+                "广东省",
+                "CN",
+                "+86 139 2874 5501",
+                "chenlf@feiyue-tech.cn",
+                "www.feiyue-tech.cn"
+            ],
+            "{backend}"
+        );
+        // The optional fields left out or null: nothing filled.
+        assert_eq!(
+            common::texts(&customers["D1003"], &["phone", "email", "website"]),
+            ["+86 135 3015 8826", "-", "-"]
+        );
+        assert_eq!(
+            common::texts(&customers["A2001"], &["address", "phone"]),
+            ["-", "-"]
+        );
         let stock = staged(&store, Entity::InventoryPosition).await;
         assert_eq!(stock["D1001/D1001-GZ/HX-CP-050"]["tier"], "dealer");
         assert_eq!(stock["D1001/D1001-GZ/HX-CP-050"]["dealer_key"], "D1001");
@@ -497,6 +520,24 @@ async fn dealer_uploads_are_read_once_then_archived() {
         let customers = staged(&store, Entity::Customer).await;
         assert_eq!(customers["D1003"]["parent_key"], "D1001");
         assert_eq!(customers["D1001"]["kind"], "distributor");
+        assert_eq!(
+            common::texts(&customers["D1001"], &common::CONTACT_FIELDS),
+            [
+                "南山区科苑路15号讯美科技广场3栋12楼",
+                "深圳市",
+                "518057",
+                "广东省",
+                "CN",
+                "+86 139 2874 5501",
+                "chenlf@feiyue-tech.cn",
+                "www.feiyue-tech.cn"
+            ],
+            "{backend}: the optional register columns"
+        );
+        assert_eq!(
+            common::texts(&customers["D1003"], &["address", "phone", "email"]),
+            ["-", "+86 135 3015 8826", "-"]
+        );
 
         // The uploads finish: the fresh file has settled, the .part file got its final name.
         set_age(&inbox.join("D1003_sellout_20261122.csv"), HOUR);
