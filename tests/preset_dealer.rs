@@ -14,6 +14,18 @@
 
 mod common;
 
+/// What both dealer registers hold about D1001 for matching (`common::CONTACT_FIELDS`).
+const D1001_CONTACT: [&str; 8] = [
+    "南山区科苑路15号讯美科技广场3栋12楼",
+    "深圳市",
+    "518057",
+    "广东省",
+    "CN",
+    "+86 139 2874 5501",
+    "chenlf@feiyue-tech.cn",
+    "www.feiyue-tech.cn",
+];
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -260,16 +272,7 @@ async fn the_dealer_api_preset_syncs_incrementally_through_cursor_pages() {
         assert_eq!(customers["A2001"]["parent_key"], "D1002");
         assert_eq!(
             common::texts(&customers["D1001"], &common::CONTACT_FIELDS),
-            [
-                "南山区科苑路15号讯美科技广场3栋12楼",
-                "深圳市",
-                "518057",
-                "广东省",
-                "CN",
-                "+86 139 2874 5501",
-                "chenlf@feiyue-tech.cn",
-                "www.feiyue-tech.cn"
-            ],
+            D1001_CONTACT,
             "{backend}"
         );
         // The optional fields left out or null: nothing filled.
@@ -522,16 +525,7 @@ async fn dealer_uploads_are_read_once_then_archived() {
         assert_eq!(customers["D1001"]["kind"], "distributor");
         assert_eq!(
             common::texts(&customers["D1001"], &common::CONTACT_FIELDS),
-            [
-                "南山区科苑路15号讯美科技广场3栋12楼",
-                "深圳市",
-                "518057",
-                "广东省",
-                "CN",
-                "+86 139 2874 5501",
-                "chenlf@feiyue-tech.cn",
-                "www.feiyue-tech.cn"
-            ],
+            D1001_CONTACT,
             "{backend}: the optional register columns"
         );
         assert_eq!(

@@ -84,23 +84,21 @@ impl Frappe {
         change(doc);
     }
 
+    /// Requests for single documents of `doctype`.
     fn doc_requests(&self, doctype: &str) -> usize {
-        let prefix = format!("/api/resource/{doctype}/");
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.starts_with(&prefix))
-            .count()
+        self.requests_starting(&format!("/api/resource/{doctype}/"))
     }
 
     fn list_requests(&self, doctype: &str) -> usize {
-        let prefix = format!("/api/resource/{doctype}?");
+        self.requests_starting(&format!("/api/resource/{doctype}?"))
+    }
+
+    fn requests_starting(&self, prefix: &str) -> usize {
         self.requests
             .lock()
             .unwrap()
             .iter()
-            .filter(|r| r.starts_with(&prefix))
+            .filter(|r| r.starts_with(prefix))
             .count()
     }
 }

@@ -155,15 +155,8 @@ impl Client {
     /// not exist) instead of an error; it is not retried.
     pub async fn get_json_if_found(&self, url: &Url) -> Result<Option<Response>, ConnectorError> {
         let request = || self.http.get(url.clone());
-        let passed = [StatusCode::NOT_FOUND];
         match self
-            .send(
-                url.to_string(),
-                url.clone(),
-                request,
-                &passed,
-                &Decode::Json,
-            )
+            .send_passing(url, request, StatusCode::NOT_FOUND)
             .await?
         {
             Outcome::Json(response) => Ok(Some(*response)),
@@ -202,7 +195,7 @@ impl Client {
                 .body(text.clone()),
         };
         match self
-            .send(shown.to_string(), actual.clone(), request, &[], decode)
+            .send(shown.to_string(), actual.clone(), request, None, decode)
             .await?
         {
             Outcome::Json(response) => Ok(*response),
@@ -225,16 +218,9 @@ impl Client {
                 .headers(headers.clone())
                 .json(body)
         };
-        let passed = [StatusCode::UNAUTHORIZED];
         Ok(
             match self
-                .send(
-                    url.to_string(),
-                    url.clone(),
-                    request,
-                    &passed,
-                    &Decode::Json,
-                )
+                .send_passing(url, request, StatusCode::UNAUTHORIZED)
                 .await?
             {
                 Outcome::Json(response) => Sent::Json(response),
@@ -243,15 +229,33 @@ impl Client {
         )
     }
 
+    /// Sends a JSON request to `url` (no API key in its query) that hands an answer with the
+    /// status `passed` back instead of failing on it.
+    async fn send_passing(
+        &self,
+        url: &Url,
+        make: impl Fn() -> reqwest::RequestBuilder,
+        passed: StatusCode,
+    ) -> Result<Outcome, ConnectorError> {
+        self.send(
+            url.to_string(),
+            url.clone(),
+            make,
+            Some(passed),
+            &Decode::Json,
+        )
+        .await
+    }
+
     /// Sends the request `make` builds until it succeeds, fails for good or runs out of
-    /// retries; `shown` is the URL for logs and errors (without an API key). An answer with a
-    /// status in `passed` is handed back as [`Outcome::Passed`], never retried.
+    /// retries; `shown` is the URL for logs and errors (without an API key). An answer with the
+    /// status `passed` is handed back as [`Outcome::Passed`], never retried.
     async fn send(
         &self,
         shown: String,
         actual: Url,
         make: impl Fn() -> reqwest::RequestBuilder,
-        passed: &[StatusCode],
+        passed: Option<StatusCode>,
         decode: &Decode<'_>,
     ) -> Result<Outcome, ConnectorError> {
         let mut attempt: u32 = 0;
@@ -273,7 +277,7 @@ impl Client {
                     let headers = response.headers().clone();
                     match response.bytes().await {
                         Err(e) => (http_error(&shown, error_chain(&e)), None),
-                        Ok(body) if passed.contains(&status) => {
+                        Ok(body) if passed == Some(status) => {
                             return Ok(Outcome::Passed(format!(
                                 "{shown}: status {status}: {}",
                                 excerpt(&body)
@@ -383,8 +387,7 @@ pub(crate) enum Sent {
 enum Outcome {
     /// A successful answer.
     Json(Box<Response>),
-    /// An answer with one of the statuses the caller asked for: the URL, status and start of
-    /// the body.
+    /// An answer with the status the caller asked for: the URL, status and start of the body.
     Passed(String),
 }
 
