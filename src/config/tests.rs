@@ -172,8 +172,8 @@ mapping = "m"
 path = "/api/resource/Customer"
 detail = { path = "/api/resource/Customer/{name}", concurrency = 0 }
 links = [
-  { field = "customer_primary_address", path = "/api/resource/Address/{customer_primary_address}", records = "data", as = "primary_address" },
-  { field = "", path = "/api/resource/Contact/{customer_primary_contact", as = "primary_address" },
+  { field = "customer_primary_address", path = "/api/resource/Address/{customer_primary_address}", records = "data", as = "_primary_address" },
+  { field = "", path = "/api/resource/Contact/{customer_primary_contact", as = "_primary_address" },
   { field = "x", path = "/api/resource/Country/China", as = "", concurrency = 0 },
 ]
 "#;
@@ -186,7 +186,7 @@ links = [
     let expected = [
         "connectors/erp.toml:10: field `streams[0].http.detail.concurrency`: stream `customers`: must be at least 1",
         "connectors/erp.toml:13: field `streams[0].http.links[1].field`: stream `customers`: names no field of the record",
-        "connectors/erp.toml:13: field `streams[0].http.links[1].as`: stream `customers`: `primary_address` is already the key of links[0]",
+        "connectors/erp.toml:13: field `streams[0].http.links[1].as`: stream `customers`: `_primary_address` is already the key of links[0]",
         "connectors/erp.toml:13: field `streams[0].http.links[1].path`: stream `customers`: path `/api/resource/Contact/{customer_primary_contact`: unclosed `{`",
         "connectors/erp.toml:14: field `streams[0].http.links[2].as`: stream `customers`: names no key to add the document under",
         "connectors/erp.toml:14: field `streams[0].http.links[2].concurrency`: stream `customers`: must be at least 1",

@@ -344,7 +344,7 @@ pub struct Detail {
 #[serde(deny_unknown_fields)]
 pub struct Link {
     /// Dotted path of the link inside the record, e.g. `customer_primary_address`; it may
-    /// point into a document an earlier link added (`primary_address.country`).
+    /// point into a document an earlier link added (`_primary_address.country`).
     pub field: String,
     /// Path (appended to the base URL) with `{field}` placeholders filled from the record, each
     /// encoded as one path segment, e.g. `/api/resource/Address/{customer_primary_address}`.
@@ -352,7 +352,9 @@ pub struct Link {
     /// Dotted path of the document inside the response; empty = the body itself.
     #[serde(default)]
     pub records: String,
-    /// Key the document is added under, at the top of the record (e.g. `primary_address`).
+    /// Key the document is added under, at the top of the record (e.g. `_primary_address`). A key
+    /// the record already has is replaced, so pick one the source never writes (a leading `_`:
+    /// an ERPNext Customer has a `primary_address` text field of its own).
     #[serde(rename = "as")]
     pub key: String,
     /// Requests of this link in flight at once (default 4).
