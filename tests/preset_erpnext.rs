@@ -465,3 +465,36 @@ async fn a_wrong_secret_fails_the_run_with_an_auth_error_and_keeps_the_cursor() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_link_to_a_deleted_contact_leaves_its_fields_out_and_the_customer_syncs() {
+    common::on_each_backend(|backend, store| async move {
+        let frappe = Frappe::new();
+        frappe.update("Customer", "Alpen Getränke AG", |d| {
+            d["customer_primary_contact"] = json!("Gone-Alpen Getränke AG");
+        });
+        let server = serve(&frappe).await;
+        let dir = project_files();
+        let report = run(dir.path(), &server.uri(), SECRET, &store).await;
+        assert_eq!(report.status, RunStatus::Success, "{backend}: {report:?}");
+        assert_eq!(staged_of(&report, "customers"), 3, "{backend}: {report:?}");
+        assert_eq!(report.counts.quarantined, 0, "{backend}");
+        let customers = store.staged(Entity::Customer).await.unwrap();
+        let alpen = customers
+            .iter()
+            .find(|c| c.key == "Alpen Getränke AG")
+            .unwrap();
+        // The Contact answered 404: no phone from it; the Address still arrived.
+        assert_eq!(
+            common::texts(&alpen.canonical, &["phone", "city", "country"]),
+            ["-", "Innsbruck", "AT"],
+            "{backend}"
+        );
+        assert_eq!(
+            frappe.doc_requests("Contact"),
+            2,
+            "one found, one 404, none retried"
+        );
+    })
+    .await;
+}
