@@ -339,7 +339,7 @@ pub struct Detail {
 /// A record whose `field` is absent, `null`, `false` or blank fetches nothing and goes on
 /// without the key; a linked document that does not exist (HTTP 404) leaves the key out too,
 /// with a warning in the log. Any other error fails the page, like a detail request's. Within
-/// one page each distinct document is fetched once.
+/// one page each distinct document is fetched once. Answers are read as JSON.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
