@@ -317,6 +317,26 @@ async fn business_central_preset_syncs_incrementally_and_computes_exposure() {
             json!(false),
             "a tombstone, not a gap"
         );
+        let nordlicht = customers.iter().find(|c| c.key == "C10014").unwrap();
+        assert_eq!(
+            common::texts(&nordlicht.canonical, &common::CONTACT_FIELDS),
+            [
+                "Hafenstraße 12 Speicher 3",
+                "Hamburg",
+                "20457",
+                "HH",
+                "DE",
+                "+49 40 5550 1200",
+                "einkauf@nordlicht.example",
+                "www.nordlicht.example"
+            ],
+            "{backend}"
+        );
+        // BC writes "" for every empty text: nothing is filled from it.
+        assert_eq!(
+            common::texts(&blocked.canonical, &["phone", "email", "website", "region"]),
+            ["-", "-", "-", "-"]
+        );
         let cursor = store
             .cursor("business-central", "customers")
             .await

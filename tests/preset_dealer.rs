@@ -14,6 +14,18 @@
 
 mod common;
 
+/// What both dealer registers hold about D1001 for matching (`common::CONTACT_FIELDS`).
+const D1001_CONTACT: [&str; 8] = [
+    "南山区科苑路15号讯美科技广场3栋12楼",
+    "深圳市",
+    "518057",
+    "广东省",
+    "CN",
+    "+86 139 2874 5501",
+    "chenlf@feiyue-tech.cn",
+    "www.feiyue-tech.cn",
+];
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -258,6 +270,20 @@ async fn the_dealer_api_preset_syncs_incrementally_through_cursor_pages() {
         assert_eq!(customers["D1024"]["active"], false);
         assert_eq!(customers["A2001"]["kind"], "agent");
         assert_eq!(customers["A2001"]["parent_key"], "D1002");
+        assert_eq!(
+            common::texts(&customers["D1001"], &common::CONTACT_FIELDS),
+            D1001_CONTACT,
+            "{backend}"
+        );
+        // The optional fields left out or null: nothing filled.
+        assert_eq!(
+            common::texts(&customers["D1003"], &["phone", "email", "website"]),
+            ["+86 135 3015 8826", "-", "-"]
+        );
+        assert_eq!(
+            common::texts(&customers["A2001"], &["address", "phone"]),
+            ["-", "-"]
+        );
         let stock = staged(&store, Entity::InventoryPosition).await;
         assert_eq!(stock["D1001/D1001-GZ/HX-CP-050"]["tier"], "dealer");
         assert_eq!(stock["D1001/D1001-GZ/HX-CP-050"]["dealer_key"], "D1001");
@@ -497,6 +523,15 @@ async fn dealer_uploads_are_read_once_then_archived() {
         let customers = staged(&store, Entity::Customer).await;
         assert_eq!(customers["D1003"]["parent_key"], "D1001");
         assert_eq!(customers["D1001"]["kind"], "distributor");
+        assert_eq!(
+            common::texts(&customers["D1001"], &common::CONTACT_FIELDS),
+            D1001_CONTACT,
+            "{backend}: the optional register columns"
+        );
+        assert_eq!(
+            common::texts(&customers["D1003"], &["address", "phone", "email"]),
+            ["-", "+86 135 3015 8826", "-"]
+        );
 
         // The uploads finish: the fresh file has settled, the .part file got its final name.
         set_age(&inbox.join("D1003_sellout_20261122.csv"), HOUR);

@@ -2,7 +2,8 @@
 //! Frappe `/api/resource` API that really applies `fields`, JSON `filters`, `order_by
 //! modified, name`, `limit_start` / `limit_page_length`, serves full documents (with child
 //! tables) per name, checks `Authorization: token key:secret`, and answers errors with Frappe's
-//! error bodies. Fixtures: tests/fixtures/erpnext/<DocType>.json (full documents).
+//! error bodies. Fixtures: tests/fixtures/erpnext/<DocType>.json (full documents; Address,
+//! Contact and Country are only read one by one, as the customers' links name them).
 
 mod common;
 
@@ -23,12 +24,16 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const KEY: &str = "7c1e5a0b2f4d9e1";
 const SECRET: &str = "3f9b8a7c6d5e4f3";
-const DOCTYPES: [&str; 5] = [
+const DOCTYPES: [&str; 8] = [
     "Customer",
     "Sales Order",
     "Sales Invoice",
     "Payment Entry",
     "Bin",
+    // Only read one by one, through the customers' links.
+    "Address",
+    "Contact",
+    "Country",
 ];
 
 const SETTINGS: &str = r#"
@@ -79,13 +84,21 @@ impl Frappe {
         change(doc);
     }
 
+    /// Requests for single documents of `doctype`.
+    fn doc_requests(&self, doctype: &str) -> usize {
+        self.requests_starting(&format!("/api/resource/{doctype}/"))
+    }
+
     fn list_requests(&self, doctype: &str) -> usize {
-        let prefix = format!("/api/resource/{doctype}?");
+        self.requests_starting(&format!("/api/resource/{doctype}?"))
+    }
+
+    fn requests_starting(&self, prefix: &str) -> usize {
         self.requests
             .lock()
             .unwrap()
             .iter()
-            .filter(|r| r.starts_with(&prefix))
+            .filter(|r| r.starts_with(prefix))
             .count()
     }
 }
@@ -294,6 +307,33 @@ async fn erpnext_preset_syncs_incrementally_and_computes_exposure() {
         let customers = store.staged(Entity::Customer).await.unwrap();
         let disabled = customers.iter().find(|c| c.key == "CUST-00042").unwrap();
         assert_eq!(disabled.canonical["active"], json!(false), "a tombstone, not a gap");
+        // No primary address or contact: synced with what the Customer itself holds.
+        assert_eq!(disabled.canonical["phone"], "+49 89 5550 4242");
+        assert_eq!(disabled.canonical["region"], "Germany", "the territory");
+        for absent in ["address", "city", "postal_code", "country", "email", "website"] {
+            assert!(disabled.canonical[absent].is_null(), "{backend}: {absent}: {}", disabled.canonical);
+        }
+        // The primary Address, its Country and the primary Contact, each read by its link.
+        let nordlicht = customers.iter().find(|c| c.key == "Brauerei Nordlicht GmbH").unwrap();
+        let keys = common::CONTACT_FIELDS;
+        assert_eq!(
+            common::texts(&nordlicht.canonical, &keys),
+            ["Hafenstraße 12 Speicher 3", "Hamburg", "20457", "Hamburg", "DE", "+49 171 5550 1201",
+             "einkauf@nordlicht.example", "https://www.nordlicht.example"],
+            "{backend}"
+        );
+        // No mobile number anywhere: the contact's landline; the email comes from the address.
+        let alpen = customers.iter().find(|c| c.key == "Alpen Getränke AG").unwrap();
+        assert_eq!(
+            common::texts(&alpen.canonical, &keys),
+            ["Museumstraße 5", "Innsbruck", "6020", "Tirol", "AT", "+43 512 555 0140",
+             "office@alpen-getraenke.example", "-"],
+            "{backend}"
+        );
+        // Two addresses, two countries, two contacts; nothing for the customer without links.
+        for doctype in ["Address", "Country", "Contact"] {
+            assert_eq!(frappe.doc_requests(doctype), 2, "{backend}: {doctype}");
+        }
         let order = store
             .staged(Entity::SalesOrder)
             .await
@@ -422,6 +462,39 @@ async fn a_wrong_secret_fails_the_run_with_an_auth_error_and_keeps_the_cursor() 
         // Not retried: one request per stream at most.
         let sent = frappe.requests.lock().unwrap().len() - requests_before;
         assert!(sent <= 5, "{backend}: {sent} requests");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_link_to_a_deleted_contact_leaves_its_fields_out_and_the_customer_syncs() {
+    common::on_each_backend(|backend, store| async move {
+        let frappe = Frappe::new();
+        frappe.update("Customer", "Alpen Getränke AG", |d| {
+            d["customer_primary_contact"] = json!("Gone-Alpen Getränke AG");
+        });
+        let server = serve(&frappe).await;
+        let dir = project_files();
+        let report = run(dir.path(), &server.uri(), SECRET, &store).await;
+        assert_eq!(report.status, RunStatus::Success, "{backend}: {report:?}");
+        assert_eq!(staged_of(&report, "customers"), 3, "{backend}: {report:?}");
+        assert_eq!(report.counts.quarantined, 0, "{backend}");
+        let customers = store.staged(Entity::Customer).await.unwrap();
+        let alpen = customers
+            .iter()
+            .find(|c| c.key == "Alpen Getränke AG")
+            .unwrap();
+        // The Contact answered 404: no phone from it; the Address still arrived.
+        assert_eq!(
+            common::texts(&alpen.canonical, &["phone", "city", "country"]),
+            ["-", "Innsbruck", "AT"],
+            "{backend}"
+        );
+        assert_eq!(
+            frappe.doc_requests("Contact"),
+            2,
+            "one found, one 404, none retried"
+        );
     })
     .await;
 }

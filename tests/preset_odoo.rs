@@ -372,6 +372,16 @@ async fn the_odoo_preset_syncs_incrementally_with_tombstones_and_exact_exposure(
         assert_eq!(customers["14"]["tax_id"], "DE811907980");
         assert_eq!(customers["14"]["payment_terms_days"], 30);
         assert_eq!(customers["16"]["address"], "Dorfstraße 3 Hof 2");
+        // Every matching field the partner holds, `mobile` and `website` requested by the preset.
+        assert_eq!(
+            common::texts(&customers["14"], &common::CONTACT_FIELDS),
+            ["Hafenstraße 12", "Hamburg", "20457", "Hamburg", "DE", "+49 40 5550 1200",
+             "einkauf@nordlicht.example", "https://www.nordlicht.example"],
+            "{backend}"
+        );
+        assert_eq!(customers["30"]["phone"], "+43 664 555 3030", "{backend}: no landline, the mobile");
+        assert_eq!(customers["30"]["website"], "seeblick.example");
+        assert!(customers["14"]["parent_key"].is_null(), "a company's commercial partner is itself");
         assert!(customers["16"].get("payment_terms_days").is_none_or(Value::is_null));
         let orders: BTreeMap<String, Value> = store
             .staged(Entity::SalesOrder)

@@ -96,6 +96,13 @@ async fn the_preset_syncs_the_idoc_fixtures() {
         assert_eq!(active["currency"], "EUR");
         assert_eq!(active["payment_terms_days"], 30);
         assert_eq!(active["active"], true);
+        // Every matching field E1KNA1M holds; DEBMAS carries no e-mail.
+        assert_eq!(
+            common::texts(active, &common::CONTACT_FIELDS),
+            ["Hohe Straße 12", "Köln", "50667", "05", "DE", "+49 221 555 0100", "-",
+             "www.rheinwerk-pumpen.example"],
+            "{backend}"
+        );
         let deleted = customers
             .iter()
             .find(|c| c["source_key"] == "0000100002")

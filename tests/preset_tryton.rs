@@ -419,6 +419,30 @@ async fn the_tryton_preset_syncs_decoded_records_incrementally_with_exact_exposu
             "archived party: a tombstone"
         );
         assert_eq!(customers["4"]["updated_at"], "2026-03-01T07:00:00Z");
+        // Every matching field: the first address (with its subdivision) and contact mechanisms.
+        assert_eq!(
+            common::texts(&customers["1"], &common::CONTACT_FIELDS),
+            [
+                "Hafenstraße 12",
+                "Hamburg",
+                "20457",
+                "Hamburg",
+                "DE",
+                "+49 40 5550 1200",
+                "einkauf@nordlicht.example",
+                "https://www.nordlicht.example"
+            ],
+            "{backend}"
+        );
+        assert_eq!(
+            common::texts(&customers["5"], &["region", "phone", "website"]),
+            ["Salzburg", "+43 664 555 3030", "seeblick.example"],
+            "{backend}: no phone mechanism, the mobile one"
+        );
+        assert_eq!(
+            common::texts(&customers["6"], &["region", "phone"]),
+            ["-", "-"]
+        );
         let orders = staged(&store, Entity::SalesOrder).await;
         assert_eq!(orders["11"]["total"], "595.00", "Decimal kept exactly");
         assert_eq!(

@@ -309,7 +309,18 @@ async fn the_tryton_preset_against_a_real_trytond_gives_the_exposure_the_erp_sho
         assert_eq!(ca["tax_id"], a["tax_identifier"], "{backend}: {ca}");
         assert_eq!(ca["country"], "CN", "{backend}: {ca}");
         assert_eq!(ca["postal_code"], a["postal_code"], "{backend}: {ca}");
-        assert_eq!(customers[&key(&b["id"])]["name"], b["name"]);
+        // The address's subdivision and the contact mechanisms: no phone, so the mobile one.
+        assert_eq!(ca["region"], a["region"], "{backend}: {ca}");
+        assert_eq!(ca["phone"], a["mobile"], "{backend}: {ca}");
+        assert_eq!(ca["website"], a["website"], "{backend}: {ca}");
+        assert_eq!(ca["email"], "buyer@feiyue.example", "{backend}: {ca}");
+        let cb = &customers[&key(&b["id"])];
+        assert_eq!(cb["name"], b["name"]);
+        assert_eq!(cb["phone"], b["phone"], "{backend}: {cb}");
+        assert!(
+            cb["region"].is_null() && cb.get("website").is_none_or(Value::is_null),
+            "{backend}: {cb}"
+        );
 
         let invoices: BTreeMap<String, Value> = store
             .staged(Entity::Invoice)

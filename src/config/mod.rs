@@ -357,6 +357,15 @@ fn load_connector(
                 format!("stream `{}`: {e}", s.name),
             );
         }
+        if let Some(http) = &s.http {
+            for p in crate::connector::http_stream_problems(http) {
+                err(
+                    &format!("{at}.http.{}", p.field),
+                    p.needle.as_deref(),
+                    format!("stream `{}`: {}", s.name, p.message),
+                );
+            }
+        }
         if !has && !pushed {
             err(
                 &at,

@@ -160,6 +160,42 @@ fn streams_are_checked_against_kind_and_mappings() {
 }
 
 #[test]
+fn http_links_and_details_are_checked_with_file_line_and_field() {
+    let text = r#"kind = "http"
+[http]
+base_url = "http://erp"
+
+[[streams]]
+name = "customers"
+mapping = "m"
+[streams.http]
+path = "/api/resource/Customer"
+detail = { path = "/api/resource/Customer/{name}", concurrency = 0 }
+links = [
+  { field = "customer_primary_address", path = "/api/resource/Address/{customer_primary_address}", records = "data", as = "_primary_address" },
+  { field = "", path = "/api/resource/Contact/{customer_primary_contact", as = "_primary_address" },
+  { field = "x", path = "/api/resource/Country/China", as = "", concurrency = 0 },
+]
+"#;
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/erp.toml", text),
+    ]);
+    let errs = errors(dir.path(), &env(&[]));
+    let expected = [
+        "connectors/erp.toml:10: field `streams[0].http.detail.concurrency`: stream `customers`: must be at least 1",
+        "connectors/erp.toml:13: field `streams[0].http.links[1].field`: stream `customers`: names no field of the record",
+        "connectors/erp.toml:13: field `streams[0].http.links[1].as`: stream `customers`: `_primary_address` is already the key of links[0]",
+        "connectors/erp.toml:13: field `streams[0].http.links[1].path`: stream `customers`: path `/api/resource/Contact/{customer_primary_contact`: unclosed `{`",
+        "connectors/erp.toml:14: field `streams[0].http.links[2].as`: stream `customers`: names no key to add the document under",
+        "connectors/erp.toml:14: field `streams[0].http.links[2].concurrency`: stream `customers`: must be at least 1",
+        "connectors/erp.toml:14: field `streams[0].http.links[2].path`: stream `customers`: `/api/resource/Country/China` has no `{field}` placeholder: every record would fetch the same document",
+    ];
+    assert_eq!(errs, expected, "{errs:#?}");
+}
+
+#[test]
 fn float_rates_and_bad_currencies_are_refused() {
     let dir = project(&[(SETTINGS_FILE, &SETTINGS.replace("\"7.10\"", "7.1"))]);
     let errs = errors(dir.path(), &env(&[]));

@@ -281,6 +281,10 @@ pub struct HttpStream {
     /// endpoint leaves out child tables).
     #[serde(default)]
     pub detail: Option<Detail>,
+    /// Linked documents fetched for each record after `detail`, in the order listed, each
+    /// added to the record under its own key (e.g. an ERPNext Customer's primary Address).
+    #[serde(default)]
+    pub links: Vec<Link>,
     /// How response bodies are read: `json` (default) or `xml` (SOAP and other XML APIs).
     #[serde(default)]
     pub response: ResponseFormat,
@@ -326,6 +330,34 @@ pub struct Detail {
     #[serde(default)]
     pub records: String,
     /// Detail requests in flight at once (default 4).
+    #[serde(default = "default_detail_concurrency")]
+    pub concurrency: usize,
+}
+
+/// A document another document links to, fetched per record and added to it.
+///
+/// A record whose `field` is absent, `null`, `false` or blank fetches nothing and goes on
+/// without the key; a linked document that does not exist (HTTP 404) leaves the key out too,
+/// with a warning in the log. Any other error fails the page, like a detail request's. Within
+/// one page each distinct document is fetched once. Answers are read as JSON.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Dotted path of the link inside the record, e.g. `customer_primary_address`; it may
+    /// point into a document an earlier link added (`_primary_address.country`).
+    pub field: String,
+    /// Path (appended to the base URL) with `{field}` placeholders filled from the record, each
+    /// encoded as one path segment, e.g. `/api/resource/Address/{customer_primary_address}`.
+    pub path: String,
+    /// Dotted path of the document inside the response; empty = the body itself.
+    #[serde(default)]
+    pub records: String,
+    /// Key the document is added under, at the top of the record (e.g. `_primary_address`). A key
+    /// the record already has is replaced, so pick one the source never writes (a leading `_`:
+    /// an ERPNext Customer has a `primary_address` text field of its own).
+    #[serde(rename = "as")]
+    pub key: String,
+    /// Requests of this link in flight at once (default 4).
     #[serde(default = "default_detail_concurrency")]
     pub concurrency: usize,
 }

@@ -19,6 +19,7 @@ use thiserror::Error;
 
 pub use config::ConnectorConfig;
 use config::SourceKind;
+pub use http::{Problem as HttpProblem, problems as http_stream_problems};
 pub use path::value_at_path;
 
 /// One record as the source gave it.

@@ -319,3 +319,23 @@ pub fn check_review_queue(tasks: &[Value], exposures: &HashMap<String, String>) 
         "not ordered by stake, then probability, then number: {seen:?}"
     );
 }
+
+/// The text of each of `keys` in a staged canonical record, `-` where the field is absent: one
+/// assertion shows every matching field a preset filled.
+pub fn texts(canonical: &serde_json::Value, keys: &[&str]) -> Vec<String> {
+    keys.iter()
+        .map(|k| canonical[*k].as_str().unwrap_or("-").to_string())
+        .collect()
+}
+
+/// The canonical customer fields matching compares (besides name, tax ID and parent).
+pub const CONTACT_FIELDS: [&str; 8] = [
+    "address",
+    "city",
+    "postal_code",
+    "region",
+    "country",
+    "phone",
+    "email",
+    "website",
+];

@@ -116,6 +116,10 @@ def fill(cfg, as_of):
 
     china = Country(name='China', code='CN', code3='CHN', code_numeric='156')
     china.save()
+    Subdivision = Model.get('country.subdivision')
+    guangdong = Subdivision(country=china, name='Guangdong', code='CN-GD',
+        type='province')
+    guangdong.save()
 
     # Company (the company.company.config wizard), then reload the user's context.
     log('company')
@@ -214,7 +218,11 @@ def fill(cfg, as_of):
     addr.postal_code = '518000'
     addr.city = 'Shenzhen'
     addr.country = china
+    addr.subdivision = guangdong
     party_a.contact_mechanisms.new(type='email', value='buyer@feiyue.example')
+    party_a.contact_mechanisms.new(type='mobile', value='+86 139 2874 5501')
+    # Tryton guesses the type from the value: a website without its scheme becomes a phone type.
+    party_a.contact_mechanisms.new(type='website', value='https://www.feiyue.example')
     party_a.customer_payment_term = term
     party_a.save()
 
@@ -224,6 +232,7 @@ def fill(cfg, as_of):
     addr.postal_code = '310000'
     addr.city = 'Hangzhou'
     addr.country = china
+    party_b.contact_mechanisms.new(type='phone', value='+86 571 8765 4321')
     party_b.customer_payment_term = term
     party_b.save()
 
@@ -314,9 +323,11 @@ def fill(cfg, as_of):
         'parties': {
             'A': {'id': party_a.id, 'code': party_a.code, 'name': party_a.name,
                 'tax_identifier': '91350100M000100Y43', 'country': 'CN',
-                'postal_code': '518000'},
+                'postal_code': '518000', 'region': 'Guangdong',
+                'mobile': '+86 139 2874 5501', 'website': 'https://www.feiyue.example'},
             'B': {'id': party_b.id, 'code': party_b.code, 'name': party_b.name,
-                'country': 'CN', 'postal_code': '310000'},
+                'country': 'CN', 'postal_code': '310000',
+                'phone': '+86 571 8765 4321'},
             },
         'product': {'id': product.id, 'code': product.code,
             'list_price': money(tmpl.list_price),

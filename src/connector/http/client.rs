@@ -8,7 +8,8 @@
 //! status and the start of the body (or the SOAP fault it carries), except 401 and 403: credentials rejected, reported as
 //! [`ConnectorError::Auth`] and never retried — but with OAuth a 401 first drops the cached
 //! token, fetches a new one and tries once more (and [`Client::post_json`] hands a 401 back to
-//! its caller as [`Sent::Unauthorized`]).
+//! its caller as [`Sent::Unauthorized`]). [`Client::get_json_if_found`] answers a 404 with
+//! `None` (a linked document that does not exist).
 //!
 //! With `rate_limit`, every attempt (retries and token requests included) first waits for the
 //! connector's limiter.
@@ -150,6 +151,19 @@ impl Client {
         self.fetch(url, query, None, &Decode::Json).await
     }
 
+    /// GETs `url` like [`Client::get_json`], but a 404 answer is `Ok(None)` (the document does
+    /// not exist) instead of an error; it is not retried.
+    pub async fn get_json_if_found(&self, url: &Url) -> Result<Option<Response>, ConnectorError> {
+        let request = || self.http.get(url.clone());
+        match self
+            .send_passing(url, request, StatusCode::NOT_FOUND)
+            .await?
+        {
+            Outcome::Json(response) => Ok(Some(*response)),
+            Outcome::Passed(_) => Ok(None),
+        }
+    }
+
     /// GETs `url` with `query` added — or POSTs `body` (`(content type, text)`) there with the
     /// stream's `headers` — and decodes the answer as `decode` says, retrying as described in
     /// the module doc.
@@ -181,11 +195,11 @@ impl Client {
                 .body(text.clone()),
         };
         match self
-            .send(shown.to_string(), actual.clone(), request, false, decode)
+            .send(shown.to_string(), actual.clone(), request, None, decode)
             .await?
         {
-            Sent::Json(response) => Ok(*response),
-            Sent::Unauthorized(_) => unreachable!("401 is only passed through when asked"),
+            Outcome::Json(response) => Ok(*response),
+            Outcome::Passed(_) => unreachable!("no status is passed through here"),
         }
     }
 
@@ -204,20 +218,46 @@ impl Client {
                 .headers(headers.clone())
                 .json(body)
         };
-        self.send(url.to_string(), url.clone(), request, true, &Decode::Json)
-            .await
+        Ok(
+            match self
+                .send_passing(url, request, StatusCode::UNAUTHORIZED)
+                .await?
+            {
+                Outcome::Json(response) => Sent::Json(response),
+                Outcome::Passed(detail) => Sent::Unauthorized(detail),
+            },
+        )
+    }
+
+    /// Sends a JSON request to `url` (no API key in its query) that hands an answer with the
+    /// status `passed` back instead of failing on it.
+    async fn send_passing(
+        &self,
+        url: &Url,
+        make: impl Fn() -> reqwest::RequestBuilder,
+        passed: StatusCode,
+    ) -> Result<Outcome, ConnectorError> {
+        self.send(
+            url.to_string(),
+            url.clone(),
+            make,
+            Some(passed),
+            &Decode::Json,
+        )
+        .await
     }
 
     /// Sends the request `make` builds until it succeeds, fails for good or runs out of
-    /// retries; `shown` is the URL for logs and errors (without an API key).
+    /// retries; `shown` is the URL for logs and errors (without an API key). An answer with the
+    /// status `passed` is handed back as [`Outcome::Passed`], never retried.
     async fn send(
         &self,
         shown: String,
         actual: Url,
         make: impl Fn() -> reqwest::RequestBuilder,
-        pass_unauthorized: bool,
+        passed: Option<StatusCode>,
         decode: &Decode<'_>,
-    ) -> Result<Sent, ConnectorError> {
+    ) -> Result<Outcome, ConnectorError> {
         let mut attempt: u32 = 0;
         let mut renewed = false;
         loop {
@@ -237,8 +277,8 @@ impl Client {
                     let headers = response.headers().clone();
                     match response.bytes().await {
                         Err(e) => (http_error(&shown, error_chain(&e)), None),
-                        Ok(body) if pass_unauthorized && status == StatusCode::UNAUTHORIZED => {
-                            return Ok(Sent::Unauthorized(format!(
+                        Ok(body) if passed == Some(status) => {
+                            return Ok(Outcome::Passed(format!(
                                 "{shown}: status {status}: {}",
                                 excerpt(&body)
                             )));
@@ -250,7 +290,7 @@ impl Client {
                                     reason,
                                 }
                             })?;
-                            return Ok(Sent::Json(Box::new(Response {
+                            return Ok(Outcome::Json(Box::new(Response {
                                 url: shown,
                                 request_url: actual,
                                 headers,
@@ -341,6 +381,14 @@ pub(crate) enum Sent {
     Json(Box<Response>),
     /// HTTP 401 (only from [`Client::post_json`]): the URL, status and start of the body.
     Unauthorized(String),
+}
+
+/// What [`Client::send`] brought back.
+enum Outcome {
+    /// A successful answer.
+    Json(Box<Response>),
+    /// An answer with the status the caller asked for: the URL, status and start of the body.
+    Passed(String),
 }
 
 fn http_error(url: &str, reason: String) -> ConnectorError {

@@ -12,7 +12,9 @@
 //! - [`incremental`]: the `field >= cursor` parameter (bare or templated, with a lookback), the
 //!   running maximum, its compound cursor and the tiebreak skip;
 //! - detail requests (`detail`): each listed record replaced by its full document, fetched
-//!   `concurrency` at a time, in list order.
+//!   `concurrency` at a time, in list order;
+//! - linked documents (`links`): for each record, the document its link field names, added
+//!   under a key of its own (a missing link or a 404 leaves the key out).
 //!
 //! Every request of one read carries the same fixed `params` and incremental value, so pages
 //! stay stable while the read moves forward. Records are located as `page N #i` (1-based).
@@ -24,7 +26,7 @@ mod incremental;
 mod paginate;
 mod xml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -38,7 +40,7 @@ use self::client::{Client, Decode};
 use self::incremental::Tracker;
 use self::paginate::{NextRequest, Paginator};
 use self::xml::XmlBodies;
-use super::config::{ConnectorConfig, Detail, ResponseFormat, StreamConfig};
+use super::config::{ConnectorConfig, Detail, HttpStream, Link, ResponseFormat, StreamConfig};
 use super::{ConnectorError, Page, RawRecord, Source, SourceContext, value_at_path};
 
 /// Opens an HTTP stream.
@@ -92,12 +94,10 @@ pub(super) fn open(
         None => None,
     };
     let headers = stream_headers(&spec.headers).map_err(stream_error)?;
-    if let Some(d) = &spec.detail
-        && d.concurrency == 0
-    {
-        return Err(config_error(format!(
-            "stream `{}`: detail.concurrency must be at least 1",
-            stream.name
+    if let Some(problem) = problems(spec).into_iter().next() {
+        return Err(stream_error(format!(
+            "{}: {}",
+            problem.field, problem.message
         )));
     }
     Ok(Box::new(HttpSource {
@@ -105,6 +105,7 @@ pub(super) fn open(
         url,
         base_url: options.base_url.clone(),
         detail: spec.detail.clone(),
+        links: spec.links.clone(),
         params: spec
             .params
             .iter()
@@ -121,6 +122,81 @@ pub(super) fn open(
         page: 0,
         done: false,
     }))
+}
+
+/// A mistake in a stream's `http` table found before anything is requested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key, relative to the stream's `http` table (`links[1].as`).
+    pub field: String,
+    /// Text of the file near the mistake (a quoted value), to find its line.
+    pub needle: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What is wrong with the `detail` and `links` of a stream (empty when nothing is).
+pub fn problems(spec: &HttpStream) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut problem = |field: String, needle: &str, message: String| {
+        out.push(Problem {
+            field,
+            needle: Some(format!("\"{needle}\"")),
+            message,
+        });
+    };
+    if let Some(d) = &spec.detail {
+        if d.concurrency == 0 {
+            problem(
+                "detail.concurrency".into(),
+                &d.path,
+                "must be at least 1".into(),
+            );
+        }
+        if let Err(e) = placeholders(&d.path) {
+            problem("detail.path".into(), &d.path, e);
+        }
+    }
+    let mut keys = HashMap::new();
+    for (i, link) in spec.links.iter().enumerate() {
+        let at = |key: &str| format!("links[{i}].{key}");
+        if link.field.trim().is_empty() {
+            problem(
+                at("field"),
+                &link.path,
+                "names no field of the record".into(),
+            );
+        }
+        if link.key.trim().is_empty() {
+            problem(
+                at("as"),
+                &link.path,
+                "names no key to add the document under".into(),
+            );
+        } else if let Some(first) = keys.insert(link.key.as_str(), i) {
+            problem(
+                at("as"),
+                &link.path,
+                format!("`{}` is already the key of links[{first}]", link.key),
+            );
+        }
+        if link.concurrency == 0 {
+            problem(at("concurrency"), &link.path, "must be at least 1".into());
+        }
+        match placeholders(&link.path) {
+            Err(e) => problem(at("path"), &link.path, e),
+            Ok(keys) if keys.is_empty() => problem(
+                at("path"),
+                &link.path,
+                format!(
+                    "`{}` has no `{{field}}` placeholder: every record would fetch the same document",
+                    link.path
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+    out
 }
 
 /// The stream's own request headers.
@@ -157,6 +233,7 @@ struct HttpSource {
     url: Url,
     base_url: String,
     detail: Option<Detail>,
+    links: Vec<Link>,
     params: Vec<(String, String)>,
     records: String,
     /// XML bodies (`response = "xml"`); `None` for JSON.
@@ -243,10 +320,13 @@ impl Source for HttpSource {
             }
             None => (records, None),
         };
-        let records = match &self.detail {
+        let mut records = match &self.detail {
             Some(detail) => self.fetch_details(detail, records).await?,
             None => records,
         };
+        for link in &self.links {
+            self.fetch_link(link, &mut records).await?;
+        }
         tracing::debug!(url = %response.url, page = self.page, records = records.len(), more, "page read");
         let page = self.page;
         Ok(Some(Page {
@@ -283,17 +363,7 @@ impl HttpSource {
                         reason,
                     })?;
                     let response = client.get_json(&url, &[]).await?;
-                    match lookup(&response.body, &detail.records) {
-                        Some(doc @ Value::Object(_)) => Ok(doc.clone()),
-                        other => Err(ConnectorError::Response {
-                            url: response.url.clone(),
-                            reason: format!(
-                                "expected a document at `{}`, found {}",
-                                display_path(&detail.records),
-                                other.map(short).unwrap_or_else(|| "nothing".into())
-                            ),
-                        }),
-                    }
+                    document_at(&response, &detail.records)
                 }
             })
             .collect::<Vec<_>>();
@@ -304,33 +374,145 @@ impl HttpSource {
             .into_iter()
             .collect()
     }
+
+    /// Adds the document `link` names to each record of the page that names one, fetching
+    /// each distinct document once, `concurrency` at a time.
+    async fn fetch_link(&self, link: &Link, records: &mut [Value]) -> Result<(), ConnectorError> {
+        let mut urls: Vec<Url> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        // Per record: which of `urls` it links to.
+        let mut targets: Vec<Option<usize>> = Vec::with_capacity(records.len());
+        for record in records.iter() {
+            if !names_a_document(value_at_path(record, &link.field)) {
+                targets.push(None);
+                continue;
+            }
+            let url = fill_placeholders(&link.path, record)
+                .and_then(|p| stream_url(&self.base_url, &p))
+                .map_err(|reason| ConnectorError::Response {
+                    url: link.path.clone(),
+                    reason,
+                })?;
+            let next = urls.len();
+            let i = *seen.entry(url.to_string()).or_insert(next);
+            if i == next {
+                urls.push(url);
+            }
+            targets.push(Some(i));
+        }
+        let client = &self.client;
+        let requests = urls
+            .into_iter()
+            .map(|url| async move {
+                match client.get_json_if_found(&url).await? {
+                    Some(response) => document_at(&response, &link.records).map(Some),
+                    None => {
+                        tracing::warn!(url = %url, field = %link.field, key = %link.key, "linked document not found; the record goes on without it");
+                        Ok(None)
+                    }
+                }
+            })
+            .collect::<Vec<_>>();
+        let docs: Vec<Option<Value>> = futures::stream::iter(requests)
+            .buffered(link.concurrency)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        for (record, target) in records.iter_mut().zip(targets) {
+            if let (Some(i), Value::Object(fields)) = (target, record)
+                && let Some(doc) = &docs[i]
+            {
+                fields.insert(link.key.clone(), doc.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
-/// `{field}` placeholders replaced by the record's values, each encoded as a path segment.
-fn fill_placeholders(template: &str, record: &Value) -> Result<String, String> {
-    let mut out = String::new();
+/// Whether a link field's value names a document: not absent, `null`, `false` or blank.
+fn names_a_document(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// The document (an object) at `path` of a response.
+fn document_at(response: &client::Response, path: &str) -> Result<Value, ConnectorError> {
+    match lookup(&response.body, path) {
+        Some(doc @ Value::Object(_)) => Ok(doc.clone()),
+        other => Err(ConnectorError::Response {
+            url: response.url.clone(),
+            reason: format!(
+                "expected a document at `{}`, found {}",
+                display_path(path),
+                other.map(short).unwrap_or_else(|| "nothing".into())
+            ),
+        }),
+    }
+}
+
+/// A path template's literal text and `{field}` placeholders, in order.
+enum Piece<'t> {
+    Text(&'t str),
+    Field(&'t str),
+}
+
+/// Splits a path template into its pieces; the error says what is wrong.
+fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let close = rest[open..]
             .find('}')
             .map(|c| c + open)
-            .ok_or_else(|| format!("detail.path `{template}`: unclosed `{{`"))?;
-        out.push_str(&rest[..open]);
+            .ok_or_else(|| format!("path `{template}`: unclosed `{{`"))?;
         let key = &rest[open + 1..close];
-        let value = match value_at_path(record, key) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => {
-                return Err(format!(
-                    "detail.path `{template}`: the record has no `{key}`: {}",
-                    short(record)
-                ));
-            }
-        };
-        out.push_str(&encode_segment(&value));
+        if key.trim().is_empty() {
+            return Err(format!("path `{template}`: an empty `{{}}` placeholder"));
+        }
+        out.push(Piece::Text(&rest[..open]));
+        out.push(Piece::Field(key));
         rest = &rest[close + 1..];
     }
-    out.push_str(rest);
+    out.push(Piece::Text(rest));
+    Ok(out)
+}
+
+/// The fields a path template's placeholders name.
+fn placeholders(template: &str) -> Result<Vec<&str>, String> {
+    Ok(pieces(template)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Field(f) => Some(f),
+            Piece::Text(_) => None,
+        })
+        .collect())
+}
+
+/// `{field}` placeholders replaced by the record's values, each encoded as a path segment.
+fn fill_placeholders(template: &str, record: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    for piece in pieces(template)? {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Field(key) => {
+                let value = match value_at_path(record, key) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => {
+                        return Err(format!(
+                            "path `{template}`: the record has no `{key}`: {}",
+                            short(record)
+                        ));
+                    }
+                };
+                out.push_str(&encode_segment(&value));
+            }
+        }
+    }
     Ok(out)
 }
 

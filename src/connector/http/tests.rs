@@ -751,6 +751,121 @@ async fn detail_requests_replace_listed_records_in_list_order() {
 }
 
 #[tokio::test]
+async fn linked_documents_are_added_once_per_page_and_a_missing_one_is_left_out() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/resource/Customer"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [
+            {"id": 1, "address": "A 1", "contact": "C 1"},
+            {"id": 2, "address": "A 1", "contact": null},
+            {"id": 3, "address": "", "contact": false},
+            {"id": 4, "address": "Gone"},
+            {"id": 5},
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/resource/Address/A%201"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": {"name": "A 1", "city": "Hamburg", "country": "Germany"}}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/resource/Country/Germany"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"name": "Germany", "code": "de"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/resource/Contact/C%201"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"phone": "+49 40 1"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/resource/Address/Gone"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"exc_type": "DoesNotExistError"})),
+        )
+        .mount(&server)
+        .await;
+    let c = connector(
+        &server.uri(),
+        "",
+        r#"path = "/api/resource/Customer"
+records = "data"
+links = [
+  { field = "address", path = "/api/resource/Address/{address}", records = "data", as = "address_doc" },
+  { field = "address_doc.country", path = "/api/resource/Country/{address_doc.country}", records = "data", as = "country_doc", concurrency = 1 },
+  { field = "contact", path = "/api/resource/Contact/{contact}", records = "data", as = "contact_doc" },
+]"#,
+    );
+    let pages = read_all(&c, None).await.unwrap();
+    let records: Vec<&Value> = pages[0].records.iter().map(|r| &r.payload).collect();
+    assert_eq!(records[0]["address_doc"]["city"], "Hamburg");
+    assert_eq!(
+        records[0]["country_doc"]["code"], "de",
+        "a link into an earlier link"
+    );
+    assert_eq!(records[0]["contact_doc"]["phone"], "+49 40 1");
+    assert_eq!(records[1]["address_doc"], records[0]["address_doc"]);
+    assert!(records[1].get("contact_doc").is_none());
+    for r in &records[2..] {
+        assert!(
+            r.get("address_doc").is_none() && r.get("country_doc").is_none(),
+            "{r}"
+        );
+    }
+    assert_eq!(records.len(), 5, "a 404 leaves the key out, not the record");
+    // 1 list + the address, its country and the contact once each + the 404.
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(
+        requests.len(),
+        5,
+        "{:?}",
+        requests.iter().map(|r| r.url.path()).collect::<Vec<_>>()
+    );
+
+    // Any other failure fails the page.
+    let broken = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "a": "x"}])))
+        .mount(&broken)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/doc/x"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&broken)
+        .await;
+    let c = connector(
+        &broken.uri(),
+        "",
+        r#"path = "/list"
+links = [{ field = "a", path = "/doc/{a}", as = "doc" }]"#,
+    );
+    let err = read_all(&c, None).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Http { .. }) && err.to_string().contains("500"),
+        "{err}"
+    );
+    let no_placeholder = connector(
+        &broken.uri(),
+        "",
+        r#"path = "/list"
+links = [{ field = "a", path = "/doc/x", as = "doc" }]"#,
+    );
+    assert!(matches!(
+        read_all(&no_placeholder, None).await,
+        Err(ConnectorError::Config { .. })
+    ));
+}
+
+#[tokio::test]
 async fn rate_limits_are_checked_and_odata_next_links_followed() {
     let server = MockServer::start().await;
     let next = format!("{}/odata?$skiptoken=2", server.uri());
