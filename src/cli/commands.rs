@@ -93,8 +93,9 @@ async fn dispatch(cli: Cli) -> Outcome {
             new,
             shape,
             show,
+            write_priors,
             json,
-        }) => bench_master(&project, records, new, (shape, show), json),
+        }) => bench_master(&project, records, new, (shape, show, write_priors), json),
         Command::Bench(BenchCommand::Rebuild {
             records,
             changes,
@@ -668,7 +669,7 @@ fn bench_master(
     project: &Project,
     records: usize,
     new: usize,
-    (shape, show): (super::Shape, usize),
+    (shape, show, write_priors): (super::Shape, usize, Option<std::path::PathBuf>),
     json: bool,
 ) -> Outcome {
     use crate::reconcile::{erp_bench, febrl, matching::Matching, scale};
@@ -679,7 +680,11 @@ fn bench_master(
         )
     })?;
     if shape == super::Shape::MultiErp {
-        let r = erp_bench::run(records, &mut matching, show);
+        let (r, priors) = erp_bench::run(records, &mut matching, show);
+        if let Some(path) = write_priors {
+            let text = serde_json::to_string_pretty(&priors)? + "\n";
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
         if json {
             output::json(&r)?;
         } else {

@@ -299,6 +299,10 @@ pub enum BenchCommand {
         /// (`multi-erp` only).
         #[arg(long, default_value_t = 0)]
         show: usize,
+        /// Write the trained m and u per level as a priors file (`multi-erp` only; how the
+        /// shipped `src/reconcile/matching/priors.json` is made).
+        #[arg(long)]
+        write_priors: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 
 use super::febrl::{Quality, count_pairs};
+use super::matching::priors::{Prior, Priors};
 use super::matching::profile::{Field, Profile, profiles_of};
 use super::matching::{Constraints, Decision, Matching};
 use super::multi_erp::{self, ErpRecord};
@@ -97,7 +98,7 @@ pub struct ErpReport {
 
 /// Generates `records` multi-ERP records and matches them whole; `show` examples of each kind
 /// of mistake are explained.
-pub fn run(records: usize, matching: &mut Matching, show: usize) -> ErpReport {
+pub fn run(records: usize, matching: &mut Matching, show: usize) -> (ErpReport, Priors) {
     let data = multi_erp::generate(records, 42, 0);
     let started = std::time::Instant::now();
     let profiles: Vec<Profile> = profiles_of(&data, |r| &r.customer, &matching.profile);
@@ -109,7 +110,12 @@ pub fn run(records: usize, matching: &mut Matching, show: usize) -> ErpReport {
     report.seconds_match = outcome.seconds.whole;
     report.peak_rss_mib = peak_rss_mib();
     report.mistakes = examples(&data, &profiles, &outcome.clusters, matching, show);
-    report
+    let priors = priors_of(
+        matching,
+        &profiles,
+        format!("the built-in comparisons trained on {records} multi-ERP records (seed 42)"),
+    );
+    (report, priors)
 }
 
 /// Up to `show` false positives and `show` true pairs left apart, explained.
@@ -154,6 +160,26 @@ fn examples(
         }
     }
     out
+}
+
+/// The model `matching` trained on `profiles` as shipped priors: the comparisons whose field
+/// some profile holds.
+pub fn priors_of(matching: &Matching, profiles: &[Profile], derived_from: String) -> Priors {
+    let comparisons = matching
+        .model
+        .comparisons
+        .iter()
+        .filter(|c| profiles.iter().any(|p| p.get(c.field).is_some()))
+        .map(|c| Prior {
+            name: c.name.clone(),
+            m: c.m.clone(),
+            u: c.u.clone(),
+        })
+        .collect();
+    Priors {
+        derived_from,
+        comparisons,
+    }
 }
 
 /// Judges clusters and review tasks against the records' true companies.

@@ -18,6 +18,7 @@
 pub mod blocking;
 pub mod compare;
 pub mod model;
+pub mod priors;
 pub mod profile;
 pub mod update;
 

@@ -62,6 +62,10 @@ pub struct Comparison {
     /// pairs where both records have one (unordered). Matches among them are taken out in
     /// training, so u is the chance that two *different* customers share the value.
     pub exact_pairs: Option<(f64, f64)>,
+    /// The shipped u per level ([`super::priors`]) that the data's estimate is drawn toward.
+    pub prior_u: Option<Vec<f64>>,
+    /// Weight of `start_m` in each m update, in matching pairs.
+    pub m_strength: f64,
 }
 
 impl Comparison {
@@ -81,7 +85,7 @@ impl Comparison {
             m[i] = v;
         }
         normalise(&mut m);
-        let u: Vec<f64> = (0..n)
+        let mut u: Vec<f64> = (0..n)
             .map(|i| {
                 if i + 1 == n {
                     0.9
@@ -90,6 +94,15 @@ impl Comparison {
                 }
             })
             .collect();
+        let prior = super::priors::shipped(name, n);
+        if let Some(p) = prior {
+            m = p.m.iter().map(|x| x.max(FLOOR)).collect();
+            if let Some((i, v)) = pinned_m {
+                m[i] = v;
+            }
+            normalise(&mut m);
+            u = p.u.clone();
+        }
         Comparison {
             name: name.to_string(),
             field,
@@ -103,6 +116,12 @@ impl Comparison {
             exact_counted: false,
             u_floor: FLOOR,
             exact_pairs: None,
+            prior_u: prior.map(|p| p.u.clone()),
+            m_strength: if prior.is_some() {
+                super::priors::MATCH_PAIRS
+            } else {
+                PSEUDO_PAIRS
+            },
         }
     }
 
@@ -138,9 +157,24 @@ impl Comparison {
             return 0.0;
         }
         let rest = 1.0 - self.u[..first].iter().sum::<f64>();
+        // The shipped prior, as so many non-matches spread over these levels.
+        let (strength, prior) = match &self.prior_u {
+            Some(p) => {
+                let mass: f64 = p[first..].iter().sum();
+                (
+                    super::priors::NON_MATCH_PAIRS,
+                    p[first..].iter().map(|x| x / mass).collect(),
+                )
+            }
+            None => (0.0, vec![0.0; non_matches.len() - first]),
+        };
         let mut moved: f64 = 0.0;
-        for (u, k) in self.u[first..].iter_mut().zip(&non_matches[first..]) {
-            let new = (rest * k / seen).max(self.u_floor);
+        for ((u, k), p0) in self.u[first..]
+            .iter_mut()
+            .zip(&non_matches[first..])
+            .zip(prior)
+        {
+            let new = (rest * (k + strength * p0) / (seen + strength)).max(self.u_floor);
             moved = moved.max((new - *u).abs());
             *u = new;
         }
@@ -455,7 +489,12 @@ impl Model {
                 if let Some((same, valued)) = c.exact_pairs {
                     // The pairs sharing a value, less the matches expected among them.
                     let matched: f64 = num.iter().sum();
-                    let u0 = ((same - num[0]).max(0.5) / (valued - matched).max(1.0))
+                    let (k, p0) = c
+                        .prior_u
+                        .as_ref()
+                        .map_or((0.0, 0.0), |p| (super::priors::NON_MATCH_PAIRS, p[0]));
+                    let u0 = (((same - num[0]).max(0.5) + k * p0)
+                        / ((valued - matched).max(1.0) + k))
                         .clamp(c.u_floor, 1.0 - FLOOR);
                     moved = moved.max((u0 - c.u[0]).abs());
                     c.u[0] = u0;
@@ -468,11 +507,11 @@ impl Model {
                 }
                 // A few pseudo-pairs at the starting values keep sparse data from driving a
                 // level to 0 or 1 (a Dirichlet prior).
-                let sum: f64 = num.iter().sum::<f64>() + PSEUDO_PAIRS;
+                let sum: f64 = num.iter().sum::<f64>() + c.m_strength;
                 let mut next: Vec<f64> = num
                     .iter()
                     .zip(&c.start_m)
-                    .map(|(x, m0)| ((x + PSEUDO_PAIRS * m0) / sum).max(FLOOR))
+                    .map(|(x, m0)| ((x + c.m_strength * m0) / sum).max(FLOOR))
                     .collect();
                 if let Some((i, v)) = c.pinned_m {
                     let rest: f64 = next
@@ -504,7 +543,8 @@ impl Model {
     /// matches, u's half a pair among all pairs — would read as strong evidence.
     fn no_evidence_where_unseen(&mut self, seen: &[Vec<f64>]) {
         for (c, seen) in self.comparisons.iter_mut().zip(seen) {
-            if c.fixed_u {
+            // A shipped prior knows what the level is worth.
+            if c.fixed_u || c.prior_u.is_some() {
                 continue;
             }
             for (l, &k) in seen.iter().enumerate().skip(usize::from(c.exact_counted)) {
