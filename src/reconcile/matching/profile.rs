@@ -185,7 +185,7 @@ impl Profile {
             .as_deref()
             .and_then(normalize::normalize_country)
             // A territory that names a country ("China") says where the customer is.
-            .or_else(|| c.region.as_deref().and_then(normalize::normalize_country));
+            .or_else(|| c.region.as_deref().and_then(country_named));
         p.set(
             Field::PersonalId,
             c.personal_id.as_deref().map(|s| {
@@ -288,7 +288,7 @@ impl Located {
             .map(String::from);
         let region_out = match (region_place, region) {
             (Some(p), _) => Some(p.province.to_string()),
-            (None, Some(r)) if normalize::normalize_country(r).is_some() => None,
+            (None, Some(r)) if country_named(r).is_some() => None,
             (None, Some(r)) => Some(simple(r)),
             (None, None) => None,
         }
@@ -298,6 +298,14 @@ impl Located {
             region: region_out,
         }
     }
+}
+
+/// The country a region field names ("China", "CHN"), not two letters that only look like a
+/// code (the Australian state "SA").
+fn country_named(text: &str) -> Option<String> {
+    (text.trim().chars().count() > 2)
+        .then(|| normalize::normalize_country(text))
+        .flatten()
 }
 
 /// The trimmed text of a field, if any.
