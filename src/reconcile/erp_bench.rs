@@ -109,7 +109,7 @@ pub fn run(records: usize, matching: &mut Matching, show: usize) -> (ErpReport, 
     report.seconds_profiles = seconds_profiles;
     report.seconds_match = outcome.seconds.whole;
     report.peak_rss_mib = peak_rss_mib();
-    report.mistakes = examples(&data, &profiles, &outcome.clusters, matching, show);
+    report.mistakes = examples(&data, &profiles, &outcome, matching, show);
     let priors = priors_of(
         matching,
         &profiles,
@@ -118,14 +118,16 @@ pub fn run(records: usize, matching: &mut Matching, show: usize) -> (ErpReport, 
     (report, priors)
 }
 
-/// Up to `show` false positives and `show` true pairs left apart, explained.
+/// Up to `show` false positives and `show` true pairs left apart with no review task between
+/// them, explained.
 fn examples(
     data: &[ErpRecord],
     profiles: &[Profile],
-    clusters: &[Vec<usize>],
+    outcome: &super::matching::Outcome,
     matching: &Matching,
     show: usize,
 ) -> Vec<super::febrl::Mistake> {
+    let clusters = &outcome.clusters;
     let mut out = vec![];
     let mistake = |kind, a: usize, b: usize| super::febrl::Mistake {
         kind,
@@ -150,14 +152,32 @@ fn examples(
     for (i, c) in clusters.iter().enumerate() {
         c.iter().for_each(|&m| cluster_of[m] = i);
     }
-    let mut missed = 0;
+    let reviewed: HashSet<(usize, usize)> = outcome
+        .pairs
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
+        .map(|p| {
+            let (x, y) = (cluster_of[p.a as usize], cluster_of[p.b as usize]);
+            (x.min(y), x.max(y))
+        })
+        .collect();
+    // Same-name pairs first: the floor is meant to keep every one of them visible.
+    let mut missed: Vec<(bool, usize, usize)> = vec![];
     for a in 0..data.len() {
         for b in a + 1..(a + 4).min(data.len()) {
-            if data[a].entity == data[b].entity && cluster_of[a] != cluster_of[b] && missed < show {
-                out.push(mistake("false_negative", a, b));
-                missed += 1;
+            let (x, y) = (cluster_of[a], cluster_of[b]);
+            if data[a].entity == data[b].entity
+                && x != y
+                && !reviewed.contains(&(x.min(y), x.max(y)))
+            {
+                let name = |i: usize| profiles[i].get(Field::OrgName);
+                missed.push((name(a).is_none() || name(a) != name(b), a, b));
             }
         }
+    }
+    missed.sort();
+    for &(_, a, b) in missed.iter().take(show) {
+        out.push(mistake("false_negative", a, b));
     }
     out
 }

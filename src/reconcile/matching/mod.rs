@@ -185,6 +185,7 @@ pub fn default_blocking() -> Vec<Vec<&'static str>> {
         vec!["org_name"],
         vec!["org_name:4", "postal_code"],
         vec!["domains", "org_name:2"],
+        vec!["domains"],
         vec!["person_tokens"],
         vec!["birth_date"],
         vec!["postal_code", "address:6"],
@@ -603,13 +604,17 @@ impl Matching {
         }
         let shared_domain = both(Field::Domains)
             .is_some_and(|(x, y)| x.split(' ').any(|d| y.split(' ').any(|e| e == d)));
+        // One name holding the other whole (华南泵业集团 and 华南泵业) counts as similar.
+        let contained = both(Field::OrgName)
+            .is_some_and(|(x, y)| x.len() > 3 && y.len() > 3 && (x.contains(y) || y.contains(x)));
         shared_domain
-            && self.model.comparisons.iter().any(|c| {
-                c.field == Field::NameTokens && {
-                    let level = c.level(a, b);
-                    level != NULL && usize::from(level) + 1 < c.comparator.levels()
-                }
-            })
+            && (contained
+                || self.model.comparisons.iter().any(|c| {
+                    c.field == Field::NameTokens && {
+                        let level = c.level(a, b);
+                        level != NULL && usize::from(level) + 1 < c.comparator.levels()
+                    }
+                }))
     }
 
     /// True when a gate comparison disagrees outright.
