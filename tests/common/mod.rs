@@ -10,6 +10,20 @@ use serde_json::Value;
 
 use tributary::config::Project;
 
+pub mod frappe;
+pub mod odoo;
+
+/// The JSON array of records in a fake's fixture file; no file, no records.
+pub fn fixture_table(file: &Path) -> Vec<Value> {
+    match fs::read_to_string(file) {
+        Ok(text) => {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("{}: {e}", file.display()),
+    }
+}
+
 /// Writes files into a fresh temporary project root.
 pub fn project_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
