@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use chrono::{NaiveDate, Utc};
 use rust_decimal_macros::dec;
-use serde_json::{Value, json};
+use serde_json::json;
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
 use tributary::sync::{self, RunReport};
