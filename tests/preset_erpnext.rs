@@ -1,40 +1,22 @@
-//! The shipped ERPNext preset (connectors/erpnext.toml + mappings/erpnext-*.toml) against a fake
-//! Frappe `/api/resource` API that really applies `fields`, JSON `filters`, `order_by
-//! modified, name`, `limit_start` / `limit_page_length`, serves full documents (with child
-//! tables) per name, checks `Authorization: token key:secret`, and answers errors with Frappe's
-//! error bodies. Fixtures: tests/fixtures/erpnext/<DocType>.json (full documents; Address,
-//! Contact and Country are only read one by one, as the customers' links name them).
+//! The shipped ERPNext preset (connectors/erpnext.toml + mappings/erpnext-*.toml) against the
+//! fake Frappe `/api/resource` API of `tests/common/frappe.rs`. Fixtures:
+//! tests/fixtures/erpnext/<DocType>.json (full documents; Address, Contact and Country are only
+//! read one by one, as the customers' links name them).
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
 use chrono::{NaiveDate, Utc};
 use rust_decimal_macros::dec;
-use serde_json::{Value, json};
+use serde_json::json;
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
 use tributary::sync::{self, RunReport};
 use tributary::views;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const KEY: &str = "7c1e5a0b2f4d9e1";
-const SECRET: &str = "3f9b8a7c6d5e4f3";
-const DOCTYPES: [&str; 8] = [
-    "Customer",
-    "Sales Order",
-    "Sales Invoice",
-    "Payment Entry",
-    "Bin",
-    // Only read one by one, through the customers' links.
-    "Address",
-    "Contact",
-    "Country",
-];
+use common::frappe::{Frappe, KEY, SECRET, serve};
 
 const SETTINGS: &str = r#"
 [currency]
@@ -47,203 +29,9 @@ source_priority = ["erpnext"]
 stale_after_hours = 36
 "#;
 
-/// The fake site: documents per DocType, and the requests it saw.
-#[derive(Clone)]
-struct Frappe {
-    docs: Arc<Mutex<BTreeMap<String, Vec<Value>>>>,
-    requests: Arc<Mutex<Vec<String>>>,
-    /// Answer this many next list requests with 429 + Retry-After.
-    throttle: Arc<AtomicU32>,
-}
-
-impl Frappe {
-    fn new() -> Self {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/erpnext");
-        let docs = DOCTYPES
-            .iter()
-            .map(|d| {
-                let text = std::fs::read_to_string(dir.join(format!("{d}.json"))).unwrap();
-                (d.to_string(), serde_json::from_str(&text).unwrap())
-            })
-            .collect();
-        Frappe {
-            docs: Arc::new(Mutex::new(docs)),
-            requests: Arc::new(Mutex::new(vec![])),
-            throttle: Arc::new(AtomicU32::new(0)),
-        }
-    }
-
-    fn update(&self, doctype: &str, name: &str, change: impl FnOnce(&mut Value)) {
-        let mut docs = self.docs.lock().unwrap();
-        let doc = docs
-            .get_mut(doctype)
-            .unwrap()
-            .iter_mut()
-            .find(|d| d["name"] == name)
-            .unwrap();
-        change(doc);
-    }
-
-    /// Requests for single documents of `doctype`.
-    fn doc_requests(&self, doctype: &str) -> usize {
-        self.requests_starting(&format!("/api/resource/{doctype}/"))
-    }
-
-    fn list_requests(&self, doctype: &str) -> usize {
-        self.requests_starting(&format!("/api/resource/{doctype}?"))
-    }
-
-    fn requests_starting(&self, prefix: &str) -> usize {
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.starts_with(prefix))
-            .count()
-    }
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn frappe_error(status: u16, exc_type: &str, message: &str) -> ResponseTemplate {
-    let server_messages = serde_json::to_string(&vec![
-        json!({"message": message, "title": "Message", "indicator": "red", "raise_exception": 1})
-            .to_string(),
-    ])
-    .unwrap();
-    ResponseTemplate::new(status).set_body_json(json!({
-        "exc_type": exc_type,
-        "exception": format!("frappe.exceptions.{exc_type}: {message}"),
-        "_server_messages": server_messages,
-    }))
-}
-
-/// One `[field, op, value]` filter.
-fn matches(doc: &Value, filter: &Value) -> bool {
-    let f = filter.as_array().unwrap();
-    let (field, op, want) = (f[0].as_str().unwrap(), f[1].as_str().unwrap(), &f[2]);
-    let have = &doc[field];
-    let cmp = match (have, want) {
-        (Value::Number(a), Value::Number(b)) => {
-            a.as_f64().unwrap().partial_cmp(&b.as_f64().unwrap())
-        }
-        (Value::String(a), Value::String(b)) => Some(a.as_str().cmp(b.as_str())),
-        _ => None,
-    };
-    use std::cmp::Ordering::*;
-    match op {
-        "=" => cmp == Some(Equal),
-        ">=" => matches!(cmp, Some(Greater | Equal)),
-        ">" => cmp == Some(Greater),
-        other => panic!("the fake does not know operator {other}"),
-    }
-}
-
-impl Respond for Frappe {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let path = decode(req.url.path());
-        self.requests.lock().unwrap().push(format!(
-            "{path}?{}",
-            decode(&req.url.query().unwrap_or("").replace('+', " "))
-        ));
-        let auth = req
-            .headers
-            .get("authorization")
-            .map(|v| v.to_str().unwrap().to_string());
-        if auth != Some(format!("token {KEY}:{SECRET}")) {
-            return frappe_error(401, "AuthenticationError", "Invalid API key or secret");
-        }
-        let rest = path.strip_prefix("/api/resource/").unwrap();
-        let docs = self.docs.lock().unwrap();
-        if let Some((doctype, name)) = rest.split_once('/') {
-            return match docs[doctype].iter().find(|d| d["name"] == name) {
-                Some(doc) => ResponseTemplate::new(200).set_body_json(json!({"data": doc})),
-                None => frappe_error(
-                    404,
-                    "DoesNotExistError",
-                    &format!("{doctype} {name} not found"),
-                ),
-            };
-        }
-        if self
-            .throttle
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return ResponseTemplate::new(429)
-                .insert_header("Retry-After", "0")
-                .set_body_string("<html><body>Too Many Requests</body></html>");
-        }
-        let q: BTreeMap<String, String> = req
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let filters: Vec<Value> = q
-            .get("filters")
-            .map(|f| serde_json::from_str(f).unwrap())
-            .unwrap_or_default();
-        let fields: Vec<String> = q
-            .get("fields")
-            .map(|f| serde_json::from_str(f).unwrap())
-            .unwrap_or_else(|| vec!["name".into()]);
-        assert_eq!(q["order_by"], "modified asc, name asc");
-        let mut rows: Vec<&Value> = docs[rest]
-            .iter()
-            .filter(|d| filters.iter().all(|f| matches(d, f)))
-            .collect();
-        rows.sort_by_key(|d| {
-            (
-                d["modified"].as_str().unwrap().to_string(),
-                d["name"].as_str().unwrap().to_string(),
-            )
-        });
-        let start: usize = q.get("limit_start").map_or(0, |s| s.parse().unwrap());
-        let size: usize = q
-            .get("limit_page_length")
-            .map_or(20, |s| s.parse().unwrap());
-        let data: Vec<Value> = rows
-            .into_iter()
-            .skip(start)
-            .take(size)
-            .map(|d| {
-                // Lists hold parent columns only, never child tables.
-                let obj = d.as_object().unwrap();
-                Value::Object(
-                    obj.iter()
-                        .filter(|(k, v)| {
-                            !v.is_array() && (fields.iter().any(|f| f == "*" || f == *k))
-                        })
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                )
-            })
-            .collect();
-        ResponseTemplate::new(200).set_body_json(json!({ "data": data }))
-    }
-}
-
-async fn serve(frappe: &Frappe) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(frappe.clone())
-        .mount(&server)
-        .await;
-    server
+/// The fake site holding `tests/fixtures/erpnext`.
+fn fixture_site() -> Frappe {
+    Frappe::new(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/erpnext"))
 }
 
 /// The shipped preset and its mappings in a temporary project, with small pages (to exercise
@@ -288,7 +76,7 @@ fn staged_of(report: &RunReport, stream: &str) -> u64 {
 #[tokio::test]
 async fn erpnext_preset_syncs_incrementally_and_computes_exposure() {
     common::on_each_backend(|backend, store| async move {
-        let frappe = Frappe::new();
+        let frappe = fixture_site();
         let server = serve(&frappe).await;
         let dir = project_files();
 
@@ -417,7 +205,7 @@ async fn erpnext_preset_syncs_incrementally_and_computes_exposure() {
 #[tokio::test]
 async fn a_429_with_retry_after_is_retried_and_the_sync_succeeds() {
     common::on_each_backend(|backend, store| async move {
-        let frappe = Frappe::new();
+        let frappe = fixture_site();
         frappe.throttle.store(2, Ordering::SeqCst);
         let server = serve(&frappe).await;
         let dir = project_files();
@@ -438,7 +226,7 @@ async fn a_429_with_retry_after_is_retried_and_the_sync_succeeds() {
 #[tokio::test]
 async fn a_wrong_secret_fails_the_run_with_an_auth_error_and_keeps_the_cursor() {
     common::on_each_backend(|backend, store| async move {
-        let frappe = Frappe::new();
+        let frappe = fixture_site();
         let server = serve(&frappe).await;
         let dir = project_files();
         let ok = run(dir.path(), &server.uri(), SECRET, &store).await;
@@ -469,7 +257,7 @@ async fn a_wrong_secret_fails_the_run_with_an_auth_error_and_keeps_the_cursor() 
 #[tokio::test]
 async fn a_link_to_a_deleted_contact_leaves_its_fields_out_and_the_customer_syncs() {
     common::on_each_backend(|backend, store| async move {
-        let frappe = Frappe::new();
+        let frappe = fixture_site();
         frappe.update("Customer", "Alpen Getränke AG", |d| {
             d["customer_primary_contact"] = json!("Gone-Alpen Getränke AG");
         });

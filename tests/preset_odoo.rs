@@ -1,16 +1,12 @@
-//! The shipped Odoo preset (`connectors/odoo.toml` + `mappings/odoo-*.toml`) against a fake
-//! Odoo: a JSON-RPC server that answers `common.login` and `object.execute_kw(…, "search_read")`
-//! with real domain filtering (Polish notation, `write_date`/`id` comparisons), `order`,
-//! `limit` and `offset`, Odoo's value shapes (`[id, "name"]`, `false` for empty) and its error
-//! envelope. The records are the fixtures in `tests/fixtures/odoo/`. On SQLite and PostgreSQL.
+//! The shipped Odoo preset (`connectors/odoo.toml` + `mappings/odoo-*.toml`) against the fake
+//! Odoo of `tests/common/odoo.rs` (JSON-RPC with real domain filtering, ordering and paging),
+//! holding the fixtures in `tests/fixtures/odoo/`. On SQLite and PostgreSQL.
 
 mod common;
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
@@ -20,253 +16,8 @@ use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
 use tributary::sync::{self, RunReport};
 use tributary::views;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const DB: &str = "brewery";
-const USER: &str = "api@brewery.example";
-const KEY: &str = "0a1b2c3d4e5f-api-key";
-const UID: i64 = 7;
-const MODELS: [&str; 6] = [
-    "res.partner",
-    "sale.order",
-    "sale.order.line",
-    "account.move",
-    "account.payment",
-    "stock.quant",
-];
-
-/// The fake Odoo: its tables and the calls it received.
-#[derive(Clone)]
-struct Odoo {
-    tables: Arc<Mutex<BTreeMap<String, Vec<Value>>>>,
-    calls: Arc<Mutex<Vec<Value>>>,
-    /// Answer every execute_kw with AccessDenied (a revoked key after login).
-    deny: Arc<AtomicBool>,
-}
-
-impl Odoo {
-    fn new() -> Self {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/odoo");
-        let tables = MODELS
-            .iter()
-            .map(|m| {
-                let text = std::fs::read_to_string(dir.join(format!("{m}.json"))).unwrap();
-                (m.to_string(), serde_json::from_str(&text).unwrap())
-            })
-            .collect();
-        Odoo {
-            tables: Arc::new(Mutex::new(tables)),
-            calls: Arc::new(Mutex::new(vec![])),
-            deny: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    fn update(&self, model: &str, id: i64, changes: Value) {
-        let mut tables = self.tables.lock().unwrap();
-        let row = tables
-            .get_mut(model)
-            .unwrap()
-            .iter_mut()
-            .find(|r| r["id"] == id)
-            .unwrap();
-        for (k, v) in changes.as_object().unwrap() {
-            row[k] = v.clone();
-        }
-    }
-
-    fn logins(&self) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c["method"] == "login")
-            .count()
-    }
-
-    fn search_reads(&self, model: &str) -> Vec<Value> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c["method"] == "execute_kw" && c["args"][3] == model)
-            .cloned()
-            .collect()
-    }
-
-    fn search_read(&self, model: &str, domain: &[Value], kwargs: &Value) -> Result<Value, Value> {
-        let tables = self.tables.lock().unwrap();
-        let Some(rows) = tables.get(model) else {
-            return Err(error("builtins.KeyError", model));
-        };
-        let mut rows: Vec<Value> = rows
-            .iter()
-            .filter(|r| matches_domain(domain, r))
-            .cloned()
-            .collect();
-        let order = kwargs["order"].as_str().unwrap_or("id asc").to_string();
-        rows.sort_by(|a, b| {
-            for term in order.split(',') {
-                let mut w = term.split_whitespace();
-                let field = w.next().unwrap();
-                let desc = w.next() == Some("desc");
-                let o = compare(&a[field], &b[field]).unwrap_or(Ordering::Equal);
-                let o = if desc { o.reverse() } else { o };
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            Ordering::Equal
-        });
-        let offset = kwargs["offset"].as_u64().unwrap_or(0) as usize;
-        let limit = kwargs["limit"].as_u64().map_or(usize::MAX, |l| l as usize);
-        let fields: Option<Vec<&str>> = kwargs["fields"]
-            .as_array()
-            .map(|f| f.iter().map(|v| v.as_str().unwrap()).collect());
-        Ok(Value::Array(
-            rows.into_iter()
-                .skip(offset)
-                .take(limit)
-                .map(|r| match &fields {
-                    None => r,
-                    Some(fields) => {
-                        let mut out = serde_json::Map::new();
-                        out.insert("id".into(), r["id"].clone());
-                        for f in fields {
-                            // Odoo refuses unknown fields; the fake answers `false` like an empty one.
-                            out.insert(f.to_string(), r.get(*f).cloned().unwrap_or(json!(false)));
-                        }
-                        Value::Object(out)
-                    }
-                })
-                .collect(),
-        ))
-    }
-}
-
-/// Odoo's error envelope (`error.data.name` is the exception class).
-fn error(name: &str, message: &str) -> Value {
-    json!({"code": 200, "message": "Odoo Server Error",
-           "data": {"name": name, "message": message, "arguments": [message], "context": {}, "debug": "Traceback (most recent call last): …"}})
-}
-
-/// Many2one values compare by their ID; numbers, text and booleans as such.
-fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    let key = |v: &Value| match v {
-        Value::Array(pair) => pair.first().cloned().unwrap_or(Value::Null),
-        other => other.clone(),
-    };
-    match (key(a), key(b)) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
-        (Value::String(x), Value::String(y)) => Some(x.cmp(&y)),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(&y)),
-        _ => None,
-    }
-}
-
-fn leaf(term: &[Value], record: &Value) -> bool {
-    let field = term[0].as_str().unwrap();
-    if field.contains('.') {
-        return true; // related paths (location_id.usage) are not modelled by the fake
-    }
-    let value = record.get(field).cloned().unwrap_or(json!(false));
-    let arg = &term[2];
-    let ord = compare(&value, arg);
-    match term[1].as_str().unwrap() {
-        "=" => ord == Some(Ordering::Equal) || (value == json!(false) && arg == &json!(false)),
-        "!=" => ord != Some(Ordering::Equal),
-        ">" => ord == Some(Ordering::Greater),
-        ">=" => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
-        "<" => ord == Some(Ordering::Less),
-        "<=" => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
-        "in" => arg
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| compare(&value, a) == Some(Ordering::Equal)),
-        "not in" => !arg
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| compare(&value, a) == Some(Ordering::Equal)),
-        op => panic!("operator {op} not in the fake"),
-    }
-}
-
-/// One expression in Polish notation starting at `*at`.
-fn expression(domain: &[Value], at: &mut usize, record: &Value) -> bool {
-    let item = &domain[*at];
-    *at += 1;
-    match item.as_str() {
-        Some("|") => {
-            let a = expression(domain, at, record);
-            let b = expression(domain, at, record);
-            a || b
-        }
-        Some("&") => {
-            let a = expression(domain, at, record);
-            let b = expression(domain, at, record);
-            a && b
-        }
-        Some("!") => !expression(domain, at, record),
-        _ => leaf(item.as_array().unwrap(), record),
-    }
-}
-
-/// A domain: expressions AND-ed.
-fn matches_domain(domain: &[Value], record: &Value) -> bool {
-    let mut at = 0;
-    let mut all = true;
-    while at < domain.len() {
-        all &= expression(domain, &mut at, record);
-    }
-    all
-}
-
-impl Respond for Odoo {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&req.body).unwrap();
-        assert_eq!(body["jsonrpc"], "2.0");
-        assert_eq!(body["method"], "call");
-        let params = body["params"].clone();
-        self.calls.lock().unwrap().push(params.clone());
-        let args = params["args"].as_array().unwrap();
-        let outcome = match (params["service"].as_str(), params["method"].as_str()) {
-            (Some("common"), Some("login")) => {
-                Ok(if args[0] == DB && args[1] == USER && args[2] == KEY {
-                    json!(UID)
-                } else {
-                    json!(false)
-                })
-            }
-            (Some("object"), Some("execute_kw")) => {
-                if args[1] != UID || args[2] != KEY || self.deny.load(AtomicOrdering::SeqCst) {
-                    Err(error("odoo.exceptions.AccessDenied", "Access Denied"))
-                } else {
-                    assert_eq!(args[4], "search_read");
-                    let domain = args[5][0].as_array().unwrap();
-                    self.search_read(args[3].as_str().unwrap(), domain, &args[6])
-                }
-            }
-            _ => Err(error("builtins.NotImplementedError", "not in the fake")),
-        };
-        let answer = match outcome {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": body["id"], "result": result}),
-            Err(e) => json!({"jsonrpc": "2.0", "id": body["id"], "error": e}),
-        };
-        ResponseTemplate::new(200).set_body_json(answer)
-    }
-}
-
-async fn serve(odoo: &Odoo) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/jsonrpc"))
-        .respond_with(odoo.clone())
-        .mount(&server)
-        .await;
-    server
-}
+use common::odoo::{DB, KEY, Odoo, USER, serve};
 
 const SETTINGS: &str = r#"
 [currency]
@@ -278,6 +29,11 @@ source_priority = ["odoo"]
 [exposure]
 stale_after_hours = 36
 "#;
+
+/// The fake Odoo holding `tests/fixtures/odoo`.
+fn fixture_odoo() -> Odoo {
+    Odoo::new(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/odoo"))
+}
 
 /// A project holding the shipped preset (pages of 2 records, to exercise paging) and its mappings.
 fn project_files() -> tempfile::TempDir {
@@ -315,7 +71,7 @@ fn staged_per_stream(report: &RunReport) -> BTreeMap<&str, u64> {
 #[tokio::test]
 async fn the_odoo_preset_syncs_incrementally_with_tombstones_and_exact_exposure() {
     common::on_each_backend(|backend, store| async move {
-        let odoo = Odoo::new();
+        let odoo = fixture_odoo();
         let server = serve(&odoo).await;
         let dir = project_files();
 
@@ -457,7 +213,7 @@ fn project_of(root: &Path, url: &str) -> tributary::config::Project {
 #[tokio::test]
 async fn a_wrong_api_key_fails_the_run_with_an_auth_error_and_is_not_retried() {
     common::on_each_backend(|backend, store| async move {
-        let odoo = Odoo::new();
+        let odoo = fixture_odoo();
         let server = serve(&odoo).await;
         let dir = project_files();
         let report = sync_once(dir.path(), &server.uri(), "revoked-key", &store).await;
@@ -481,7 +237,7 @@ async fn a_wrong_api_key_fails_the_run_with_an_auth_error_and_is_not_retried() {
 #[tokio::test]
 async fn access_denied_after_login_is_an_auth_error_naming_the_exception() {
     common::on_each_backend(|backend, store| async move {
-        let odoo = Odoo::new();
+        let odoo = fixture_odoo();
         odoo.deny.store(true, AtomicOrdering::SeqCst);
         let server = serve(&odoo).await;
         let dir = project_files();

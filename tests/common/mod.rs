@@ -10,6 +10,20 @@ use serde_json::Value;
 
 use tributary::config::Project;
 
+pub mod frappe;
+pub mod odoo;
+
+/// The JSON array of records in a fake's fixture file; no file, no records.
+pub fn fixture_table(file: &Path) -> Vec<Value> {
+    match fs::read_to_string(file) {
+        Ok(text) => {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("{}: {e}", file.display()),
+    }
+}
+
 /// Writes files into a fresh temporary project root.
 pub fn project_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -59,15 +73,31 @@ pub fn preset_project(
     settings: &str,
     edit: impl FnOnce(String) -> String,
 ) -> tempfile::TempDir {
+    let mut edit = Some(edit);
+    presets_project(&[(connector, mapping_prefix)], settings, |_, text| {
+        edit.take().expect("one preset")(text)
+    })
+}
+
+/// [`preset_project`] with several shipped presets, each `(connector, mapping_prefix)`;
+/// `edit(connector, text)` may change each preset's text.
+pub fn presets_project(
+    presets: &[(&str, &str)],
+    settings: &str,
+    mut edit: impl FnMut(&str, String) -> String,
+) -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let preset = fs::read_to_string(root.join(format!("connectors/{connector}.toml"))).unwrap();
-    let mut files = vec![
-        ("config/tributary.toml".to_string(), settings.to_string()),
-        (format!("connectors/{connector}.toml"), edit(preset)),
-    ];
+    let mut files = vec![("config/tributary.toml".to_string(), settings.to_string())];
+    for &(connector, _) in presets {
+        let preset = fs::read_to_string(root.join(format!("connectors/{connector}.toml"))).unwrap();
+        files.push((
+            format!("connectors/{connector}.toml"),
+            edit(connector, preset),
+        ));
+    }
     for entry in fs::read_dir(root.join("mappings")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        if name.starts_with(mapping_prefix) {
+        if presets.iter().any(|(_, prefix)| name.starts_with(prefix)) {
             let text = fs::read_to_string(root.join("mappings").join(&name)).unwrap();
             files.push((format!("mappings/{name}"), text));
         }
