@@ -400,6 +400,50 @@ mod tests {
         assert_eq!(t.levels(), 5);
     }
 
+    /// Mail: the same mailbox, a typo, another mailbox on a shared company domain (or the
+    /// website's), different company domains; free mail with another mailbox says nothing.
+    #[test]
+    fn email_levels_tell_company_domains_from_free_mail() {
+        for (a, b, level) in [
+            (
+                (Some("ap@acme.cn"), "acme.cn"),
+                (Some("ap@acme.cn"), "acme.cn"),
+                0,
+            ),
+            ((Some("ap@acme.cn"), "acme.cn"), (Some("ap@acme.cm"), ""), 1),
+            (
+                (Some("ap@acme.cn"), "acme.cn"),
+                (Some("finance@acme.cn"), "acme.cn"),
+                2,
+            ),
+            ((None, "acme.cn"), (Some("finance@acme.cn"), "acme.cn"), 2),
+            (
+                (Some("ap@acme.cn"), "acme.cn acme.com"),
+                (None, "acme.com"),
+                2,
+            ),
+            (
+                (Some("ap@acme.cn"), "acme.cn"),
+                (Some("ap@zenith.cn"), "zenith.cn"),
+                3,
+            ),
+            ((Some("zhang@qq.com"), ""), (Some("li@qq.com"), ""), NULL),
+            (
+                (Some("zhang@qq.com"), ""),
+                (Some("ap@acme.cn"), "acme.cn"),
+                NULL,
+            ),
+            ((Some("zhang@qq.com"), ""), (Some("zhang@qq.com"), ""), 0),
+            ((None, ""), (Some("ap@acme.cn"), "acme.cn"), NULL),
+        ] {
+            assert_eq!(email_level(a, b), level, "{a:?} / {b:?}");
+        }
+        let e = Comparator::Email;
+        assert_eq!(e.levels(), 4);
+        assert_eq!(e.level("ap@acme.cn", "finance@acme.cn"), 2);
+        assert_eq!(e.level("ap@163.com", "finance@163.com"), NULL);
+    }
+
     #[test]
     fn bad_bands_are_refused() {
         assert!(

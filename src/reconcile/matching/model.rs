@@ -716,8 +716,9 @@ mod tests {
     /// A level no pair reaches weighs nothing, though m and u both sit at their floors.
     #[test]
     fn unseen_levels_weigh_nothing() {
+        // A comparison without a shipped prior (`city` has one, which knows the level's worth).
         let mut c = Comparison::new(
-            "city",
+            "town",
             Field::City,
             Comparator::JaroWinkler {
                 thresholds: vec![0.9],

@@ -335,3 +335,152 @@ pub fn profiles_of<'a, T: Sync>(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(fields: serde_json::Value) -> Customer {
+        let mut v = serde_json::json!({"source_key": "k", "name": "x"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// Where a record is, from each shape real systems write it in.
+    #[test]
+    fn places_come_from_every_field_that_says_where() {
+        let options = ProfileOptions::default();
+        for (fields, city, region, country) in [
+            // The city in a name (bracketed, leading with 市, English), with no city field.
+            (
+                serde_json::json!({"name": "长城建材(杭州)有限公司"}),
+                Some("杭州"),
+                Some("浙江"),
+                None,
+            ),
+            (
+                serde_json::json!({"name": "杭州市长城建材有限公司"}),
+                Some("杭州"),
+                Some("浙江"),
+                None,
+            ),
+            (
+                serde_json::json!({"name": "Acme Trading (Shenzhen) Co., Ltd."}),
+                Some("深圳"),
+                Some("广东"),
+                None,
+            ),
+            // A city field wins over the name; its province fills the region.
+            (
+                serde_json::json!({"name": "长城建材(杭州)有限公司", "city": "宁波市"}),
+                Some("宁波"),
+                Some("浙江"),
+                None,
+            ),
+            (
+                serde_json::json!({"city": "Shenzhen", "region": "Guangdong Province"}),
+                Some("深圳"),
+                Some("广东"),
+                None,
+            ),
+            (
+                serde_json::json!({"region": "广东省"}),
+                None,
+                Some("广东"),
+                None,
+            ),
+            // An ERPNext territory: a province in pinyin, or the country.
+            (
+                serde_json::json!({"region": "Zhejiang"}),
+                None,
+                Some("浙江"),
+                None,
+            ),
+            (
+                serde_json::json!({"region": "China"}),
+                None,
+                None,
+                Some("CN"),
+            ),
+            // A landline's area code, a Chinese postal code's province.
+            (
+                serde_json::json!({"phone": "0571-87654321", "country": "CN"}),
+                Some("杭州"),
+                Some("浙江"),
+                Some("CN"),
+            ),
+            (
+                serde_json::json!({"postal_code": "518057", "country": "CN"}),
+                None,
+                Some("广东"),
+                Some("CN"),
+            ),
+            (
+                serde_json::json!({"phone": "+86 138 1234 5678"}),
+                None,
+                None,
+                None,
+            ),
+            // Elsewhere, text stays as written; two letters in a region are not a country.
+            (
+                serde_json::json!({"city": "Sydney", "region": "SA", "country": "AU", "postal_code": "518057"}),
+                Some("sydney"),
+                Some("sa"),
+                Some("AU"),
+            ),
+        ] {
+            let p = Profile::of(&customer(fields.clone()), &options);
+            assert_eq!(
+                (
+                    p.get(Field::City),
+                    p.get(Field::Region),
+                    p.get(Field::Country)
+                ),
+                (city, region, country),
+                "{fields}"
+            );
+        }
+    }
+
+    /// A landline compares equal however each preset writes it (with the shipped
+    /// `default_phone_country = "CN"` for records that name no country).
+    #[test]
+    fn landlines_meet_across_the_presets_shapes() {
+        let options = ProfileOptions {
+            default_country: Some("CN".into()),
+            ..Default::default()
+        };
+        let shapes = [
+            serde_json::json!({"phone": "+86 755 2655 1234", "country": "CN"}),
+            serde_json::json!({"phone": "0755-26551234", "country": "CN"}),
+            serde_json::json!({"phone": "0755 2655 1234"}),
+            serde_json::json!({"phone": "(0755) 26551234", "region": "China"}),
+            serde_json::json!({"phone": "+86-755-26551234"}),
+            serde_json::json!({"phone": "8675526551234", "country": "CN"}),
+        ];
+        for fields in shapes {
+            let p = Profile::of(&customer(fields.clone()), &options);
+            assert_eq!(p.get(Field::Phone), Some("+8675526551234"), "{fields}");
+        }
+    }
+
+    #[test]
+    fn company_domains_come_from_mail_and_website() {
+        let options = ProfileOptions::default();
+        let p = Profile::of(
+            &customer(
+                serde_json::json!({"email": "AP@Mail.Acme.com.cn", "website": "https://www.acme-group.com/zh"}),
+            ),
+            &options,
+        );
+        assert_eq!(p.get(Field::Domains), Some("acme-group.com acme.com.cn"));
+        let p = Profile::of(
+            &customer(serde_json::json!({"email": "zhang@qq.com"})),
+            &options,
+        );
+        assert_eq!(p.get(Field::Domains), None);
+        assert_eq!(p.get(Field::Email), Some("zhang@qq.com"));
+    }
+}
