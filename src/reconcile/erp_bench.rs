@@ -148,19 +148,7 @@ fn examples(
             }
         }
     }
-    let mut cluster_of = vec![0usize; data.len()];
-    for (i, c) in clusters.iter().enumerate() {
-        c.iter().for_each(|&m| cluster_of[m] = i);
-    }
-    let reviewed: HashSet<(usize, usize)> = outcome
-        .pairs
-        .iter()
-        .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
-        .map(|p| {
-            let (x, y) = (cluster_of[p.a as usize], cluster_of[p.b as usize]);
-            (x.min(y), x.max(y))
-        })
-        .collect();
+    let (cluster_of, reviewed) = apart(data.len(), clusters, &outcome.pairs);
     // Same-name pairs first: the floor is meant to keep every one of them visible.
     let mut missed: Vec<(bool, usize, usize)> = vec![];
     for a in 0..data.len() {
@@ -202,20 +190,18 @@ pub fn priors_of(matching: &Matching, profiles: &[Profile], derived_from: String
     }
 }
 
-/// Judges clusters and review tasks against the records' true companies.
-pub fn judge(
-    data: &[ErpRecord],
-    profiles: &[Profile],
+/// The cluster of each of `n` records, and the pairs of clusters (smaller first) that a
+/// review task stands between.
+fn apart(
+    n: usize,
     clusters: &[Vec<usize>],
     pairs: &[super::matching::ScoredPair],
-) -> ErpReport {
-    let mut cluster_of = vec![0usize; data.len()];
+) -> (Vec<usize>, HashSet<(usize, usize)>) {
+    let mut cluster_of = vec![0usize; n];
     for (c, members) in clusters.iter().enumerate() {
-        for &m in members {
-            cluster_of[m] = c;
-        }
+        members.iter().for_each(|&m| cluster_of[m] = c);
     }
-    let reviewed: HashSet<(usize, usize)> = pairs
+    let reviewed = pairs
         .iter()
         .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
         .map(|p| {
@@ -223,6 +209,17 @@ pub fn judge(
             (x.min(y), x.max(y))
         })
         .collect();
+    (cluster_of, reviewed)
+}
+
+/// Judges clusters and review tasks against the records' true companies.
+pub fn judge(
+    data: &[ErpRecord],
+    profiles: &[Profile],
+    clusters: &[Vec<usize>],
+    pairs: &[super::matching::ScoredPair],
+) -> ErpReport {
+    let (cluster_of, reviewed) = apart(data.len(), clusters, pairs);
     let mut per_entity: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, r) in data.iter().enumerate() {
         per_entity.entry(r.entity).or_default().push(i);

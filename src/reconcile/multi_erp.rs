@@ -28,6 +28,8 @@ use fastrand::Rng;
 
 use crate::model::Customer;
 
+use super::normalize::normalize_name;
+use super::synth::pick;
 use super::taxid::uscc_check_char;
 
 /// A generated record with its true entity.
@@ -228,10 +230,6 @@ struct Company {
     domain: String,
     /// Its mail is on a free provider (small firms).
     free_mail: bool,
-}
-
-fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
-    &items[rng.usize(..items.len())]
 }
 
 fn uscc(rng: &mut Rng, city: usize) -> String {
@@ -500,6 +498,15 @@ pub fn generate(records: usize, seed: u64, first_entity: u32) -> Vec<ErpRecord> 
     let mut registered: HashSet<(bool, String, usize, usize, bool)> = HashSet::new();
     while out.len() < records {
         let c = company(&mut rng, &companies);
+        // A trade name may not be (or open with) a place name (企业名称登记管理规定).
+        if c.chinese
+            && normalize_name(&format!("{}{}有限公司", c.core, CJK_TRADES[c.trade]))
+                .chars()
+                .count()
+                < c.core.chars().count() + CJK_TRADES[c.trade].chars().count()
+        {
+            continue;
+        }
         let name = (
             c.chinese,
             c.core.clone(),

@@ -144,7 +144,8 @@ const ROADS: &[&str] = &[
 ];
 const SOURCES: [&str; 3] = ["erp", "crm", "dealer"];
 
-fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
+/// One of `items`, at random.
+pub(super) fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
     &items[rng.usize(..items.len())]
 }
 

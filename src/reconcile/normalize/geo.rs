@@ -762,14 +762,11 @@ pub fn place_in_name(name: &str) -> Option<Place> {
     }
     let text = clean_words(&half);
     if text.chars().next().is_some_and(is_cjk) {
-        // Only a suffixed lead (杭州市…, 广东省…) is surely a place: 南昌禾化工 may be the trade
-        // name 南昌禾 of a company anywhere.
+        // A trade name (字号) may not be a place name under China's enterprise-name rules, so
+        // a leading place is the company's (杭州市…, 杭州…, 广东省深圳市…).
         let stripped = strip_place_prefixes(&text, 2);
         let lead = text[..text.len() - stripped.len()].trim_end();
-        let suffixed = SUFFIXES.iter().any(|x| lead.ends_with(x));
-        return (suffixed && !lead.is_empty())
-            .then(|| parse_place(lead))
-            .flatten();
+        return (!lead.is_empty()).then(|| parse_place(lead)).flatten();
     }
     let mut words = text.split(' ');
     let first = words.next()?;
@@ -879,7 +876,7 @@ mod tests {
             ("长城建材(杭州)有限公司", p("浙江", Some("杭州"))),
             ("长城建材（杭州）有限公司", p("浙江", Some("杭州"))),
             ("杭州市长城建材有限公司", p("浙江", Some("杭州"))),
-            ("南昌禾化工有限公司", None),
+            ("杭州长城建材", p("浙江", Some("杭州"))),
             ("广东省深圳市飞跃科技有限公司", p("广东", Some("深圳"))),
             ("Acme Trading (Shenzhen) Co., Ltd.", p("广东", Some("深圳"))),
             ("Shenzhen Acme Trading Co., Ltd.", p("广东", Some("深圳"))),
