@@ -7,7 +7,11 @@
 //! match probability: at or above `link_threshold` it is linked automatically; at or above
 //! `review_threshold` it becomes a review task; below, the records stay separate. A pair whose
 //! `gate` comparisons (the company name) disagree outright is never linked automatically, only
-//! reviewed: a shared address and phone are not enough when the names differ.
+//! reviewed: a shared address and phone are not enough when the names differ. Nor is a branch
+//! (分公司, "… Branch") linked to a record that is not one. And nothing plausible is left
+//! unseen: a pair below `review_threshold` with identical normalised names, or a shared
+//! company domain and similar names, is reviewed unless something says two customers
+//! (different valid tax IDs, countries or provinces, a branch on one side).
 //!
 //! Clusters are built from the links, strongest first, under two rules: a cluster never holds
 //! two different valid tax IDs, and two clusters of several records each are joined only when

@@ -267,7 +267,8 @@ impl Located {
         let name_place = (!person && city.is_none())
             .then(|| normalize::place_in_name(&c.name))
             .flatten();
-        // A Chinese landline's area code, and a Chinese postal code's province.
+        // A Chinese landline's area code (its city only when the record names none), and a
+        // Chinese postal code's province.
         let phone_place = p.get(Field::Phone).and_then(normalize::place_of_phone);
         let chinese = match country {
             Some(cc) => cc == "CN",
@@ -281,7 +282,9 @@ impl Located {
         let postal_place = present(&c.postal_code)
             .filter(|_| chinese)
             .and_then(normalize::place_of_postcode);
-        let known = city_place.or(name_place).or(phone_place);
+        let known = city_place
+            .or(name_place)
+            .or(phone_place.filter(|_| city.is_none()));
         let city_out = known
             .and_then(|p| p.city)
             .or_else(|| region_place.and_then(|p| p.city).filter(|_| city.is_none()))
@@ -292,7 +295,12 @@ impl Located {
             (None, Some(r)) => Some(simple(r)),
             (None, None) => None,
         }
-        .or_else(|| known.or(postal_place).map(|p| p.province.to_string()));
+        .or_else(|| {
+            known
+                .or(phone_place)
+                .or(postal_place)
+                .map(|p| p.province.to_string())
+        });
         Located {
             city: city_out,
             region: region_out,
@@ -422,6 +430,13 @@ mod tests {
                 None,
                 None,
                 None,
+            ),
+            // A city the table does not know stays as written, whatever the phone says.
+            (
+                serde_json::json!({"city": "南山区", "phone": "0755-26551234", "country": "CN"}),
+                Some("南山区"),
+                Some("广东"),
+                Some("CN"),
             ),
             // Elsewhere, text stays as written; two letters in a region are not a country.
             (
