@@ -202,8 +202,13 @@ pub fn email_level(a: (Option<&str>, &str), b: (Option<&str>, &str)) -> u8 {
     if da.is_empty() || db.is_empty() {
         return NULL;
     }
-    let shared = da.split(' ').any(|d| db.split(' ').any(|e| e == d));
-    if shared { 2 } else { 3 }
+    if share_a_word(da, db) { 2 } else { 3 }
+}
+
+/// True when two space-separated lists (company domains) hold a word in common.
+pub fn share_a_word(a: &str, b: &str) -> bool {
+    a.split(' ')
+        .any(|x| !x.is_empty() && b.split(' ').any(|y| y == x))
 }
 
 /// Jaccard similarity of the sets of space-separated tokens.

@@ -416,14 +416,12 @@ impl Matching {
                 2
             }
         };
-        let plausible = |p: &ScoredPair| {
-            p.probability < s.review_threshold
-                && self.plausible(&profiles[p.a as usize], &profiles[p.b as usize])
-        };
         let mut order: Vec<usize> = (0..pairs.len())
             .filter(|&i| {
                 let p = &pairs[i];
-                rank(p) < 2 || p.probability >= s.review_threshold || plausible(p)
+                rank(p) < 2
+                    || p.probability >= s.review_threshold
+                    || self.plausible(&profiles[p.a as usize], &profiles[p.b as usize])
             })
             .collect();
         order.sort_by(|&x, &y| {
@@ -595,8 +593,7 @@ impl Matching {
     fn plausible(&self, a: &Profile, b: &Profile) -> bool {
         let both = |f: Field| a.get(f).zip(b.get(f));
         let differ = |f: Field| both(f).is_some_and(|(x, y)| x != y);
-        let contradicted = both(Field::TaxId)
-            .is_some_and(|(x, y)| x.starts_with("V:") && y.starts_with("V:") && x != y)
+        let contradicted = valid_tax(a).zip(valid_tax(b)).is_some_and(|(x, y)| x != y)
             || differ(Field::Country)
             || differ(Field::Region)
             || is_branch(a) != is_branch(b);
@@ -606,8 +603,7 @@ impl Matching {
         if both(Field::OrgName).is_some_and(|(x, y)| x == y) {
             return true;
         }
-        let shared_domain = both(Field::Domains)
-            .is_some_and(|(x, y)| x.split(' ').any(|d| y.split(' ').any(|e| e == d)));
+        let shared_domain = both(Field::Domains).is_some_and(|(x, y)| compare::share_a_word(x, y));
         // One name holding the other whole (华南泵业集团 and 华南泵业) counts as similar.
         let contained = both(Field::OrgName)
             .is_some_and(|(x, y)| x.len() > 3 && y.len() > 3 && (x.contains(y) || y.contains(x)));
@@ -616,19 +612,17 @@ impl Matching {
                 || self.model.comparisons.iter().any(|c| {
                     c.field == Field::NameTokens && {
                         let level = c.level(a, b);
-                        level != NULL && usize::from(level) + 1 < c.comparator.levels()
+                        level != NULL && !c.is_else(level)
                     }
                 }))
     }
 
     /// True when a gate comparison disagrees outright.
     fn gated(&self, a: &Profile, b: &Profile) -> bool {
-        self.model.comparisons.iter().any(|c| {
-            self.settings.gate.contains(&c.name) && {
-                let level = c.level(a, b);
-                level != NULL && usize::from(level) + 1 == c.comparator.levels()
-            }
-        })
+        self.model
+            .comparisons
+            .iter()
+            .any(|c| self.settings.gate.contains(&c.name) && c.is_else(c.level(a, b)))
     }
 
     /// Why a pair scored as it did: the prior, then each comparison's level, values and

@@ -139,6 +139,11 @@ impl Comparison {
         }
     }
 
+    /// True when `level` is this comparison's last ("else"): the values disagree outright.
+    pub fn is_else(&self, level: u8) -> bool {
+        level != NULL && usize::from(level) + 1 == self.comparator.levels()
+    }
+
     /// log2(m/u) of a level (0 for `NULL`).
     pub fn weight(&self, level: u8) -> f64 {
         if level == NULL {
@@ -157,28 +162,31 @@ impl Comparison {
             return 0.0;
         }
         let rest = 1.0 - self.u[..first].iter().sum::<f64>();
-        // The shipped prior, as so many non-matches spread over these levels.
-        let (strength, prior) = match &self.prior_u {
-            Some(p) => {
-                let mass: f64 = p[first..].iter().sum();
-                (
-                    super::priors::NON_MATCH_PAIRS,
-                    p[first..].iter().map(|x| x / mass).collect(),
-                )
-            }
-            None => (0.0, vec![0.0; non_matches.len() - first]),
-        };
+        // The shipped prior's share of these levels.
+        let mass: f64 = self
+            .prior_u
+            .as_ref()
+            .map_or(1.0, |p| p[first..].iter().sum());
         let mut moved: f64 = 0.0;
-        for ((u, k), p0) in self.u[first..]
-            .iter_mut()
-            .zip(&non_matches[first..])
-            .zip(prior)
-        {
-            let new = (rest * (k + strength * p0) / (seen + strength)).max(self.u_floor);
-            moved = moved.max((new - *u).abs());
-            *u = new;
+        for l in first..self.u.len() {
+            let prior = self.prior_u.as_ref().map(|p| p[l] / mass);
+            let new = (rest * with_prior(non_matches[l], seen, prior)).max(self.u_floor);
+            moved = moved.max((new - self.u[l]).abs());
+            self.u[l] = new;
         }
         moved
+    }
+}
+
+/// `count / total`, drawn toward the shipped `prior` share as if it were
+/// [`super::priors::NON_MATCH_PAIRS`] more non-matching pairs.
+fn with_prior(count: f64, total: f64, prior: Option<f64>) -> f64 {
+    match prior {
+        Some(p0) => {
+            let k = super::priors::NON_MATCH_PAIRS;
+            (count + k * p0) / (total + k)
+        }
+        None => count / total,
     }
 }
 
@@ -489,13 +497,12 @@ impl Model {
                 if let Some((same, valued)) = c.exact_pairs {
                     // The pairs sharing a value, less the matches expected among them.
                     let matched: f64 = num.iter().sum();
-                    let (k, p0) = c
-                        .prior_u
-                        .as_ref()
-                        .map_or((0.0, 0.0), |p| (super::priors::NON_MATCH_PAIRS, p[0]));
-                    let u0 = (((same - num[0]).max(0.5) + k * p0)
-                        / ((valued - matched).max(1.0) + k))
-                        .clamp(c.u_floor, 1.0 - FLOOR);
+                    let u0 = with_prior(
+                        (same - num[0]).max(0.5),
+                        (valued - matched).max(1.0),
+                        c.prior_u.as_ref().map(|p| p[0]),
+                    )
+                    .clamp(c.u_floor, 1.0 - FLOOR);
                     moved = moved.max((u0 - c.u[0]).abs());
                     c.u[0] = u0;
                 }

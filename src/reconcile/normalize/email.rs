@@ -106,7 +106,8 @@ pub fn corporate_domains(email: Option<&str>, website: Option<&str>) -> Option<S
         .and_then(registrable_domain)
         .into_iter()
         .chain(website.and_then(website_domain))
-        .filter(|d| !is_free_mail(d))
+        // Registrable already: the list alone says (its subdomain entries reduce to these).
+        .filter(|d| !FREE_MAIL.contains(d.as_str()))
         .collect();
     out.sort();
     out.dedup();
