@@ -53,8 +53,10 @@ impl Tryton {
         let tables = MODELS
             .iter()
             .map(|m| {
-                let text = std::fs::read_to_string(dir.join(format!("{m}.json"))).unwrap();
-                (m.to_string(), serde_json::from_str(&text).unwrap())
+                (
+                    m.to_string(),
+                    common::fixture_table(&dir.join(format!("{m}.json"))),
+                )
             })
             .collect();
         Tryton {
@@ -65,16 +67,7 @@ impl Tryton {
     }
 
     fn update(&self, model: &str, id: i64, changes: Value) {
-        let mut tables = self.tables.lock().unwrap();
-        let row = tables
-            .get_mut(model)
-            .unwrap()
-            .iter_mut()
-            .find(|r| r["id"] == id)
-            .unwrap();
-        for (k, v) in changes.as_object().unwrap() {
-            row[k] = v.clone();
-        }
+        common::update_row(&self.tables, model, id, changes);
     }
 
     fn calls_of(&self, method: &str) -> Vec<Value> {

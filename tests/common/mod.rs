@@ -24,6 +24,26 @@ pub fn fixture_table(file: &Path) -> Vec<Value> {
     }
 }
 
+/// Sets `changes` on the row of `model` whose `id` is `id`, in a fake's tables (a record
+/// edited in the source between two syncs).
+pub fn update_row(
+    tables: &std::sync::Mutex<std::collections::BTreeMap<String, Vec<Value>>>,
+    model: &str,
+    id: i64,
+    changes: Value,
+) {
+    let mut tables = tables.lock().unwrap();
+    let row = tables
+        .get_mut(model)
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == id)
+        .unwrap();
+    for (k, v) in changes.as_object().unwrap() {
+        row[k] = v.clone();
+    }
+}
+
 /// Writes files into a fresh temporary project root.
 pub fn project_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -56,16 +56,7 @@ impl Odoo {
     }
 
     pub fn update(&self, model: &str, id: i64, changes: Value) {
-        let mut tables = self.tables.lock().unwrap();
-        let row = tables
-            .get_mut(model)
-            .unwrap()
-            .iter_mut()
-            .find(|r| r["id"] == id)
-            .unwrap();
-        for (k, v) in changes.as_object().unwrap() {
-            row[k] = v.clone();
-        }
+        super::update_row(&self.tables, model, id, changes);
     }
 
     pub fn logins(&self) -> usize {
