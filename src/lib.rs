@@ -19,6 +19,7 @@ pub mod reconcile;
 pub mod server;
 pub mod steward;
 pub mod store;
+pub mod support;
 pub mod sync;
 pub mod views;
 pub mod webhook;

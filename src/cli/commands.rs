@@ -11,7 +11,7 @@ use super::{
     EXIT_USAGE, Format, MasterCommand, ReviewArgs, ReviewCommand, SyncArgs,
 };
 use crate::config::Project;
-use crate::config::secrets::redact_url;
+use crate::support::secrets::redact_url;
 use crate::mapping::Mapping;
 use crate::store::{RunStatus, Store};
 use crate::sync::{self, SyncOptions};

@@ -6,9 +6,7 @@
 //! and mappings that do not compile. Every problem is reported with its file, line and field,
 //! all at once. Reading files is the only I/O done here.
 
-pub mod cron;
 mod error;
-pub mod secrets;
 pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +17,7 @@ pub use settings::Settings;
 
 use crate::connector::config::{ConnectorConfig, HttpAuth, SourceKind};
 use crate::mapping::{Mapping, MappingSpec};
+use crate::support::secrets;
 
 /// Where the settings file lives under the root.
 pub const SETTINGS_FILE: &str = "config/tributary.toml";

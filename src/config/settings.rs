@@ -66,7 +66,7 @@ pub struct SchedulerSettings {
     /// Time zone of every connector schedule that names none (IANA name, default `UTC`).
     #[serde(
         default = "default_timezone",
-        deserialize_with = "super::cron::timezone"
+        deserialize_with = "crate::support::cron::timezone"
     )]
     pub timezone: chrono_tz::Tz,
     /// How many connectors may run at once (default 2, at least 1).
@@ -139,7 +139,7 @@ impl std::fmt::Display for Role {
 
 fn token_reference<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let raw = String::deserialize(d)?;
-    if !super::secrets::is_reference(&raw) {
+    if !crate::support::secrets::is_reference(&raw) {
         return Err(serde::de::Error::custom(
             "a token is a secret: write it as \"${ENV_VAR}\" and set the variable",
         ));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::cron::CronExpr;
+use crate::support::cron::CronExpr;
 
 pub use super::jsonrpc::config::{JsonRpcOptions, JsonRpcStream};
 
@@ -24,14 +24,14 @@ pub struct ConnectorConfig {
     /// Which kind of source this is.
     pub kind: SourceKind,
     /// Cron expression of the incremental polls run by `tributary serve` (five fields, or six
-    /// with seconds first; see [`crate::config::cron`]).
+    /// with seconds first; see [`crate::support::cron`]).
     #[serde(default)]
     pub schedule: Option<CronExpr>,
     /// Cron expression of full resyncs (every stream's cursor reset first, as `sync --full`).
     #[serde(default)]
     pub full_schedule: Option<CronExpr>,
     /// Time zone of both schedules (IANA name); `[scheduler] timezone` when absent.
-    #[serde(default, deserialize_with = "crate::config::cron::optional_timezone")]
+    #[serde(default, deserialize_with = "crate::support::cron::optional_timezone")]
     pub timezone: Option<chrono_tz::Tz>,
     /// Set false to leave the connector out of `sync --all`.
     #[serde(default = "yes")]

@@ -11,7 +11,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::config::secrets::redact_url;
+use crate::support::secrets::redact_url;
 
 use super::sql::Pool;
 use super::{Backend, Store, StoreError};

@@ -209,7 +209,7 @@ fn scan(text: &str) -> Result<Vec<(String, u32)>, String> {
 pub fn check_url_secret(url: &str) -> Result<(), String> {
     let clear = "the database password is a secret and is never written in config files: write url = \"${ERP_DB_URL}\", or put only the password in a variable (postgres://user:${ERP_DB_PASSWORD}@host/db)";
     let trimmed = url.trim();
-    if crate::config::secrets::is_reference(trimmed) {
+    if crate::support::secrets::is_reference(trimmed) {
         return Ok(());
     }
     let Some((scheme, rest)) = trimmed.split_once("://") else {
@@ -229,7 +229,7 @@ pub fn check_url_secret(url: &str) -> Result<(), String> {
     if let Some((userinfo, _)) = authority.rsplit_once('@')
         && let Some((_, password)) = userinfo.split_once(':')
         && !password.is_empty()
-        && !crate::config::secrets::is_reference(password)
+        && !crate::support::secrets::is_reference(password)
     {
         return Err(clear.into());
     }
@@ -238,7 +238,7 @@ pub fn check_url_secret(url: &str) -> Result<(), String> {
             if let Some((k, v)) = pair.split_once('=')
                 && k.eq_ignore_ascii_case("password")
                 && !v.is_empty()
-                && !crate::config::secrets::is_reference(v)
+                && !crate::support::secrets::is_reference(v)
             {
                 return Err(clear.into());
             }

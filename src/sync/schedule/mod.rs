@@ -44,7 +44,7 @@ pub use plan::next_tick;
 pub use runner::{Runner, ScheduledRun};
 pub use scheduler::{PlannedTick, Scheduler, SchedulerOptions};
 
-use crate::config::cron::CronExpr;
+use crate::support::cron::CronExpr;
 use crate::config::{ConfigErrors, Project};
 use crate::mapping::Mapping;
 

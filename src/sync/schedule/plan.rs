@@ -13,7 +13,7 @@
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::config::cron::CronExpr;
+use crate::support::cron::CronExpr;
 
 /// How many wall-clock candidates are looked at before giving up (an expression that names
 /// only 30 February never fires).
