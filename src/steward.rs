@@ -210,7 +210,7 @@ pub async fn force(
 
 /// The live master an ID (or alias) names, and its records.
 fn master_records(
-    state: &crate::store::MasterState,
+    state: &crate::model::MasterState,
     id: &str,
 ) -> Result<(String, Vec<RecordRef>), StewardError> {
     let live = state

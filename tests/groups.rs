@@ -97,7 +97,7 @@ async fn sync(project: &Project, store: &Store) -> tributary::sync::MasterSummar
         .unwrap()
 }
 
-fn master_of(state: &tributary::store::MasterState, source: &str, key: &str) -> String {
+fn master_of(state: &tributary::model::MasterState, source: &str, key: &str) -> String {
     state
         .xrefs
         .iter()

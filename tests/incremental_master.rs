@@ -11,9 +11,10 @@ use std::collections::BTreeSet;
 
 use tributary::config::Project;
 use tributary::model::Customer;
+use tributary::model::MasterState;
 use tributary::reconcile::synth;
+use tributary::store::Store;
 use tributary::store::steward::ReviewStatus;
-use tributary::store::{MasterState, Store};
 use tributary::sync::rebuild_bench::stage_customers;
 use tributary::sync::{Matched, Rebuild, reconcile_master, reconcile_master_with};
 

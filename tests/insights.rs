@@ -13,7 +13,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 use tributary::config::Project;
 use tributary::insight::CustomerInsight;
-use tributary::store::{Store, XrefRow};
+use tributary::model::XrefRow;
+use tributary::store::Store;
 
 const AS_OF: &str = "2026-11-22";
 

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde_json::json;
 use tributary::model::Customer;
+use tributary::model::MasterState;
 use tributary::reconcile::matching::{MatchSettings, Matching};
 use tributary::reconcile::{ProbabilisticMatcher, SourceCustomer, StewardDecision, Survivorship};
 use tributary::reconcile::{febrl, reconcile};
-use tributary::store::MasterState;
 
 fn dataset1() -> Vec<febrl::FebrlRecord> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/febrl/dataset1.csv");

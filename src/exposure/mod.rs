@@ -24,7 +24,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::model::{Currency, Invoice, Payment, SalesOrder};
-use crate::store::{MasterRow, XrefRow};
+use crate::model::{MasterRow, XrefRow};
 
 /// Exposure cannot be computed.
 #[derive(Debug, Error, Clone, PartialEq)]

@@ -28,8 +28,8 @@ use thiserror::Error;
 use crate::channel::DealerInventory;
 use crate::config::settings::InsightSettings;
 use crate::exposure::{ExposureError, FxTable};
+use crate::model::XrefRow;
 use crate::model::{Currency, Invoice, InvoiceKind, OrderStatus, SalesOrder};
-use crate::store::XrefRow;
 
 /// Insights cannot be computed.
 #[derive(Debug, Error, Clone, PartialEq)]

@@ -24,7 +24,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use super::SourceCustomer;
-use crate::store::MasterState;
+use crate::model::MasterState;
 
 /// One parent link between two masters, with the source record that gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,7 +362,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::XrefRow;
+    use crate::model::XrefRow;
 
     /// A record `source:key` naming `parent`, updated on day `day` of November 2026.
     fn rec(source: &str, key: &str, parent: Option<&str>, day: u32) -> SourceCustomer {

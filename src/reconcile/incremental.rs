@@ -20,7 +20,7 @@ use super::{
     ReviewCandidate, SourceCustomer, StewardDecision, Survivorship, assign, constraints_of,
     decided, index_of, resolve,
 };
-use crate::store::MasterState;
+use crate::model::MasterState;
 
 /// A record as the master was built from it.
 #[derive(Debug, Clone, PartialEq, Eq)]

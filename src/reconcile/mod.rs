@@ -50,7 +50,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::model::Customer;
-use crate::store::{MasterRow, MasterState, RunId, XrefRow};
+use crate::model::{MasterRow, MasterState, RunId, XrefRow};
 
 /// A customer as staged from one source.
 #[derive(Debug, Clone, PartialEq)]

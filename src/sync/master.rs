@@ -208,7 +208,7 @@ pub const MASTER_LOCK: &str = "customer master";
 
 /// What a matcher made of the staged customers.
 struct Built {
-    state: crate::store::MasterState,
+    state: crate::model::MasterState,
     reviews: Vec<ReviewCandidate>,
     /// Records clustered again (incremental); `None`: all of them.
     scope: Option<HashSet<RecordKey>>,
@@ -222,7 +222,7 @@ struct Built {
 /// The inputs every rebuild reads.
 struct Inputs<'a> {
     staged: Staged,
-    existing: crate::store::MasterState,
+    existing: crate::model::MasterState,
     survivorship: Survivorship,
     phase: &'a (dyn Fn(&str) + Sync),
 }

@@ -39,9 +39,9 @@ pub use replay::{Replayed, replay_quarantined};
 use crate::config::{ConnectorFile, Project};
 use crate::connector::{self, RawRecord, RejectedInput, SourceContext};
 use crate::mapping::Mapping;
-use crate::model::CanonicalRecord;
+use crate::model::{CanonicalRecord, RunId};
 use crate::store::{
-    Batch, Counts, Quarantined, RunId, RunLock, RunStatus, StagedRecord, Store, StoreError,
+    Batch, Counts, Quarantined, RunLock, RunStatus, StagedRecord, Store, StoreError,
 };
 
 /// Errors that stop a sync before or outside a run.

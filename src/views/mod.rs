@@ -13,8 +13,9 @@ use crate::config::Project;
 use crate::exposure::{self, Exposure, ExposureError, ExposureInput, FxTable, GroupExposure};
 use crate::insight::CustomerInsight;
 use crate::model::{CanonicalRecord, Entity};
+use crate::model::{MasterRow, MasterState, XrefRow};
 use crate::reconcile::groups::{GroupIssue, Groups};
-use crate::store::{MasterRow, MasterState, StagedRow, Store, StoreError, XrefRow};
+use crate::store::{StagedRow, Store, StoreError};
 
 pub mod report;
 pub mod review;

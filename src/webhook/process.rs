@@ -8,8 +8,9 @@ use super::event::records_of;
 use crate::config::Project;
 use crate::connector::RawRecord;
 use crate::mapping::Mapping;
+use crate::model::RunId;
 use crate::store::{
-    Batch, Counts, InboxEvent, Quarantined, RunId, RunStatus, StagedRecord, Store, StoreError,
+    Batch, Counts, InboxEvent, Quarantined, RunStatus, StagedRecord, Store, StoreError,
 };
 use crate::sync::map_records;
 
