@@ -22,27 +22,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::{CanonicalRecord, ChannelSale, Entity, InventoryPosition, LocationTier};
-use crate::store::{Store, StoreError};
+use crate::model::{ChannelSale, InventoryPosition, LocationTier};
 
 /// Errors of the channel view.
 #[derive(Debug, Error)]
 pub enum ChannelError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A staged record no longer fits its entity.
-    #[error("staged {entity} {connector}/{key} does not fit the model: {reason}")]
-    Corrupt {
-        /// Entity.
-        entity: Entity,
-        /// Connector.
-        connector: String,
-        /// Key.
-        key: String,
-        /// Why.
-        reason: String,
-    },
     /// A sell-through window of zero days.
     #[error("the sell-through window must be at least one day")]
     EmptyWindow,
@@ -160,49 +144,6 @@ fn slot<'a>(
             weekly_sell_through: Decimal::ZERO,
             weeks_of_cover: None,
         })
-}
-
-/// Reads the staged dealer stock and sell-through of every source and computes
-/// [`channel_inventory`]; with `dealer`, only the dealers with that key.
-pub async fn from_store(
-    store: &Store,
-    today: NaiveDate,
-    days: u32,
-    dealer: Option<&str>,
-) -> Result<Vec<DealerInventory>, ChannelError> {
-    let mut positions = Vec::new();
-    for row in store.staged(Entity::InventoryPosition).await? {
-        if let CanonicalRecord::InventoryPosition(record) = decode(Entity::InventoryPosition, &row)?
-        {
-            positions.push(Sourced {
-                source: row.connector,
-                record,
-            });
-        }
-    }
-    let mut sales = Vec::new();
-    for row in store.staged(Entity::ChannelSale).await? {
-        if let CanonicalRecord::ChannelSale(record) = decode(Entity::ChannelSale, &row)? {
-            sales.push(Sourced {
-                source: row.connector,
-                record,
-            });
-        }
-    }
-    let mut out = channel_inventory(&positions, &sales, today, days)?;
-    if let Some(dealer) = dealer {
-        out.retain(|d| d.dealer_key == dealer);
-    }
-    Ok(out)
-}
-
-fn decode(entity: Entity, row: &crate::store::StagedRow) -> Result<CanonicalRecord, ChannelError> {
-    CanonicalRecord::from_value(entity, row.canonical.clone()).map_err(|e| ChannelError::Corrupt {
-        entity,
-        connector: row.connector.clone(),
-        key: row.key.clone(),
-        reason: e.to_string(),
-    })
 }
 
 #[cfg(test)]

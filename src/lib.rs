@@ -7,6 +7,8 @@
 //! lifecycle stages and churn warnings per master customer; [`webhook`] takes events that
 //! sources push, into a durable inbox and on through the same staging.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod channel;
 pub mod cli;
 pub mod config;
@@ -14,10 +16,10 @@ pub mod connector;
 pub mod exposure;
 pub mod insight;
 pub mod mapping;
+pub mod master;
 pub mod model;
 pub mod reconcile;
 pub mod server;
-pub mod steward;
 pub mod store;
 pub mod support;
 pub mod sync;

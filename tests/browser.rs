@@ -153,11 +153,11 @@ async fn start_server(dir: &Path) -> (SocketAddr, CancellationToken) {
     for name in ["erp", "dealer-portal"] {
         common::run_connector(&project, &store, name).await;
     }
-    tributary::sync::reconcile_master(&project, &store)
+    tributary::master::reconcile_master(&project, &store)
         .await
         .unwrap();
     let now = chrono::Utc::now();
-    tributary::sync::refresh_insights(&project, &store, now.date_naive(), now)
+    tributary::master::refresh_insights(&project, &store, now.date_naive(), now)
         .await
         .unwrap();
 

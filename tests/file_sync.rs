@@ -233,7 +233,9 @@ async fn sync_all(project: &Project, store: &Store) -> Vec<RunReport> {
             .unwrap(),
         );
     }
-    sync::reconcile_master(project, store).await.unwrap();
+    tributary::master::reconcile_master(project, store)
+        .await
+        .unwrap();
     out
 }
 

@@ -88,11 +88,11 @@ fn erp_sums(samples: &Path, keys: &BTreeSet<String>) -> Sums {
     s
 }
 
-async fn sync(project: &Project, store: &Store) -> tributary::sync::MasterSummary {
+async fn sync(project: &Project, store: &Store) -> tributary::master::MasterSummary {
     for name in ["dealer-portal", "erp"] {
         common::run_connector(project, store, name).await;
     }
-    tributary::sync::reconcile_master(project, store)
+    tributary::master::reconcile_master(project, store)
         .await
         .unwrap()
 }
@@ -262,7 +262,7 @@ async fn the_dealer_portals_distributors_head_their_sub_dealers() {
                 );
             }
             // A rebuild with nothing new gives the same groups.
-            tributary::sync::reconcile_master(project, &store)
+            tributary::master::reconcile_master(project, &store)
                 .await
                 .unwrap();
             assert_eq!(store.groups().await.unwrap(), groups, "{backend}");

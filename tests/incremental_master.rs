@@ -9,14 +9,14 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use tributary::bench::rebuild::stage_customers;
+use tributary::bench::synth;
 use tributary::config::Project;
+use tributary::master::{Matched, Rebuild, reconcile_master, reconcile_master_with};
 use tributary::model::Customer;
 use tributary::model::MasterState;
-use tributary::reconcile::synth;
 use tributary::store::Store;
 use tributary::store::steward::ReviewStatus;
-use tributary::sync::rebuild_bench::stage_customers;
-use tributary::sync::{Matched, Rebuild, reconcile_master, reconcile_master_with};
 
 async fn stage(store: &Store, customers: &[(String, Customer)]) {
     stage_customers(store, customers).await.unwrap();
@@ -129,14 +129,15 @@ async fn incremental_rebuilds_equal_a_full_recluster_through_the_store() {
             );
             {
                 let review = &open[0];
-                let actor = tributary::steward::Actor {
+                let actor = tributary::master::steward::Actor {
                     name: "li.na".into(),
                     reason: "same customer, checked by phone".into(),
                 };
-                let done =
-                    tributary::steward::decide_review(project, &store, review.id, true, &actor)
-                        .await
-                        .unwrap();
+                let done = tributary::master::steward::decide_review(
+                    project, &store, review.id, true, &actor,
+                )
+                .await
+                .unwrap();
                 assert_eq!(done.master.matched, Matched::Incremental, "{what}");
                 let state = store.load_master().await.unwrap();
                 let master = |k: &(String, String)| {

@@ -248,10 +248,10 @@ async fn insights_of_the_shipped_samples_on_each_backend() {
                 .await
                 .unwrap();
             }
-            tributary::sync::reconcile_master(project, &store)
+            tributary::master::reconcile_master(project, &store)
                 .await
                 .unwrap();
-            let summary = tributary::sync::refresh_insights(project, &store, as_of(), Utc::now())
+            let summary = tributary::master::refresh_insights(project, &store, as_of(), Utc::now())
                 .await
                 .unwrap();
             let stored = check_store(project, &store, &backend).await;
@@ -304,7 +304,7 @@ async fn insights_of_the_shipped_samples_on_each_backend() {
             );
 
             // Re-running replaces the table: same content, new computation time.
-            tributary::sync::refresh_insights(project, &store, as_of(), Utc::now())
+            tributary::master::refresh_insights(project, &store, as_of(), Utc::now())
                 .await
                 .unwrap();
             assert_eq!(store.insights().await.unwrap().len(), 55, "{backend}");

@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use serde_json::json;
+use tributary::bench::febrl;
 use tributary::model::Customer;
 use tributary::model::MasterState;
 use tributary::reconcile::matching::{MatchSettings, Matching};
+use tributary::reconcile::reconcile;
 use tributary::reconcile::{ProbabilisticMatcher, SourceCustomer, StewardDecision, Survivorship};
-use tributary::reconcile::{febrl, reconcile};
 
 fn dataset1() -> Vec<febrl::FebrlRecord> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/febrl/dataset1.csv");
@@ -182,9 +183,9 @@ fn the_probabilistic_master_links_variants_and_never_joins_two_valid_tax_ids() {
 
 #[test]
 fn new_records_merged_incrementally_cluster_as_a_full_rebuild_does() {
+    use tributary::bench::synth;
     use tributary::reconcile::matching::Constraints;
     use tributary::reconcile::matching::profile::profiles_of;
-    use tributary::reconcile::synth;
 
     let mut matching = Matching::new(&MatchSettings::default()).unwrap();
     let old = synth::generate(3_000, 11, 0);

@@ -324,7 +324,7 @@ async fn a_first_sync_of_three_erps_gives_the_true_clusters_and_queues_the_doubt
         assert_eq!(staged_customers(&store).await.len(), records, "{backend}");
 
         let now = Utc::now();
-        tributary::sync::rebuild(&project, &store, now.date_naive(), now)
+        tributary::master::rebuild(&project, &store, now.date_naive(), now)
             .await
             .unwrap();
 

@@ -17,7 +17,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, RunReport};
+use tributary::sync::RunReport;
 use tributary::views;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -381,7 +381,9 @@ async fn business_central_preset_syncs_incrementally_and_computes_exposure() {
         // 250 of 500 net invoiced → 595 − 297.50 = 297.50 (the comment line is no order
         // line); unapplied payment 100 (entered as −100) → exposure 612.50 of 25000.
         let project = load(&bc, dir.path(), &server, SECRET);
-        sync::reconcile_master(&project, &store).await.unwrap();
+        tributary::master::reconcile_master(&project, &store)
+            .await
+            .unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
         let all = views::exposures(&project, &store, today, Utc::now())
             .await

@@ -34,7 +34,6 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::NaiveDate;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
-use tributary::channel;
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
 use tributary::sync::{self, NoProgress, RunReport, SyncOptions};
@@ -584,7 +583,9 @@ async fn dealer_uploads_are_read_once_then_archived() {
         // D1003 holds 9 + 5 = 14 and sold 4 − 1 = 3 (0.75 a week): 18.67 weeks.
         // D1002 holds 7 and reported no sales: cover unknown.
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        let view = channel::from_store(&store, today, 28, None).await.unwrap();
+        let view = tributary::views::dealer_inventory(&store, today, 28, None)
+            .await
+            .unwrap();
         let got: Vec<_> = view
             .iter()
             .map(|d| {
@@ -606,7 +607,7 @@ async fn dealer_uploads_are_read_once_then_archived() {
             ],
             "{backend}"
         );
-        let one = channel::from_store(&store, today, 28, Some("D1003"))
+        let one = tributary::views::dealer_inventory(&store, today, 28, Some("D1003"))
             .await
             .unwrap();
         assert_eq!(one.len(), 1);

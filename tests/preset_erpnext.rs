@@ -13,7 +13,7 @@ use rust_decimal_macros::dec;
 use serde_json::json;
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, RunReport};
+use tributary::sync::RunReport;
 use tributary::views;
 
 use common::frappe::{Frappe, KEY, SECRET, serve};
@@ -175,7 +175,7 @@ async fn erpnext_preset_syncs_incrementally_and_computes_exposure() {
         // (not due) = 355.5 (the paid invoice counts 0; the draft was never read);
         // open orders: SAL-ORD-2026-00014 238 (to deliver and bill); -00012 is fully billed,
         // -00015 a draft; unapplied 100 → exposure 493.5 of a 25000 limit.
-        sync::reconcile_master(
+        tributary::master::reconcile_master(
             &common::load(dir.path(), &[("ERPNEXT_URL", &server.uri()), ("ERPNEXT_API_KEY", KEY), ("ERPNEXT_API_SECRET", SECRET)]),
             &store,
         )

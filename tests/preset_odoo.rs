@@ -14,7 +14,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, RunReport};
+use tributary::sync::RunReport;
 use tributary::views;
 
 use common::odoo::{DB, KEY, Odoo, USER, serve};
@@ -173,7 +173,7 @@ async fn the_odoo_preset_syncs_incrementally_with_tombstones_and_exact_exposure(
         // receivables 295 − 50 (credit note) = 245; open orders: S00009 595 with 312.50 of
         // 500 net invoiced → 595 − 371.88 = 223.12 (S00010 is a quotation); unapplied 120
         // (payment 8 is matched) → exposure 348.12 of a 25000 limit.
-        sync::reconcile_master(&project_of(dir.path(), &server.uri()), &store)
+        tributary::master::reconcile_master(&project_of(dir.path(), &server.uri()), &store)
             .await
             .unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 4, 15).unwrap();

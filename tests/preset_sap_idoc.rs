@@ -209,7 +209,9 @@ async fn master_and_exposure_of_a_sap_customer_are_exact() {
         let project = load(dir.path());
         let report = sync_preset(&project, &store).await;
         assert_eq!(report.status, RunStatus::Success, "{backend}");
-        sync::reconcile_master(&project, &store).await.unwrap();
+        tributary::master::reconcile_master(&project, &store)
+            .await
+            .unwrap();
         let master = store.load_master().await.unwrap();
         let id = master
             .xrefs

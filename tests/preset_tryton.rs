@@ -21,7 +21,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tributary::model::Entity;
 use tributary::store::{RunStatus, Store};
-use tributary::sync::{self, RunReport};
+use tributary::sync::RunReport;
 use tributary::views;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -480,7 +480,9 @@ async fn the_tryton_preset_syncs_decoded_records_incrementally_with_exact_exposu
         // Exposure of Brauerei Nordlicht (base EUR, 2026-04-15): receivables 295 − 50 = 245;
         // open orders: SO-11 595.00, nothing invoiced yet → exposure 840.
         let p = project(dir.path(), &server.uri(), PASSWORD);
-        sync::reconcile_master(&p, &store).await.unwrap();
+        tributary::master::reconcile_master(&p, &store)
+            .await
+            .unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 4, 15).unwrap();
         let all = views::exposures(&p, &store, today, Utc::now())
             .await

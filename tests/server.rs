@@ -47,7 +47,7 @@ impl Server {
         for name in ["dealer-portal", "erp"] {
             common::run_connector(&project, &store, name).await;
         }
-        tributary::sync::reconcile_master(&project, &store)
+        tributary::master::reconcile_master(&project, &store)
             .await
             .unwrap();
         let env = TOKENS

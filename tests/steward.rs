@@ -5,15 +5,15 @@
 mod common;
 
 use tributary::config::Project;
-use tributary::steward::{self, Actor};
+use tributary::master::steward::{self, Actor};
 use tributary::store::Store;
 use tributary::store::steward::ReviewStatus;
 
-async fn sync_all(project: &Project, store: &Store) -> tributary::sync::MasterSummary {
+async fn sync_all(project: &Project, store: &Store) -> tributary::master::MasterSummary {
     for name in ["dealer-portal", "erp"] {
         common::run_connector(project, store, name).await;
     }
-    tributary::sync::reconcile_master(project, store)
+    tributary::master::reconcile_master(project, store)
         .await
         .unwrap()
 }

@@ -378,7 +378,9 @@ async fn the_tryton_preset_against_a_real_trytond_gives_the_exposure_the_erp_sho
         assert_eq!(second.counts.staged, 0, "{backend}: {second:#?}");
 
         // The master and its exposure on the as-of date equal what the ERP says.
-        sync::reconcile_master(&project, &store).await.unwrap();
+        tributary::master::reconcile_master(&project, &store)
+            .await
+            .unwrap();
         let as_of = NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap();
         let all = views::exposures(&project, &store, as_of, Utc::now())
             .await

@@ -184,7 +184,7 @@ async fn an_erpnext_customer_signed_in_base64_reaches_the_master() {
         assert_eq!(event.status, InboxStatus::Processed);
         assert_eq!((event.run, event.attempts), (Some(runs[0].id), 1));
 
-        let summary = tributary::sync::reconcile_master(&project, &store)
+        let summary = tributary::master::reconcile_master(&project, &store)
             .await
             .unwrap();
         assert_eq!(summary.masters, 1, "{backend}");

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
+use tokio_util::sync::CancellationToken;
 
 use super::output::{self, Bars};
 use super::{
-    BenchCommand, By, Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL,
-    EXIT_USAGE, Format, MasterCommand, ReviewArgs, ReviewCommand, SyncArgs,
+    By, Cli, Command, CreditArgs, CreditCommand, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
+    Format, MasterCommand, ReviewArgs, ReviewCommand, SyncArgs,
 };
 use crate::config::Project;
 use crate::mapping::Mapping;
@@ -28,7 +29,7 @@ fn show<T: serde::Serialize>(json: bool, rows: &[T], table: fn(&[T])) -> Outcome
 }
 
 /// A failure with its exit code.
-struct Failure(u8, anyhow::Error);
+pub(super) struct Failure(pub(super) u8, pub(super) anyhow::Error);
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
@@ -36,7 +37,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
-type Outcome = std::result::Result<u8, Failure>;
+pub(super) type Outcome = std::result::Result<u8, Failure>;
 
 /// Runs a parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> u8 {
@@ -88,27 +89,8 @@ async fn dispatch(cli: Cli) -> Outcome {
         Command::Credit(args) => credit(&project, args).await,
         Command::Review(args) => review(&project, args).await,
         Command::Master(command) => master(&project, command).await,
-        Command::Bench(BenchCommand::Master {
-            records,
-            new,
-            shape,
-            show,
-            write_priors,
-            json,
-        }) => bench_master(&project, records, new, (shape, show, write_priors), json),
-        Command::Bench(BenchCommand::Rebuild {
-            records,
-            changes,
-            store,
-            json,
-        }) => bench_rebuild(&project, records, changes, store, json).await,
-        Command::Bench(BenchCommand::Febrl {
-            files,
-            with_ssn,
-            split,
-            show,
-            json,
-        }) => bench_febrl(&project, &files, (with_ssn, split, show), json),
+        #[cfg(feature = "bench")]
+        Command::Bench(command) => super::bench::run(&project, command).await,
         Command::Runs {
             connector,
             limit,
@@ -133,10 +115,12 @@ async fn dispatch(cli: Cli) -> Outcome {
         } => {
             let store = open(&project).await?;
             let today = asof.as_of.unwrap_or_else(|| Utc::now().date_naive());
-            let rows = crate::channel::from_store(&store, today, days, dealer.as_deref())
+            let rows = crate::views::dealer_inventory(&store, today, days, dealer.as_deref())
                 .await
                 .map_err(|e| match e {
-                    crate::channel::ChannelError::EmptyWindow => Failure(EXIT_USAGE, e.into()),
+                    crate::views::ViewError::Channel(crate::channel::ChannelError::EmptyWindow) => {
+                        Failure(EXIT_USAGE, e.into())
+                    }
                     other => Failure(EXIT_FAILED, other.into()),
                 })?;
             if json {
@@ -285,7 +269,7 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
     let options = SyncOptions {
         streams: args.streams.clone(),
         full: args.full,
-        cancel: Some(sync::cancel_on_ctrl_c()),
+        cancel: Some(cancel_on_ctrl_c()),
     };
     let bars = Bars::new();
     let mut reports = Vec::new();
@@ -298,7 +282,7 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
     bars.clear();
     let now = Utc::now();
     let today = args.asof.as_of.unwrap_or_else(|| now.date_naive());
-    let (master, insights) = sync::rebuild(project, &store, today, now).await?;
+    let (master, insights) = crate::master::rebuild(project, &store, today, now).await?;
     output::sync_summary(&reports, &master, &insights);
     let issues: Vec<_> = store
         .groups()
@@ -416,63 +400,8 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
     }
 }
 
-fn bench_febrl(
-    project: &Project,
-    files: &[std::path::PathBuf],
-    (with_ssn, split, show): (bool, bool, usize),
-    json: bool,
-) -> Outcome {
-    use crate::reconcile::{febrl, matching::Matching};
-    let mut matching = Matching::new(&project.settings.reconcile.matching).map_err(|e| {
-        Failure(
-            EXIT_USAGE,
-            anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
-        )
-    })?;
-    let mut sets = files
-        .iter()
-        .map(|f| febrl::read(f, with_ssn).map_err(|e| Failure(EXIT_USAGE, anyhow!(e))))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    if split {
-        if sets.len() != 1 {
-            return Err(Failure(EXIT_USAGE, anyhow!("--split takes one file")));
-        }
-        sets = febrl::split_originals(sets.remove(0)).into();
-    }
-    let report = febrl::run(&sets, &mut matching, show);
-    if json {
-        output::json(&report)?;
-    } else {
-        let what = if sets.len() > 1 { "link" } else { "dedupe" };
-        println!(
-            "FEBRL {what}: {}{}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" + "),
-            if with_ssn { " (with soc_sec_id)" } else { "" }
-        );
-        for (k, v) in febrl::summary(&report) {
-            println!("  {:<18} {v}", &k[2..]);
-        }
-        print_mistakes(&report.mistakes);
-    }
-    Ok(EXIT_OK)
-}
-
-fn print_mistakes(mistakes: &[crate::reconcile::febrl::Mistake]) {
-    for m in mistakes {
-        println!("\n{} {} / {}", m.kind, m.records[0], m.records[1]);
-        match &m.explanation {
-            None => println!("  never compared (no blocking rule put them together)"),
-            Some(e) => output::explanation(e),
-        }
-    }
-}
-
-fn actor(by: By) -> crate::steward::Actor {
-    crate::steward::Actor {
+fn actor(by: By) -> crate::master::steward::Actor {
+    crate::master::steward::Actor {
         name: by.by,
         reason: by.reason,
     }
@@ -480,7 +409,7 @@ fn actor(by: By) -> crate::steward::Actor {
 
 /// `SOURCE:KEY` → (source, key).
 fn record(text: &str) -> std::result::Result<(String, String), Failure> {
-    crate::steward::parse_record(text).ok_or_else(|| {
+    crate::master::steward::parse_record(text).ok_or_else(|| {
         Failure(
             EXIT_USAGE,
             anyhow!("`{text}`: write a source record as SOURCE:KEY, e.g. erp:C10014"),
@@ -489,8 +418,8 @@ fn record(text: &str) -> std::result::Result<(String, String), Failure> {
 }
 
 /// A steward error as a failure: usage errors for refusals and unknown names.
-fn steward_failure(e: crate::steward::StewardError) -> Failure {
-    use crate::steward::StewardError;
+fn steward_failure(e: crate::master::steward::StewardError) -> Failure {
+    use crate::master::steward::StewardError;
     match e {
         StewardError::NotFound(_) | StewardError::Refused(_) => Failure(EXIT_FAILED, e.into()),
         other => Failure(EXIT_FAILED, other.into()),
@@ -498,7 +427,7 @@ fn steward_failure(e: crate::steward::StewardError) -> Failure {
 }
 
 async fn review(project: &Project, args: ReviewArgs) -> Outcome {
-    use crate::steward;
+    use crate::master::steward;
     use crate::store::steward::ReviewStatus;
     let store = open(project).await?;
     match args.command {
@@ -535,18 +464,19 @@ async fn review(project: &Project, args: ReviewArgs) -> Outcome {
 }
 
 async fn master(project: &Project, command: MasterCommand) -> Outcome {
-    use crate::steward;
+    use crate::master::steward;
     let store = open(project).await?;
     let (what, done) = match command {
         MasterCommand::Recluster { retrain, asof } => {
             let now = Utc::now();
             let today = asof.as_of.unwrap_or_else(|| now.date_naive());
             let how = if retrain {
-                sync::Rebuild::Retrain
+                crate::master::Rebuild::Retrain
             } else {
-                sync::Rebuild::Recluster
+                crate::master::Rebuild::Recluster
             };
-            let (master, insights) = sync::rebuild_with(project, &store, how, today, now).await?;
+            let (master, insights) =
+                crate::master::rebuild_with(project, &store, how, today, now).await?;
             output::master_summary(&master, &insights);
             return Ok(EXIT_OK);
         }
@@ -608,131 +538,19 @@ async fn master(project: &Project, command: MasterCommand) -> Outcome {
     Ok(EXIT_OK)
 }
 
-async fn bench_rebuild(
-    project: &Project,
-    records: usize,
-    changes: usize,
-    url: Option<String>,
-    json: bool,
-) -> Outcome {
-    let scratch = std::env::temp_dir().join(format!("tributary-bench-{}", std::process::id()));
-    let url = match url {
-        Some(u) => u,
-        None => {
-            std::fs::create_dir_all(&scratch)?;
-            format!("sqlite://{}", scratch.join("bench.db").display())
+/// A token cancelled by the first Ctrl-C, so a command-line sync stops after the page it is
+/// on; a second Ctrl-C ends the process at once (exit code 130).
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping after the current page (Ctrl-C again to quit at once)");
+            on_signal.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
         }
-    };
-    let store = crate::store::Store::connect(&url).await?;
-    let r = sync::rebuild_bench::run(project, &store, records, changes).await;
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    let r = r?;
-    if json {
-        output::json(&r)?;
-        return Ok(EXIT_OK);
-    }
-    println!(
-        "master rebuilt through the store ({}): {} customers staged in {:.1} s",
-        if url.starts_with("postgres") {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
-        r.records,
-        r.seconds_stage
-    );
-    for (what, t) in [
-        ("first rebuild", &r.first),
-        (
-            &format!("after {} changes", r.changes) as &str,
-            &r.incremental,
-        ),
-        ("full re-cluster", &r.recluster),
-    ] {
-        println!(
-            "  {what:<22} {:>7.2} s  {:<13} {} changed, {} clustered again, {} masters",
-            t.seconds, t.matched, t.changed, t.reclustered, t.masters
-        );
-    }
-    println!(
-        "  re-cluster agrees      {}",
-        if r.agree { "yes" } else { "NO" }
-    );
-    if let Some(mib) = r.peak_rss_mib {
-        println!("  peak memory            {mib} MiB");
-    }
-    Ok(if r.agree { EXIT_OK } else { EXIT_FAILED })
-}
-
-fn bench_master(
-    project: &Project,
-    records: usize,
-    new: usize,
-    (shape, show, write_priors): (super::Shape, usize, Option<std::path::PathBuf>),
-    json: bool,
-) -> Outcome {
-    use crate::reconcile::{erp_bench, febrl, matching::Matching, scale};
-    let mut matching = Matching::new(&project.settings.reconcile.matching).map_err(|e| {
-        Failure(
-            EXIT_USAGE,
-            anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
-        )
-    })?;
-    if shape == super::Shape::MultiErp {
-        let (r, priors) = erp_bench::run(records, &mut matching, show);
-        if let Some(path) = write_priors {
-            let text = serde_json::to_string_pretty(&priors)? + "\n";
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        }
-        if json {
-            output::json(&r)?;
-        } else {
-            output::erp_bench(&r);
-            print_mistakes(&r.mistakes);
-        }
-        return Ok(EXIT_OK);
-    }
-    let r = scale::run(records, new, &mut matching);
-    if json {
-        output::json(&r)?;
-        return Ok(EXIT_OK);
-    }
-    let q = |q: &febrl::Quality| {
-        format!(
-            "precision {:.4}  recall {:.4}  F1 {:.4}",
-            q.precision, q.recall, q.f1
-        )
-    };
-    println!(
-        "generated customers: {} records ({:.1} s to generate)",
-        r.records, r.seconds_generate
-    );
-    println!("  true pairs         {}", r.true_pairs);
-    println!("  candidate pairs    {}", r.candidate_pairs);
-    for (rule, pairs, skipped) in &r.blocking_rules {
-        println!("    {rule:<28} {pairs:>10} pairs, {skipped} blocks skipped");
-    }
-    println!("  clusters           {}", q(&r.quality));
-    println!(
-        "  review tasks       {} {:?}",
-        r.reviews, r.reviews_by_reason
-    );
-    println!(
-        "  seconds            {:.2} profiles + {:.2} match = {:.2}",
-        r.seconds_profiles,
-        r.seconds_match,
-        r.seconds_profiles + r.seconds_match
-    );
-    println!(
-        "  new records        {} matched and merged in {:.3} s ({} records clustered again); afterwards {}",
-        r.new_records,
-        r.seconds_new,
-        r.reclustered_new,
-        q(&r.quality_after_new)
-    );
-    if let Some(mib) = r.peak_rss_mib {
-        println!("  peak memory        {mib} MiB");
-    }
-    Ok(EXIT_OK)
+    });
+    cancel
 }

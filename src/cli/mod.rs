@@ -1,8 +1,10 @@
 //! The command line: thin over the library. Exit codes: 0 ok, 1 failed, 2 bad usage or
 //! configuration, 3 finished but partial (records quarantined).
 
+#[cfg(feature = "bench")]
+mod bench;
 mod commands;
-mod output;
+pub(crate) mod output;
 
 use std::path::PathBuf;
 
@@ -120,6 +122,7 @@ pub enum Command {
     #[command(subcommand)]
     Master(MasterCommand),
     /// Benchmarks that print their figures.
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Webhook events in the inbox, newest first: pending, processed or failed.
@@ -268,6 +271,7 @@ pub enum MasterCommand {
 }
 
 /// The records `bench master` generates.
+#[cfg(feature = "bench")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Shape {
     /// Copies of each company written differently by each source.
@@ -277,6 +281,7 @@ pub enum Shape {
 }
 
 /// `bench` subcommands.
+#[cfg(feature = "bench")]
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Match generated customer records with known duplicates (Chinese and English company

@@ -11,9 +11,10 @@ use serde::Serialize;
 use crate::channel::DealerInventory;
 use crate::exposure::{Exposure, GroupExposure};
 use crate::insight::{ChurnStatus, CustomerInsight};
+use crate::master::{InsightSummary, MasterSummary};
 use crate::reconcile::groups::GroupIssue;
 use crate::store::{Counts, QuarantineRow, RunRecord};
-use crate::sync::{InsightSummary, MasterSummary, Progress, RunReport};
+use crate::sync::{Progress, RunReport};
 use crate::views::{Customer360, CustomerHit, GroupLink, GroupPosition};
 
 /// A spinner per stream on stderr; drawn only when stderr is a terminal.
@@ -668,7 +669,7 @@ pub fn review(r: &crate::store::steward::Review) {
 }
 
 /// What a steward action did.
-pub fn steward_done(what: &str, done: &crate::steward::Done) {
+pub fn steward_done(what: &str, done: &crate::master::steward::Done) {
     println!("{what} (action {})", done.decision);
     for (source, key, master) in &done.records {
         println!("  {source}:{key} → {master}");
@@ -719,73 +720,5 @@ pub fn history(decisions: &[crate::store::steward::Decision]) {
                 d2.undo_reason.as_deref().unwrap_or("")
             );
         }
-    }
-}
-
-/// The multi-ERP benchmark: quality overall and per evidence class.
-pub fn erp_bench(r: &crate::reconcile::erp_bench::ErpReport) {
-    let sources: Vec<String> = r
-        .per_source
-        .iter()
-        .map(|(s, n)| format!("{s} {n}"))
-        .collect();
-    println!(
-        "multi-ERP customers: {} records ({})",
-        r.records,
-        sources.join(", ")
-    );
-    println!("  true pairs         {}", r.true_pairs);
-    println!("  candidate pairs    {}", r.candidate_pairs);
-    println!(
-        "  clusters           precision {:.4}  recall {:.4}  F1 {:.4}  ({} false positives, {} false negatives)",
-        r.quality.precision,
-        r.quality.recall,
-        r.quality.f1,
-        r.quality.false_positives,
-        r.quality.false_negatives
-    );
-    let mut table = Table::new();
-    table.load_preset(presets::NOTHING);
-    table.set_header([
-        "evidence",
-        "true pairs",
-        "linked",
-        "in review",
-        "invisible",
-        "recall",
-    ]);
-    for (class, f) in &r.classes {
-        let name = serde_json::to_value(class)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        table.add_row([
-            name,
-            f.pairs.to_string(),
-            f.linked.to_string(),
-            f.in_review.to_string(),
-            f.invisible.to_string(),
-            format!("{:.4}", f.recall),
-        ]);
-    }
-    for line in table.to_string().lines() {
-        println!("    {}", line.trim_end());
-    }
-    println!(
-        "  same-name pairs    {} ({} neither linked nor in review)",
-        r.same_name_pairs, r.same_name_invisible
-    );
-    println!(
-        "  review tasks       {} ({} between records of one company) {:?}",
-        r.reviews, r.reviews_true, r.reviews_by_reason
-    );
-    println!(
-        "  seconds            {:.2} profiles + {:.2} match = {:.2}",
-        r.seconds_profiles,
-        r.seconds_match,
-        r.seconds_profiles + r.seconds_match
-    );
-    if let Some(mib) = r.peak_rss_mib {
-        println!("  peak memory        {mib} MiB");
     }
 }

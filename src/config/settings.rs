@@ -181,15 +181,33 @@ pub struct CurrencySettings {
 }
 
 /// `[reconcile]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReconcileSettings {
     /// Connector names, most trusted first, for golden-record survivorship.
     #[serde(default)]
     pub source_priority: Vec<String>,
+    /// How long a master rebuild or a steward's action waits for another holder of the master
+    /// lock before it gives up (seconds).
+    #[serde(default = "default_lock_wait")]
+    pub lock_wait_secs: u64,
     /// Probabilistic matching: thresholds, blocking rules, comparisons.
     #[serde(default)]
     pub matching: crate::reconcile::matching::MatchSettings,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            source_priority: Vec::new(),
+            lock_wait_secs: default_lock_wait(),
+            matching: Default::default(),
+        }
+    }
+}
+
+fn default_lock_wait() -> u64 {
+    900
 }
 
 /// `[exposure]`

@@ -225,8 +225,9 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::bench::synth;
     use crate::reconcile::matching::MatchSettings;
-    use crate::reconcile::{ProbabilisticMatcher, reconcile, synth, unique_records};
+    use crate::reconcile::{ProbabilisticMatcher, reconcile, unique_records};
 
     fn digest(r: &SourceCustomer) -> String {
         format!("{:?}|{}", r.customer, r.run)

@@ -30,16 +30,11 @@
 //!   only when its golden record or lineage changed.
 
 pub mod cluster;
-pub mod erp_bench;
-pub mod febrl;
 pub mod groups;
 pub mod incremental;
 pub mod matching;
-pub mod multi_erp;
 pub mod normalize;
-pub mod scale;
 pub mod survivorship;
-pub mod synth;
 pub mod taxid;
 #[cfg(test)]
 mod tests;

@@ -84,9 +84,9 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-impl From<crate::steward::StewardError> for ApiError {
-    fn from(e: crate::steward::StewardError) -> Self {
-        use crate::steward::StewardError as E;
+impl From<crate::master::steward::StewardError> for ApiError {
+    fn from(e: crate::master::steward::StewardError) -> Self {
+        use crate::master::steward::StewardError as E;
         match e {
             E::NotFound(m) => ApiError::NotFound(m),
             E::Refused(m) => ApiError::Conflict(m),

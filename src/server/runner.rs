@@ -1,5 +1,5 @@
-//! Runs connectors for the daemon — API triggers and scheduled ticks alike — and serialises
-//! master rebuilds (after runs, webhook batches and steward actions).
+//! Runs connectors for the daemon — API triggers and scheduled ticks alike — and rebuilds the
+//! master after them (under the store's master lock, see [`crate::master::lock_master`]).
 //!
 //! A connector never runs twice at once: a trigger takes the connector's run lock in the store
 //! ([`Store::try_lock_run`], which also holds across daemons) and is refused while a scheduled
@@ -14,9 +14,10 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use super::Loaded;
+use crate::master::{MasterError, MasterSummary};
 use crate::store::{RunLock, RunStatus, Store};
 use crate::sync::schedule::{self, RunKind, ScheduledRun};
-use crate::sync::{self, MasterSummary, NoProgress, RunReport, SyncError, SyncOptions};
+use crate::sync::{self, NoProgress, RunReport, SyncError, SyncOptions};
 
 /// Why a run could not start or failed.
 #[derive(Debug, Error)]
@@ -30,6 +31,9 @@ pub enum TriggerError {
     /// The run failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The master rebuild after the run failed.
+    #[error("customer master: {0}")]
+    Master(#[from] MasterError),
 }
 
 /// A finished run and the master rebuild after it (none when nothing new was staged).
@@ -47,7 +51,6 @@ pub struct Runner {
     store: Store,
     loaded: Arc<RwLock<Loaded>>,
     running: Arc<Mutex<HashSet<String>>>,
-    master: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Marks a connector as running in this process until dropped.
@@ -78,7 +81,6 @@ impl Runner {
             store,
             loaded: Arc::new(RwLock::new(loaded)),
             running: Arc::default(),
-            master: Arc::default(),
         }
     }
 
@@ -138,11 +140,6 @@ impl Runner {
         names
     }
 
-    /// Holds the master: nothing else rebuilds it until the guard drops.
-    pub async fn master_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.master.lock().await
-    }
-
     /// Runs a claimed connector, gives its lock back, then rebuilds the master when the run
     /// staged anything.
     pub async fn run(&self, claim: Claim, full: bool) -> Result<RunOutcome, TriggerError> {
@@ -187,19 +184,20 @@ impl Runner {
         Ok(report)
     }
 
-    async fn after_run(&self, report: &RunReport) -> Result<Option<MasterSummary>, SyncError> {
+    async fn after_run(&self, report: &RunReport) -> Result<Option<MasterSummary>, MasterError> {
         if report.counts.staged == 0 || report.status == RunStatus::Cancelled {
             return Ok(None);
         }
         self.rebuild().await.map(Some)
     }
 
-    /// Rebuilds the master and the insights under the master lock.
-    pub async fn rebuild(&self) -> Result<MasterSummary, SyncError> {
-        let _guard = self.master_lock().await;
+    /// Rebuilds the master and the insights (under the store's master lock, which every writer
+    /// of the master takes).
+    pub async fn rebuild(&self) -> Result<MasterSummary, MasterError> {
         let now = Utc::now();
         let (master, _) =
-            sync::rebuild(&self.loaded().project, &self.store, now.date_naive(), now).await?;
+            crate::master::rebuild(&self.loaded().project, &self.store, now.date_naive(), now)
+                .await?;
         Ok(master)
     }
 }

@@ -45,6 +45,7 @@ mod runs;
 mod sql;
 mod staging;
 pub mod steward;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;

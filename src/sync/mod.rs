@@ -1,6 +1,6 @@
 //! One run of one connector: fetch → map → stage (+ cursor, one transaction per page) →
-//! record the run. Then [`reconcile_master`] rebuilds the customer master from staging and
-//! [`refresh_insights`] derives what the master knows about each customer.
+//! record the run. What follows a run that staged something (the master rebuild and the
+//! insights) is [`crate::master`]'s.
 //!
 //! Invariants:
 //! - every fetched record is either staged or quarantined with a reason; when a stream fails,
@@ -13,17 +13,13 @@
 //!   and the run ends `cancelled`, never `success`.
 
 mod drift;
-mod insights;
-mod master;
 mod progress;
-pub mod rebuild_bench;
 mod replay;
 pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -31,8 +27,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use drift::{Drift, FieldSet};
-pub use insights::{InsightSummary, refresh_insights};
-pub use master::{MasterSummary, Matched, Rebuild, reconcile_master, reconcile_master_with};
 pub use progress::{NoProgress, Progress};
 pub use replay::{Replayed, replay_quarantined};
 
@@ -50,15 +44,6 @@ pub enum SyncError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Customer insights could not be computed.
-    #[error("customer insights: {0}")]
-    Insight(#[from] crate::insight::InsightError),
-    /// The channel inventory for the insights could not be computed.
-    #[error("customer insights: {0}")]
-    Channel(#[from] crate::channel::ChannelError),
-    /// `[reconcile.matching]` is invalid.
-    #[error("config/tributary.toml [reconcile.matching]: {0}")]
-    Matching(String),
     /// A stream names a mapping that was not compiled.
     #[error("connector `{connector}` stream `{stream}`: mapping `{mapping}` is not available")]
     MissingMapping {
@@ -156,23 +141,6 @@ pub async fn lock_connector(store: &Store, connector: &str) -> Result<RunLock, S
         .ok_or_else(|| SyncError::Locked {
             connector: connector.to_string(),
         })
-}
-
-/// A token cancelled by the first Ctrl-C, so a command-line sync stops after the page it is
-/// on; a second Ctrl-C ends the process at once (exit code 130).
-pub fn cancel_on_ctrl_c() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopping after the current page (Ctrl-C again to quit at once)");
-            on_signal.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
-    cancel
 }
 
 /// Runs one connector. Callers that may run it concurrently with others take its run lock
@@ -436,29 +404,4 @@ fn reject(r: RejectedInput) -> Quarantined {
         payload: Value::String(r.raw),
         reason: r.reason,
     }
-}
-
-/// What follows every run that staged something: the master rebuilt
-/// ([`reconcile_master`]), then the customer insights derived as of `as_of`
-/// ([`refresh_insights`]).
-pub async fn rebuild(
-    project: &Project,
-    store: &Store,
-    as_of: chrono::NaiveDate,
-    now: chrono::DateTime<Utc>,
-) -> Result<(MasterSummary, InsightSummary), SyncError> {
-    rebuild_with(project, store, Rebuild::Update, as_of, now).await
-}
-
-/// [`rebuild`], choosing how the master is matched.
-pub async fn rebuild_with(
-    project: &Project,
-    store: &Store,
-    how: Rebuild,
-    as_of: chrono::NaiveDate,
-    now: chrono::DateTime<Utc>,
-) -> Result<(MasterSummary, InsightSummary), SyncError> {
-    let master = reconcile_master_with(project, store, how).await?;
-    let insights = refresh_insights(project, store, as_of, now).await?;
-    Ok((master, insights))
 }

@@ -15,11 +15,13 @@ use crate::insight::CustomerInsight;
 use crate::model::{CanonicalRecord, Entity};
 use crate::model::{MasterRow, MasterState, XrefRow};
 use crate::reconcile::groups::{GroupIssue, Groups};
-use crate::store::{StagedRow, Store, StoreError};
+use crate::store::{Store, StoreError};
 
+pub mod channel;
 pub mod report;
 pub mod review;
 
+pub use channel::dealer_inventory;
 pub use report::{Page, ReportQuery, SortKey, credit_report, group_report};
 pub use review::{ReviewSort, ReviewTask, review_queue};
 
@@ -32,6 +34,9 @@ pub enum ViewError {
     /// Exposure could not be computed.
     #[error(transparent)]
     Exposure(#[from] ExposureError),
+    /// The channel inventory could not be computed.
+    #[error(transparent)]
+    Channel(#[from] crate::channel::ChannelError),
     /// A staged record no longer fits its entity.
     #[error("staged {entity} {connector}/{key} does not fit the model: {reason}")]
     Corrupt {
@@ -60,11 +65,15 @@ pub fn fx_table(project: &Project) -> FxTable {
     }
 }
 
-fn typed(
-    rows: Vec<StagedRow>,
+/// Every staged record of an entity with its source, decoded.
+pub async fn staged_of(
+    store: &Store,
     entity: Entity,
 ) -> Result<Vec<(String, CanonicalRecord)>, ViewError> {
-    rows.into_iter()
+    store
+        .staged(entity)
+        .await?
+        .into_iter()
         .map(|row| {
             CanonicalRecord::from_value(entity, row.canonical)
                 .map(|rec| (row.connector.clone(), rec))
@@ -102,17 +111,17 @@ async fn exposure_input(
         last_sync: store.last_successful_sync().await?,
         ..ExposureInput::default()
     };
-    for (source, rec) in typed(store.staged(Entity::Invoice).await?, Entity::Invoice)? {
+    for (source, rec) in staged_of(store, Entity::Invoice).await? {
         if let CanonicalRecord::Invoice(i) = rec {
             input.invoices.push((source, i));
         }
     }
-    for (source, rec) in typed(store.staged(Entity::SalesOrder).await?, Entity::SalesOrder)? {
+    for (source, rec) in staged_of(store, Entity::SalesOrder).await? {
         if let CanonicalRecord::SalesOrder(o) = rec {
             input.orders.push((source, o));
         }
     }
-    for (source, rec) in typed(store.staged(Entity::Payment).await?, Entity::Payment)? {
+    for (source, rec) in staged_of(store, Entity::Payment).await? {
         if let CanonicalRecord::Payment(p) = rec {
             input.payments.push((source, p));
         }

@@ -7,8 +7,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::master::steward::{self, Actor, Done};
 use crate::server::{ApiError, AppState, Caller};
-use crate::steward::{self, Actor, Done};
 use crate::store::steward::{Decision, RecordRef, Review, ReviewStatus};
 use crate::views::{self, ReviewSort, ReviewTask};
 
@@ -145,7 +145,6 @@ async fn decide(
     reason: &str,
 ) -> Result<Json<ActionDone>, ApiError> {
     let loaded = state.loaded();
-    let _master = state.runner().master_lock().await;
     let done = steward::decide_review(
         &loaded.project,
         state.store(),
@@ -195,7 +194,6 @@ pub async fn merge(
     Json(body): Json<MergeBody>,
 ) -> Result<Json<ActionDone>, ApiError> {
     let loaded = state.loaded();
-    let _master = state.runner().master_lock().await;
     let done = steward::merge(
         &loaded.project,
         state.store(),
@@ -224,7 +222,6 @@ pub async fn split(
         .map(|r| record(r))
         .collect::<Result<Vec<_>, _>>()?;
     let loaded = state.loaded();
-    let _master = state.runner().master_lock().await;
     let done = steward::split(
         &loaded.project,
         state.store(),
@@ -244,7 +241,6 @@ async fn force(
 ) -> Result<Json<ActionDone>, ApiError> {
     let (left, right) = (record(&body.left)?, record(&body.right)?);
     let loaded = state.loaded();
-    let _master = state.runner().master_lock().await;
     let done = steward::force(
         &loaded.project,
         state.store(),
@@ -293,7 +289,6 @@ pub async fn undo(
     Json(body): Json<DecisionBody>,
 ) -> Result<Json<ActionDone>, ApiError> {
     let loaded = state.loaded();
-    let _master = state.runner().master_lock().await;
     let done = steward::undo(
         &loaded.project,
         state.store(),

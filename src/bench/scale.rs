@@ -8,9 +8,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::febrl::{Quality, count_pairs};
-use super::matching::profile::{Profile, profiles_of};
-use super::matching::{Constraints, Matching};
 use super::synth::{self, SynthRecord};
+use crate::reconcile::matching::profile::{Profile, profiles_of};
+use crate::reconcile::matching::{Constraints, Matching};
 
 /// The benchmark's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -102,7 +102,8 @@ pub fn run(records: usize, new: usize, matching: &mut Matching) -> ScaleReport {
         .filter(|p| {
             matches!(
                 p.decision,
-                super::matching::Decision::Review | super::matching::Decision::Refused(_)
+                crate::reconcile::matching::Decision::Review
+                    | crate::reconcile::matching::Decision::Refused(_)
             )
         })
         .count() as u64;
@@ -111,8 +112,8 @@ pub fn run(records: usize, new: usize, matching: &mut Matching) -> ScaleReport {
     let mut reviews_by_reason = std::collections::BTreeMap::new();
     for p in &outcome.pairs {
         let reason = match &p.decision {
-            super::matching::Decision::Review => "between_thresholds".to_string(),
-            super::matching::Decision::Refused(r) => format!("{r:?}"),
+            crate::reconcile::matching::Decision::Review => "between_thresholds".to_string(),
+            crate::reconcile::matching::Decision::Refused(r) => format!("{r:?}"),
             _ => continue,
         };
         *reviews_by_reason.entry(reason).or_insert(0) += 1;

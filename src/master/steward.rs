@@ -11,12 +11,12 @@
 use chrono::Utc;
 use thiserror::Error;
 
+use super::rebuild::{lock_master, rebuild_held, release};
+use super::{MasterError, MasterSummary, Rebuild};
 use crate::config::Project;
-use crate::reconcile::StewardDecision;
 use crate::reconcile::matching::MatchMode;
 use crate::store::steward::{Action, Decision, RecordRef, ReviewStatus};
 use crate::store::{Store, StoreError};
-use crate::sync::{self, MasterSummary, SyncError};
 
 /// Why a steward action was refused or failed.
 #[derive(Debug, Error)]
@@ -26,7 +26,7 @@ pub enum StewardError {
     Store(#[from] StoreError),
     /// Rebuilding the master failed.
     #[error(transparent)]
-    Sync(#[from] Box<SyncError>),
+    Master(#[from] MasterError),
     /// Something named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -35,10 +35,17 @@ pub enum StewardError {
     Refused(String),
 }
 
-impl From<SyncError> for StewardError {
-    fn from(e: SyncError) -> Self {
-        StewardError::Sync(Box::new(e))
-    }
+/// Runs a steward action holding the master lock from its checks to the rebuild it ends with,
+/// so no other action or rebuild comes between (see [`super::lock_master`]).
+async fn holding<T>(
+    project: &Project,
+    store: &Store,
+    action: impl Future<Output = Result<T, StewardError>>,
+) -> Result<T, StewardError> {
+    let lock = lock_master(project, store).await?;
+    let done = action.await;
+    release(lock).await;
+    done
 }
 
 /// Who acts, and why.
@@ -70,26 +77,6 @@ pub fn parse_record(text: &str) -> Option<RecordRef> {
     }
 }
 
-/// The must-link and cannot-link pairs of every action not undone.
-pub async fn active_decisions(store: &Store) -> Result<Vec<StewardDecision>, StoreError> {
-    Ok(store
-        .decisions()
-        .await?
-        .into_iter()
-        .filter(|d| d.undone_at.is_none())
-        .flat_map(|d| {
-            d.what
-                .pairs
-                .into_iter()
-                .map(move |(left, right)| StewardDecision {
-                    left,
-                    right,
-                    same: d.what.same,
-                })
-        })
-        .collect())
-}
-
 fn check(project: &Project, actor: &Actor) -> Result<(), StewardError> {
     if project.settings.reconcile.matching.mode != MatchMode::Probabilistic {
         return Err(StewardError::Refused(
@@ -107,7 +94,7 @@ fn check(project: &Project, actor: &Actor) -> Result<(), StewardError> {
 /// Records the action, rebuilds the master and says where the action's records are now.
 async fn apply(project: &Project, store: &Store, decision: Action) -> Result<Done, StewardError> {
     let id = store.add_decision(&decision, Utc::now()).await?;
-    let master = sync::reconcile_master(project, store).await?;
+    let master = rebuild_held(project, store, Rebuild::Update).await?;
     Ok(Done {
         decision: id,
         master,
@@ -144,31 +131,34 @@ pub async fn decide_review(
     same: bool,
     actor: &Actor,
 ) -> Result<Done, StewardError> {
-    check(project, actor)?;
-    let r = store
-        .review(review)
-        .await?
-        .ok_or_else(|| StewardError::NotFound(format!("no review {review}")))?;
-    if r.status != ReviewStatus::Open {
-        return Err(StewardError::Refused(format!(
-            "review {review} is {}, not open",
-            r.status.as_str()
-        )));
-    }
-    let subject = format!("{}:{} ~ {}:{}", r.left.0, r.left.1, r.right.0, r.right.1);
-    apply(
-        project,
-        store,
-        Action {
-            action: (if same { "approve" } else { "reject" }).into(),
-            same,
-            pairs: vec![(r.left, r.right)],
-            review_id: Some(review),
-            subject,
-            actor: actor.name.clone(),
-            reason: actor.reason.clone(),
-        },
-    )
+    holding(project, store, async {
+        check(project, actor)?;
+        let r = store
+            .review(review)
+            .await?
+            .ok_or_else(|| StewardError::NotFound(format!("no review {review}")))?;
+        if r.status != ReviewStatus::Open {
+            return Err(StewardError::Refused(format!(
+                "review {review} is {}, not open",
+                r.status.as_str()
+            )));
+        }
+        let subject = format!("{}:{} ~ {}:{}", r.left.0, r.left.1, r.right.0, r.right.1);
+        apply(
+            project,
+            store,
+            Action {
+                action: (if same { "approve" } else { "reject" }).into(),
+                same,
+                pairs: vec![(r.left, r.right)],
+                review_id: Some(review),
+                subject,
+                actor: actor.name.clone(),
+                reason: actor.reason.clone(),
+            },
+        )
+        .await
+    })
     .await
 }
 
@@ -181,30 +171,33 @@ pub async fn force(
     same: bool,
     actor: &Actor,
 ) -> Result<Done, StewardError> {
-    check(project, actor)?;
-    let state = store.load_master().await?;
-    for (s, k) in [&left, &right] {
-        if !state.xrefs.iter().any(|x| &x.source == s && &x.key == k) {
-            return Err(StewardError::NotFound(format!("no source record {s}:{k}")));
+    holding(project, store, async {
+        check(project, actor)?;
+        let state = store.load_master().await?;
+        for (s, k) in [&left, &right] {
+            if !state.xrefs.iter().any(|x| &x.source == s && &x.key == k) {
+                return Err(StewardError::NotFound(format!("no source record {s}:{k}")));
+            }
         }
-    }
-    if left == right {
-        return Err(StewardError::Refused("a record is always itself".into()));
-    }
-    let subject = format!("{}:{} ~ {}:{}", left.0, left.1, right.0, right.1);
-    apply(
-        project,
-        store,
-        Action {
-            action: (if same { "force_link" } else { "force_split" }).into(),
-            same,
-            pairs: vec![(left, right)],
-            review_id: None,
-            subject,
-            actor: actor.name.clone(),
-            reason: actor.reason.clone(),
-        },
-    )
+        if left == right {
+            return Err(StewardError::Refused("a record is always itself".into()));
+        }
+        let subject = format!("{}:{} ~ {}:{}", left.0, left.1, right.0, right.1);
+        apply(
+            project,
+            store,
+            Action {
+                action: (if same { "force_link" } else { "force_split" }).into(),
+                same,
+                pairs: vec![(left, right)],
+                review_id: None,
+                subject,
+                actor: actor.name.clone(),
+                reason: actor.reason.clone(),
+            },
+        )
+        .await
+    })
     .await
 }
 
@@ -240,49 +233,52 @@ pub async fn merge(
     b: &str,
     actor: &Actor,
 ) -> Result<Done, StewardError> {
-    check(project, actor)?;
-    let state = store.load_master().await?;
-    let (ma, ra) = master_records(&state, a)?;
-    let (mb, rb) = master_records(&state, b)?;
-    if ma == mb {
-        return Err(StewardError::Refused(format!(
-            "{a} and {b} are one master already"
-        )));
-    }
-    let (Some(first_a), Some(first_b)) = (ra.first(), rb.first()) else {
-        return Err(StewardError::Refused(
-            "a master without records cannot merge".into(),
-        ));
-    };
-    let tax = |id: &str| {
-        state
-            .masters
-            .iter()
-            .find(|m| m.master_id == id)
-            .and_then(|m| m.golden.get("tax_id")?.as_str().map(String::from))
-            .and_then(|t| crate::reconcile::taxid::valid(Some(&t)))
-    };
-    if let (Some(x), Some(y)) = (tax(&ma), tax(&mb))
-        && x != y
-    {
-        return Err(StewardError::Refused(format!(
-            "{ma} and {mb} have different valid tax IDs ({x}, {y}): they are different legal \
-             entities; a group is expressed by parent accounts, not by a merge"
-        )));
-    }
-    apply(
-        project,
-        store,
-        Action {
-            action: "merge".into(),
-            same: true,
-            pairs: vec![(first_a.clone(), first_b.clone())],
-            review_id: None,
-            subject: format!("{ma} + {mb}"),
-            actor: actor.name.clone(),
-            reason: actor.reason.clone(),
-        },
-    )
+    holding(project, store, async {
+        check(project, actor)?;
+        let state = store.load_master().await?;
+        let (ma, ra) = master_records(&state, a)?;
+        let (mb, rb) = master_records(&state, b)?;
+        if ma == mb {
+            return Err(StewardError::Refused(format!(
+                "{a} and {b} are one master already"
+            )));
+        }
+        let (Some(first_a), Some(first_b)) = (ra.first(), rb.first()) else {
+            return Err(StewardError::Refused(
+                "a master without records cannot merge".into(),
+            ));
+        };
+        let tax = |id: &str| {
+            state
+                .masters
+                .iter()
+                .find(|m| m.master_id == id)
+                .and_then(|m| m.golden.get("tax_id")?.as_str().map(String::from))
+                .and_then(|t| crate::reconcile::taxid::valid(Some(&t)))
+        };
+        if let (Some(x), Some(y)) = (tax(&ma), tax(&mb))
+            && x != y
+        {
+            return Err(StewardError::Refused(format!(
+                "{ma} and {mb} have different valid tax IDs ({x}, {y}): they are different legal \
+                 entities; a group is expressed by parent accounts, not by a merge"
+            )));
+        }
+        apply(
+            project,
+            store,
+            Action {
+                action: "merge".into(),
+                same: true,
+                pairs: vec![(first_a.clone(), first_b.clone())],
+                review_id: None,
+                subject: format!("{ma} + {mb}"),
+                actor: actor.name.clone(),
+                reason: actor.reason.clone(),
+            },
+        )
+        .await
+    })
     .await
 }
 
@@ -294,39 +290,42 @@ pub async fn split(
     records: &[RecordRef],
     actor: &Actor,
 ) -> Result<Done, StewardError> {
-    check(project, actor)?;
-    let (live, members) = master_records(&store.load_master().await?, master)?;
-    for r in records {
-        if !members.contains(r) {
-            return Err(StewardError::NotFound(format!(
-                "{}:{} is not a record of {live}",
-                r.0, r.1
-            )));
+    holding(project, store, async {
+        check(project, actor)?;
+        let (live, members) = master_records(&store.load_master().await?, master)?;
+        for r in records {
+            if !members.contains(r) {
+                return Err(StewardError::NotFound(format!(
+                    "{}:{} is not a record of {live}",
+                    r.0, r.1
+                )));
+            }
         }
-    }
-    let rest: Vec<&RecordRef> = members.iter().filter(|m| !records.contains(m)).collect();
-    if records.is_empty() || rest.is_empty() {
-        return Err(StewardError::Refused(
-            "name some but not all of the master's records to split out".into(),
-        ));
-    }
-    let pairs = records
-        .iter()
-        .flat_map(|r| rest.iter().map(move |o| (r.clone(), (*o).clone())))
-        .collect();
-    apply(
-        project,
-        store,
-        Action {
-            action: "split".into(),
-            same: false,
-            pairs,
-            review_id: None,
-            subject: live,
-            actor: actor.name.clone(),
-            reason: actor.reason.clone(),
-        },
-    )
+        let rest: Vec<&RecordRef> = members.iter().filter(|m| !records.contains(m)).collect();
+        if records.is_empty() || rest.is_empty() {
+            return Err(StewardError::Refused(
+                "name some but not all of the master's records to split out".into(),
+            ));
+        }
+        let pairs = records
+            .iter()
+            .flat_map(|r| rest.iter().map(move |o| (r.clone(), (*o).clone())))
+            .collect();
+        apply(
+            project,
+            store,
+            Action {
+                action: "split".into(),
+                same: false,
+                pairs,
+                review_id: None,
+                subject: live,
+                actor: actor.name.clone(),
+                reason: actor.reason.clone(),
+            },
+        )
+        .await
+    })
     .await
 }
 
@@ -337,27 +336,30 @@ pub async fn undo(
     decision: i64,
     actor: &Actor,
 ) -> Result<Done, StewardError> {
-    check(project, actor)?;
-    let d = store
-        .decisions()
-        .await?
-        .into_iter()
-        .find(|d| d.id == decision)
-        .ok_or_else(|| StewardError::NotFound(format!("no steward action {decision}")))?;
-    if !store
-        .undo_decision(decision, &actor.name, &actor.reason, Utc::now())
-        .await?
-    {
-        return Err(StewardError::Refused(format!(
-            "action {decision} was undone already"
-        )));
-    }
-    let master = sync::reconcile_master(project, store).await?;
-    Ok(Done {
-        decision,
-        master,
-        records: where_now(store, &d.what.pairs).await?,
+    holding(project, store, async {
+        check(project, actor)?;
+        let d = store
+            .decisions()
+            .await?
+            .into_iter()
+            .find(|d| d.id == decision)
+            .ok_or_else(|| StewardError::NotFound(format!("no steward action {decision}")))?;
+        if !store
+            .undo_decision(decision, &actor.name, &actor.reason, Utc::now())
+            .await?
+        {
+            return Err(StewardError::Refused(format!(
+                "action {decision} was undone already"
+            )));
+        }
+        let master = rebuild_held(project, store, Rebuild::Update).await?;
+        Ok(Done {
+            decision,
+            master,
+            records: where_now(store, &d.what.pairs).await?,
+        })
     })
+    .await
 }
 
 /// The steward actions that concern a master (by ID or alias): those naming it, and those

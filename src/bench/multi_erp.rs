@@ -28,9 +28,9 @@ use fastrand::Rng;
 
 use crate::model::Customer;
 
-use super::normalize::normalize_name;
 use super::synth::pick;
-use super::taxid::uscc_check_char;
+use crate::reconcile::normalize::normalize_name;
+use crate::reconcile::taxid::uscc_check_char;
 
 /// A generated record with its true entity.
 #[derive(Debug, Clone)]

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::SyncError;
+use super::MasterError;
 use crate::config::Project;
 use crate::insight::{self, ChurnStatus, InsightInput, Tier};
 use crate::model::{CanonicalRecord, CustomerKind, Entity};
-use crate::store::{Store, StoreError};
-use crate::views;
+use crate::store::Store;
+use crate::views::{self, staged_of};
 
 /// How the stored insights came out, for the sync summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -26,28 +26,6 @@ pub struct InsightSummary {
     pub at_risk: usize,
 }
 
-/// Staged records of an entity with their source, decoded.
-async fn decoded(
-    store: &Store,
-    entity: Entity,
-) -> Result<Vec<(String, CanonicalRecord)>, SyncError> {
-    store
-        .staged(entity)
-        .await?
-        .into_iter()
-        .map(|row| {
-            CanonicalRecord::from_value(entity, row.canonical)
-                .map(|rec| (row.connector.clone(), rec))
-                .map_err(|e| {
-                    SyncError::Store(StoreError::Corrupt {
-                        table: "staged",
-                        reason: format!("{entity} {} {}: {e}", row.connector, row.key),
-                    })
-                })
-        })
-        .collect()
-}
-
 /// Computes the insight of every master customer as of `as_of` (the sync date, or an injected
 /// one) and replaces the stored insights with them in one transaction.
 pub async fn refresh_insights(
@@ -55,29 +33,29 @@ pub async fn refresh_insights(
     store: &Store,
     as_of: NaiveDate,
     computed_at: DateTime<Utc>,
-) -> Result<InsightSummary, SyncError> {
+) -> Result<InsightSummary, MasterError> {
     let rules = &project.settings.insights;
     let master = store.load_master().await?;
     let mut input = InsightInput {
         masters: master.masters.into_iter().map(|m| m.master_id).collect(),
         xrefs: master.xrefs,
         dealers: HashSet::new(),
-        channel: crate::channel::from_store(store, as_of, rules.channel_days, None).await?,
+        channel: views::dealer_inventory(store, as_of, rules.channel_days, None).await?,
         ..InsightInput::default()
     };
-    for (source, rec) in decoded(store, Entity::Customer).await? {
+    for (source, rec) in staged_of(store, Entity::Customer).await? {
         if let CanonicalRecord::Customer(c) = rec
             && matches!(c.kind, CustomerKind::Dealer | CustomerKind::Distributor)
         {
             input.dealers.insert((source, c.source_key));
         }
     }
-    for (source, rec) in decoded(store, Entity::Invoice).await? {
+    for (source, rec) in staged_of(store, Entity::Invoice).await? {
         if let CanonicalRecord::Invoice(i) = rec {
             input.invoices.push((source, i));
         }
     }
-    for (source, rec) in decoded(store, Entity::SalesOrder).await? {
+    for (source, rec) in staged_of(store, Entity::SalesOrder).await? {
         if let CanonicalRecord::SalesOrder(o) = rec {
             input.orders.push((source, o));
         }

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 
 use super::febrl::{Quality, count_pairs};
-use super::matching::priors::{Prior, Priors};
-use super::matching::profile::{Field, Profile, profiles_of};
-use super::matching::{Constraints, Decision, Matching};
 use super::multi_erp::{self, ErpRecord};
 use super::scale::peak_rss_mib;
-use super::taxid;
+use crate::reconcile::matching::priors::{Prior, Priors};
+use crate::reconcile::matching::profile::{Field, Profile, profiles_of};
+use crate::reconcile::matching::{Constraints, Decision, Matching};
+use crate::reconcile::taxid;
 
 /// What the tax IDs of a true pair say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -123,7 +123,7 @@ pub fn run(records: usize, matching: &mut Matching, show: usize) -> (ErpReport, 
 fn examples(
     data: &[ErpRecord],
     profiles: &[Profile],
-    outcome: &super::matching::Outcome,
+    outcome: &crate::reconcile::matching::Outcome,
     matching: &Matching,
     show: usize,
 ) -> Vec<super::febrl::Mistake> {
@@ -195,7 +195,7 @@ pub fn priors_of(matching: &Matching, profiles: &[Profile], derived_from: String
 fn apart(
     n: usize,
     clusters: &[Vec<usize>],
-    pairs: &[super::matching::ScoredPair],
+    pairs: &[crate::reconcile::matching::ScoredPair],
 ) -> (Vec<usize>, HashSet<(usize, usize)>) {
     let mut cluster_of = vec![0usize; n];
     for (c, members) in clusters.iter().enumerate() {
@@ -217,7 +217,7 @@ pub fn judge(
     data: &[ErpRecord],
     profiles: &[Profile],
     clusters: &[Vec<usize>],
-    pairs: &[super::matching::ScoredPair],
+    pairs: &[crate::reconcile::matching::ScoredPair],
 ) -> ErpReport {
     let (cluster_of, reviewed) = apart(data.len(), clusters, pairs);
     let mut per_entity: HashMap<u32, Vec<usize>> = HashMap::new();
@@ -262,7 +262,7 @@ pub fn judge(
     let predicted = count_pairs(clusters.iter(), &all, &all);
     let same = |a: usize, b: usize| data[a].entity == data[b].entity;
     let tp = count_pairs(clusters.iter(), &all, &same);
-    let tasks: Vec<&super::matching::ScoredPair> = pairs
+    let tasks: Vec<&crate::reconcile::matching::ScoredPair> = pairs
         .iter()
         .filter(|p| matches!(p.decision, Decision::Review | Decision::Refused(_)))
         .collect();

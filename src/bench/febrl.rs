@@ -13,9 +13,9 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::matching::profile::{Profile, profiles_of};
-use super::matching::{Decision, Matching};
 use crate::model::Customer;
+use crate::reconcile::matching::profile::{Profile, profiles_of};
+use crate::reconcile::matching::{Decision, Matching};
 
 /// One FEBRL record mapped onto a customer, with its true entity.
 #[derive(Debug, Clone)]
@@ -196,7 +196,7 @@ pub struct Mistake {
     /// The two rec_ids.
     pub records: [String; 2],
     /// Why it scored as it did (`None` for a pair blocking never compared).
-    pub explanation: Option<super::matching::Explanation>,
+    pub explanation: Option<crate::reconcile::matching::Explanation>,
 }
 
 /// Deduplicates one file (`files.len() == 1`) or links two, and scores the result.

@@ -10,11 +10,12 @@
 //! model).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
 
-use super::SyncError;
+use super::MasterError;
 use crate::config::Project;
 use crate::model::{CanonicalRecord, Entity};
 use crate::reconcile::groups::IssueKind;
@@ -26,7 +27,7 @@ use crate::reconcile::{
     StewardDecision, Survivorship,
 };
 use crate::store::steward::ReviewInput;
-use crate::store::{MatchModelRow, Store, StoreError};
+use crate::store::{MatchModelRow, RunLock, Store, StoreError};
 
 /// How a rebuild matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,13 +108,13 @@ impl MasterSummary {
 pub async fn reconcile_master(
     project: &Project,
     store: &Store,
-) -> Result<MasterSummary, SyncError> {
+) -> Result<MasterSummary, MasterError> {
     reconcile_master_with(project, store, Rebuild::Update).await
 }
 
 /// Every staged customer row, and one per (source, key) in (source, key) order with the digest
 /// of its staged row (content hash and run).
-async fn staged_customers(store: &Store) -> Result<Staged, SyncError> {
+async fn staged_customers(store: &Store) -> Result<Staged, MasterError> {
     let mut all = Vec::new();
     let mut hashes = Vec::new();
     for row in store.staged(Entity::Customer).await? {
@@ -128,7 +129,7 @@ async fn staged_customers(store: &Store) -> Result<Staged, SyncError> {
             }
             Ok(_) => unreachable!("from_value(Customer) yields a customer"),
             Err(e) => {
-                return Err(SyncError::Store(StoreError::Corrupt {
+                return Err(MasterError::Store(StoreError::Corrupt {
                     table: "staged_records",
                     reason: format!("{} {}: {e}", row.connector, row.key),
                 }));
@@ -176,31 +177,60 @@ fn changed_decisions(kept: &Value, now: &[StewardDecision]) -> Vec<StewardDecisi
 /// replaces the stored one.
 ///
 /// One rebuild at a time per database: it holds the store's lock [`MASTER_LOCK`] (across
-/// processes and daemons, as a connector's run lock), waiting for it when another holds it.
+/// processes and daemons, as a connector's run lock; see [`lock_master`]).
 pub async fn reconcile_master_with(
     project: &Project,
     store: &Store,
     how: Rebuild,
-) -> Result<MasterSummary, SyncError> {
-    let mut waited = 0u32;
-    let lock = loop {
-        if let Some(lock) = store.try_lock_run(MASTER_LOCK).await? {
-            break lock;
-        }
-        if waited.is_multiple_of(50) {
-            tracing::info!(
-                seconds = waited / 5,
-                "waiting for another master rebuild on this database to finish"
-            );
-        }
-        waited += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
-    let summary = rebuild_locked(project, store, how).await;
-    if let Err(e) = lock.release().await {
-        tracing::warn!(error = %e, "the master rebuild lock was not released cleanly");
-    }
+) -> Result<MasterSummary, MasterError> {
+    let lock = lock_master(project, store).await?;
+    let summary = rebuild_held(project, store, how).await;
+    release(lock).await;
     summary
+}
+
+/// Takes the master lock [`MASTER_LOCK`], the one lock every writer of the master holds (a
+/// rebuild, a steward's action), waiting for another holder up to `[reconcile]
+/// lock_wait_secs`, then failing with [`MasterError::LockTimeout`].
+pub async fn lock_master(project: &Project, store: &Store) -> Result<RunLock, MasterError> {
+    let limit = std::time::Duration::from_secs(project.settings.reconcile.lock_wait_secs);
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(50);
+    let mut told = false;
+    loop {
+        if let Some(lock) = store.try_lock_run(MASTER_LOCK).await? {
+            return Ok(lock);
+        }
+        let waited = started.elapsed();
+        if waited >= limit {
+            return Err(MasterError::LockTimeout {
+                waited_secs: waited.as_secs(),
+            });
+        }
+        if !told {
+            tracing::info!("waiting for another master rebuild on this database to finish");
+            told = true;
+        }
+        tokio::time::sleep(pause.min(limit - waited)).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+    }
+}
+
+/// Gives the master lock back; a failure is logged (the lock expires by itself).
+pub(super) async fn release(lock: RunLock) {
+    if let Err(e) = lock.release().await {
+        tracing::warn!(error = %e, "the master lock was not released cleanly");
+    }
+}
+
+/// Runs CPU-bound work (matching, clustering, survivorship) on the blocking pool, so the async
+/// workers stay free for requests and other runs.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, MasterError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| MasterError::Worker(e.to_string()))
 }
 
 /// The name of the store lock a master rebuild holds (not a valid connector name).
@@ -221,17 +251,18 @@ struct Built {
 
 /// The inputs every rebuild reads.
 struct Inputs<'a> {
-    staged: Staged,
-    existing: crate::model::MasterState,
+    staged: Arc<Staged>,
+    existing: Arc<crate::model::MasterState>,
     survivorship: Survivorship,
     phase: &'a (dyn Fn(&str) + Sync),
 }
 
-async fn rebuild_locked(
+/// [`reconcile_master_with`] for a caller holding the master lock.
+pub(super) async fn rebuild_held(
     project: &Project,
     store: &Store,
     how: Rebuild,
-) -> Result<MasterSummary, SyncError> {
+) -> Result<MasterSummary, MasterError> {
     let started = std::time::Instant::now();
     let phase = |what: &str| {
         tracing::debug!(
@@ -244,8 +275,8 @@ async fn rebuild_locked(
     let existing = store.load_master().await?;
     phase("master read");
     let input = Inputs {
-        staged,
-        existing,
+        staged: Arc::new(staged),
+        existing: Arc::new(existing),
         survivorship: Survivorship {
             source_priority: project.settings.reconcile.source_priority.clone(),
         },
@@ -253,14 +284,14 @@ async fn rebuild_locked(
     };
     let built = match project.settings.reconcile.matching.mode {
         MatchMode::Deterministic => {
-            let records = &input.staged.records;
-            let state = reconcile::assign(
-                &input.existing,
-                records,
-                &DeterministicMatcher.links(records),
-                &input.survivorship,
-                Utc::now(),
-            );
+            let (staged, prior) = (input.staged.clone(), input.existing.clone());
+            let survivorship = input.survivorship.clone();
+            let state = off_workers(move || {
+                let records = &staged.records;
+                let links = DeterministicMatcher.links(records);
+                reconcile::assign(&prior, records, &links, &survivorship, Utc::now())
+            })
+            .await?;
             store.forget_match_model().await?;
             store.save_master_over(&input.existing, &state).await?;
             let n = input.staged.records.len();
@@ -323,12 +354,12 @@ async fn probabilistic(
     store: &Store,
     how: Rebuild,
     input: &Inputs<'_>,
-) -> Result<Built, SyncError> {
+) -> Result<Built, MasterError> {
     let (records, existing) = (&input.staged.records, &input.existing);
     let settings = &project.settings.reconcile.matching;
     let now = Utc::now();
-    let decisions = crate::steward::active_decisions(store).await?;
-    let mut matching = Matching::new(settings).map_err(SyncError::Matching)?;
+    let decisions = active_decisions(store).await?;
+    let mut matching = Matching::new(settings).map_err(MasterError::Matching)?;
     let (model_fp, rules_fp) = incremental::fingerprints(&matching, &input.survivorship);
     let kept = store
         .match_model()
@@ -361,17 +392,23 @@ async fn probabilistic(
         Some((row, params)) => {
             let basis = store.master_basis().await?;
             (input.phase)("basis read");
-            let up = incremental::update(
-                existing,
-                records,
-                &input.staged.digests,
-                &basis,
-                &matching,
-                &decisions,
-                &changed_decisions(&row.decisions, &decisions),
-                &input.survivorship,
-                now,
-            );
+            let changed = changed_decisions(&row.decisions, &decisions);
+            let (staged, prior) = (input.staged.clone(), input.existing.clone());
+            let (survivorship, decided) = (input.survivorship.clone(), decisions.clone());
+            let up = off_workers(move || {
+                incremental::update(
+                    &prior,
+                    &staged.records,
+                    &staged.digests,
+                    &basis,
+                    &matching,
+                    &decided,
+                    &changed,
+                    &survivorship,
+                    now,
+                )
+            })
+            .await?;
             (input.phase)("matched incrementally");
             store.mark_match_model_stale().await?;
             store.save_master_over(existing, &up.state).await?;
@@ -388,27 +425,35 @@ async fn probabilistic(
         }
         None => {
             let mut matcher = ProbabilisticMatcher::new(settings, decisions.clone())
-                .map_err(SyncError::Matching)?;
+                .map_err(MasterError::Matching)?;
             let mut matched = Matched::Trained;
             if let Some((_, params)) = &kept {
                 matcher = matcher
                     .with_model(params.clone())
-                    .map_err(SyncError::Matching)?;
+                    .map_err(MasterError::Matching)?;
                 matched = Matched::Reclustered;
             }
-            let links = matcher.links(records);
-            let state = reconcile::assign(existing, records, &links, &input.survivorship, now);
+            let (staged, prior) = (input.staged.clone(), input.existing.clone());
+            let survivorship = input.survivorship.clone();
+            let whole = off_workers(move || {
+                let records = &staged.records;
+                let links = matcher.links(records);
+                let state = reconcile::assign(&prior, records, &links, &survivorship, now);
+                let keys = matcher.block_keys();
+                (state, matcher.reviews(), matcher.model(), keys)
+            })
+            .await?;
+            let (state, reviews, params, keys) = whole;
             (input.phase)("matched whole");
-            let params = matcher
-                .model()
-                .ok_or_else(|| SyncError::Matching("the matcher gave no model".into()))?;
+            let params =
+                params.ok_or_else(|| MasterError::Matching("the matcher gave no model".into()))?;
             store.mark_match_model_stale().await?;
             store.update_master_basis(&[], true).await?;
             store.save_master_over(existing, &state).await?;
             let basis = records
                 .iter()
                 .map(|r| (r.source.clone(), r.customer.source_key.clone()))
-                .zip(matcher.block_keys().into_iter().zip(&input.staged.digests))
+                .zip(keys.into_iter().zip(&input.staged.digests))
                 .map(|(k, (keys, digest))| {
                     let digest = digest.clone();
                     (k, Some(incremental::Basis { digest, keys }))
@@ -417,7 +462,7 @@ async fn probabilistic(
             let n = records.len();
             let built = Built {
                 state,
-                reviews: matcher.reviews(),
+                reviews,
                 scope: None,
                 matched,
                 changed: n,
@@ -441,6 +486,26 @@ async fn probabilistic(
     let mut built = built;
     built.keep = Some((model, basis));
     Ok(built)
+}
+
+/// The must-link and cannot-link pairs of every action not undone.
+pub async fn active_decisions(store: &Store) -> Result<Vec<StewardDecision>, StoreError> {
+    Ok(store
+        .decisions()
+        .await?
+        .into_iter()
+        .filter(|d| d.undone_at.is_none())
+        .flat_map(|d| {
+            d.what
+                .pairs
+                .into_iter()
+                .map(move |(left, right)| StewardDecision {
+                    left,
+                    right,
+                    same: d.what.same,
+                })
+        })
+        .collect())
 }
 
 fn review_input(r: &ReviewCandidate) -> ReviewInput {

@@ -12,7 +12,7 @@ use fastrand::Rng;
 
 use crate::model::Customer;
 
-use super::taxid::uscc_check_char;
+use crate::reconcile::taxid::uscc_check_char;
 
 /// A generated record with its true entity.
 #[derive(Debug, Clone)]

@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{MasterSummary, Rebuild, SyncError, reconcile_master_with};
+use super::{scale, synth};
 use crate::config::Project;
+use crate::master::{MasterError, MasterSummary, Rebuild, reconcile_master_with};
 use crate::model::{Customer, Entity};
-use crate::reconcile::{scale, synth};
 use crate::store::{Batch, Counts, RunStatus, StagedRecord, Store};
 
 /// Stages customers as canonical records, one successful run per source, as a connector
@@ -19,7 +19,7 @@ use crate::store::{Batch, Counts, RunStatus, StagedRecord, Store};
 pub async fn stage_customers(
     store: &Store,
     customers: &[(String, Customer)],
-) -> Result<(), SyncError> {
+) -> Result<(), MasterError> {
     let mut sources: Vec<&str> = customers.iter().map(|(s, _)| s.as_str()).collect();
     sources.sort_unstable();
     sources.dedup();
@@ -98,7 +98,7 @@ pub struct RebuildBench {
     pub peak_rss_mib: Option<u64>,
 }
 
-async fn timed(project: &Project, store: &Store, how: Rebuild) -> Result<Timed, SyncError> {
+async fn timed(project: &Project, store: &Store, how: Rebuild) -> Result<Timed, MasterError> {
     let t = Instant::now();
     let s: MasterSummary = reconcile_master_with(project, store, how).await?;
     Ok(Timed {
@@ -116,9 +116,9 @@ pub async fn run(
     store: &Store,
     records: usize,
     changes: usize,
-) -> Result<RebuildBench, SyncError> {
+) -> Result<RebuildBench, MasterError> {
     if !store.staged(Entity::Customer).await?.is_empty() || store.match_model().await?.is_some() {
-        return Err(SyncError::Matching(
+        return Err(MasterError::Matching(
             "the benchmark needs an empty store: this one holds customers or a master".into(),
         ));
     }
