@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::config::settings::InsightSettings;
+use super::InsightSettings;
 
 /// Order days a churn warning needs (two gaps).
 pub const MIN_ORDER_DAYS_FOR_CHURN: usize = 3;

@@ -13,9 +13,11 @@
 //! linked to; others are left out. Pure: the caller brings the records and the date.
 
 pub mod lifecycle;
+mod settings;
 pub mod tier;
 
 pub use lifecycle::{Churn, ChurnStatus, Lifecycle, Stage};
+pub use settings::InsightSettings;
 pub use tier::{Tier, ValueRank};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -26,7 +28,6 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::channel::DealerInventory;
-use crate::config::settings::InsightSettings;
 use crate::exposure::{ExposureError, FxTable};
 use crate::model::XrefRow;
 use crate::model::{Currency, Invoice, InvoiceKind, OrderStatus, SalesOrder};

@@ -13,7 +13,15 @@ use std::cmp::Reverse;
 
 use serde_json::{Map, Value, json};
 
-use super::{SourceCustomer, Survivorship};
+use super::SourceCustomer;
+
+/// Settings of survivorship.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Survivorship {
+    /// Connector names, most trusted first; a value from an earlier source wins. Sources not
+    /// listed rank after the listed ones; ties go to the most recently updated record.
+    pub source_priority: Vec<String>,
+}
 
 /// A golden record with its lineage.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,10 @@
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 use super::normalize::{normalize_country, normalize_name, normalize_postcode, to_half_width};
 use super::taxid::{self, TaxIdError, TaxIdKind, uscc_check_char};
 use super::*;
+use crate::model::{MasterRow, MasterState, XrefRow};
 
 const FEIYUE: &str = "91350100M000100Y43";
 
