@@ -11,9 +11,9 @@ use super::{
     EXIT_USAGE, Format, MasterCommand, ReviewArgs, ReviewCommand, SyncArgs,
 };
 use crate::config::Project;
-use crate::support::secrets::redact_url;
 use crate::mapping::Mapping;
 use crate::store::{RunStatus, Store};
+use crate::support::secrets::redact_url;
 use crate::sync::{self, SyncOptions};
 use crate::views;
 

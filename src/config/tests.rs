@@ -5,6 +5,7 @@ use std::path::Path;
 use rust_decimal_macros::dec;
 
 use super::*;
+use crate::connector::http::config::HttpAuth;
 
 const SETTINGS: &str = "[store]\nurl = \"sqlite://data/t.db\"\n[currency]\nbase = \"CNY\"\n[currency.rates]\nUSD = \"7.10\"\n";
 const MAPPING: &str =
@@ -62,7 +63,7 @@ fn loads_a_valid_project_with_secrets_and_defaults() {
     .unwrap();
     let c = &p.connectors["shop"].config;
     assert_eq!(c.name, "shop", "name defaults to the file stem");
-    let http = c.http.as_ref().unwrap();
+    let http = c.http().unwrap();
     assert_eq!(http.base_url, "http://x/api");
     assert!(matches!(&http.auth, Some(HttpAuth::Bearer { token }) if token == "t0k"));
     assert_eq!(
@@ -353,7 +354,7 @@ fn jsonrpc_connectors_expand_secrets_and_refuse_clear_passwords() {
         ]),
     )
     .unwrap();
-    let rpc = p.connectors["odoo"].config.jsonrpc.clone().unwrap();
+    let rpc = p.connectors["odoo"].config.jsonrpc().cloned().unwrap();
     assert_eq!(
         (
             rpc.url.as_str(),
@@ -412,13 +413,13 @@ fn basic_auth_users_stream_headers_and_bodies_expand_variables() {
     ];
     let p = Project::load_with_env(dir.path(), &env(&vars)).unwrap();
     let c = &p.connectors["nav"].config;
-    match &c.http.as_ref().unwrap().auth {
-        Some(crate::connector::config::HttpAuth::Basic { username, password }) => {
+    match &c.http().unwrap().auth {
+        Some(HttpAuth::Basic { username, password }) => {
             assert_eq!((username.as_str(), password.as_str()), ("ws-user", "pw"));
         }
         other => panic!("{other:?}"),
     }
-    let stream = c.streams[0].http.as_ref().unwrap();
+    let stream = c.streams[0].http().unwrap();
     assert_eq!(stream.body.as_deref(), Some("<Company>CRONUS</Company>"));
     assert_eq!(stream.headers["X-Company"], "CRONUS");
 

@@ -16,8 +16,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::client::Response;
+use super::config::Pagination;
 use crate::connector::ConnectorError;
-use crate::connector::config::Pagination;
 
 /// What the next request looks like.
 pub(super) enum NextRequest {
@@ -40,12 +40,6 @@ impl Paginator {
     /// Checks the settings.
     pub fn new(config: &Pagination) -> Result<Self, String> {
         let position = match config {
-            Pagination::Page { size: 0, .. } | Pagination::Offset { size: 0, .. } => {
-                return Err("pagination size must be at least 1".into());
-            }
-            Pagination::Cursor { size: Some(0), .. } => {
-                return Err("pagination size must be at least 1".into());
-            }
             Pagination::Cursor {
                 token_path,
                 token_field,
@@ -95,7 +89,7 @@ impl Paginator {
             Pagination::Page {
                 page_param,
                 size_param,
-                size,
+                page_size: size,
                 ..
             } => NextRequest::Params(vec![
                 (page_param.clone(), self.position.to_string()),
@@ -104,7 +98,7 @@ impl Paginator {
             Pagination::Offset {
                 offset_param,
                 limit_param,
-                size,
+                page_size: size,
             } => NextRequest::Params(vec![
                 (offset_param.clone(), self.position.to_string()),
                 (limit_param.clone(), size.to_string()),
@@ -112,7 +106,7 @@ impl Paginator {
             Pagination::Cursor {
                 param,
                 size_param,
-                size,
+                page_size: size,
                 ..
             } => {
                 let mut params = vec![];
@@ -146,11 +140,15 @@ impl Paginator {
         };
         match &self.config {
             Pagination::None => Ok(false),
-            Pagination::Page { size, .. } => {
+            Pagination::Page {
+                page_size: size, ..
+            } => {
                 self.position += 1;
                 Ok(count >= *size)
             }
-            Pagination::Offset { size, .. } => {
+            Pagination::Offset {
+                page_size: size, ..
+            } => {
                 self.position += count;
                 Ok(count >= *size)
             }
@@ -163,7 +161,7 @@ impl Paginator {
             }
             Pagination::Cursor {
                 token_field: Some(field),
-                size,
+                page_size: size,
                 ..
             } => {
                 let Some(last) = records.last() else {

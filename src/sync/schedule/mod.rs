@@ -44,9 +44,9 @@ pub use plan::next_tick;
 pub use runner::{Runner, ScheduledRun};
 pub use scheduler::{PlannedTick, Scheduler, SchedulerOptions};
 
-use crate::support::cron::CronExpr;
 use crate::config::{ConfigErrors, Project};
 use crate::mapping::Mapping;
+use crate::support::cron::CronExpr;
 
 /// One schedule of one connector.
 #[derive(Debug, Clone, PartialEq)]
