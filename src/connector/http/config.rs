@@ -405,22 +405,16 @@ impl SourceConfig for HttpOptions {
             out.push(Problem::new("path", e));
         }
         out.extend(PageSize::check(spec.pagination.page_size(), "pagination"));
-        let paginator = match super::paginate::Paginator::new(&spec.pagination) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                if spec.pagination.page_size() != Some(0) {
-                    out.push(Problem::new("pagination", e));
-                }
-                None
-            }
-        };
+        if let Err(e) = super::paginate::Paginator::new(&spec.pagination) {
+            out.push(Problem::new("pagination", e));
+        }
         if let Some(inc) = &spec.incremental
             && let Err(e) = super::incremental::Tracker::new(inc, None)
         {
             out.push(Problem::new("incremental", e));
         }
-        if let (Some(text), Some(paginator)) = (&spec.body, &paginator)
-            && let Err(e) = super::body_template(spec, text, paginator)
+        if let Some(text) = &spec.body
+            && let Err(e) = super::body_template(spec, text)
         {
             out.push(Problem::new("body", e));
         }

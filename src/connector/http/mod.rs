@@ -63,7 +63,7 @@ pub(super) fn open(
         None => None,
     };
     let body = match &spec.body {
-        Some(text) => Some(body_template(spec, text, &paginator).map_err(|e| at.stream_error(e))?),
+        Some(text) => Some(body_template(spec, text).map_err(|e| at.stream_error(e))?),
         None => None,
     };
     let headers = client::header_map(&spec.headers).map_err(|p| problem(p.under("headers")))?;
@@ -92,12 +92,8 @@ pub(super) fn open(
 }
 
 /// The stream's body template, which may use the parameters of its pagination and cursor.
-fn body_template(
-    spec: &HttpStream,
-    text: &str,
-    paginator: &Paginator,
-) -> Result<BodyTemplate, String> {
-    let mut known = paginator.param_names();
+pub(super) fn body_template(spec: &HttpStream, text: &str) -> Result<BodyTemplate, String> {
+    let mut known = spec.pagination.param_names();
     known.extend(spec.incremental.as_ref().map(|i| i.param.clone()));
     let content_type = spec.content_type.clone().unwrap_or_else(|| {
         match spec.response {

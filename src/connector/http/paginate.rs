@@ -27,6 +27,30 @@ pub(super) enum NextRequest {
     Url(Url),
 }
 
+impl Pagination {
+    /// Names of the parameters this pagination sends.
+    pub fn param_names(&self) -> Vec<String> {
+        match self {
+            Pagination::None | Pagination::NextLink { .. } => vec![],
+            Pagination::Page {
+                page_param,
+                size_param,
+                ..
+            } => vec![page_param.clone(), size_param.clone()],
+            Pagination::Offset {
+                offset_param,
+                limit_param,
+                ..
+            } => vec![offset_param.clone(), limit_param.clone()],
+            Pagination::Cursor {
+                param, size_param, ..
+            } => std::iter::once(param.clone())
+                .chain(size_param.clone())
+                .collect(),
+        }
+    }
+}
+
 /// Pagination state of one stream read.
 pub(super) struct Paginator {
     config: Pagination,
@@ -58,28 +82,6 @@ impl Paginator {
             position,
             token: None,
         })
-    }
-
-    /// Names of the parameters this pagination sends.
-    pub fn param_names(&self) -> Vec<String> {
-        match &self.config {
-            Pagination::None | Pagination::NextLink { .. } => vec![],
-            Pagination::Page {
-                page_param,
-                size_param,
-                ..
-            } => vec![page_param.clone(), size_param.clone()],
-            Pagination::Offset {
-                offset_param,
-                limit_param,
-                ..
-            } => vec![offset_param.clone(), limit_param.clone()],
-            Pagination::Cursor {
-                param, size_param, ..
-            } => std::iter::once(param.clone())
-                .chain(size_param.clone())
-                .collect(),
-        }
     }
 
     /// The next request.
