@@ -92,7 +92,7 @@ pub(super) fn open(
 }
 
 /// The stream's body template, which may use the parameters of its pagination and cursor.
-pub(super) fn body_template(spec: &HttpStream, text: &str) -> Result<BodyTemplate, String> {
+fn body_template(spec: &HttpStream, text: &str) -> Result<BodyTemplate, String> {
     let mut known = spec.pagination.param_names();
     known.extend(spec.incremental.as_ref().map(|i| i.param.clone()));
     let content_type = spec.content_type.clone().unwrap_or_else(|| {
