@@ -332,13 +332,16 @@ pub enum ValueFormat {
 fn one() -> u64 {
     1
 }
-fn default_timeout() -> u64 {
+/// Shared by the kinds that speak HTTP or reach a server (jsonrpc, sql).
+pub(in crate::connector) fn default_timeout() -> u64 {
     30
 }
-fn default_max_retries() -> u32 {
+/// Shared with the jsonrpc kind, which sends its calls through the same client.
+pub(in crate::connector) fn default_max_retries() -> u32 {
     3
 }
-fn default_retry_backoff_ms() -> u64 {
+/// Shared with the jsonrpc kind, which sends its calls through the same client.
+pub(in crate::connector) fn default_retry_backoff_ms() -> u64 {
     500
 }
 fn default_detail_concurrency() -> usize {

@@ -46,13 +46,13 @@ pub struct JsonRpcOptions {
     #[serde(default)]
     pub rpc_path: Option<String>,
     /// Request timeout in seconds.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "crate::connector::http::config::default_timeout")]
     pub timeout_secs: u64,
     /// Retries after transport errors and 429/502/503/504 answers (never after a refused login).
-    #[serde(default = "default_max_retries")]
+    #[serde(default = "crate::connector::http::config::default_max_retries")]
     pub max_retries: u32,
     /// Backoff base between retries in milliseconds (doubles each time, `Retry-After` wins).
-    #[serde(default = "default_retry_backoff_ms")]
+    #[serde(default = "crate::connector::http::config::default_retry_backoff_ms")]
     pub retry_backoff_ms: u64,
     /// Records per page when the stream does not say (default 200; 0 is refused).
     #[serde(default = "default_page_size")]
@@ -130,15 +130,6 @@ pub struct ChildStream {
     pub parent_field: String,
 }
 
-fn default_timeout() -> u64 {
-    30
-}
-fn default_max_retries() -> u32 {
-    3
-}
-fn default_retry_backoff_ms() -> u64 {
-    500
-}
 fn default_page_size() -> u64 {
     PageSize::default_for(SourceKind::Jsonrpc)
 }

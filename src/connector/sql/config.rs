@@ -34,7 +34,7 @@ pub struct SqlOptions {
     #[serde(default = "default_sql_connections")]
     pub max_connections: u32,
     /// Seconds allowed to connect and to read one page (default 30).
-    #[serde(default = "default_timeout")]
+    #[serde(default = "crate::connector::http::config::default_timeout")]
     pub timeout_secs: u64,
 }
 
@@ -61,9 +61,6 @@ pub struct SqlStream {
 
 fn default_sql_connections() -> u32 {
     2
-}
-fn default_timeout() -> u64 {
-    30
 }
 
 impl SqlStream {
