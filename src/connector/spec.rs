@@ -29,7 +29,7 @@
 //! **Page sizes** have one name everywhere, `page_size` (records per request or per committed
 //! page); the older names (`batch_size` of `file` and `sql` streams, `size` of `http`
 //! pagination) are read as aliases. Absent, each kind uses its own default (see
-//! [`PageSize::default_for`]); 0 is refused by every kind through [`PageSize::check`].
+//! the constants of [`PageSize`]); 0 is refused by every kind through [`PageSize::check`].
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -159,18 +159,14 @@ impl PageSize {
     /// Older names still read as aliases of [`PageSize::KEY`].
     pub const ALIASES: &'static [&'static str] = &["batch_size", "size"];
 
-    /// The page size used when a file gives none: file 500 records per committed page, http
-    /// 100 per request (`page` and `offset` pagination; `cursor` sends none unless set), jsonrpc
-    /// 200 per `search_read`, sql 1000 rows per committed page.
-    pub fn default_for(kind: SourceKind) -> u64 {
-        match kind {
-            SourceKind::File => 500,
-            SourceKind::Http => 100,
-            SourceKind::Jsonrpc => 200,
-            SourceKind::Sql => 1000,
-            SourceKind::Webhook => 1,
-        }
-    }
+    /// Defaults when a file gives none, in one place: file 500 records per committed page …
+    pub const FILE: u64 = 500;
+    /// … http 100 per request (`page` and `offset` pagination; `cursor` sends none unless set) …
+    pub const HTTP: u64 = 100;
+    /// … jsonrpc 200 per `search_read` …
+    pub const JSONRPC: u64 = 200;
+    /// … and sql 1000 rows per committed page.
+    pub const SQL: u64 = 1000;
 
     /// Refuses 0 (a page of nothing would never end a read), naming `field`.
     pub fn check(value: Option<u64>, field: &str) -> Option<Problem> {

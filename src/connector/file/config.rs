@@ -16,7 +16,7 @@ use std::path::{Component, Path};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::spec::{PageSize, Problem, Reference, SourceConfig, SourceKind};
+use super::super::spec::{PageSize, Problem, Reference, SourceConfig};
 use super::super::{ConnectorError, Opening, Source};
 
 /// Options of a `file` connector.
@@ -83,9 +83,7 @@ pub enum FileFormat {
 impl FileStream {
     /// Items per page.
     pub(super) fn page_size(&self) -> usize {
-        let size = self
-            .page_size
-            .unwrap_or(PageSize::default_for(SourceKind::File));
+        let size = self.page_size.unwrap_or(PageSize::FILE);
         usize::try_from(size).unwrap_or(usize::MAX)
     }
 

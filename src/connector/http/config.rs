@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::spec::{PageSize, Problem, Reference, SourceConfig, SourceKind, unresolved};
+use super::super::spec::{PageSize, Problem, Reference, SourceConfig, unresolved};
 use super::super::{ConnectorError, Opening, Source};
 
 /// Options of an `http` connector.
@@ -348,7 +348,7 @@ fn default_detail_concurrency() -> usize {
     4
 }
 fn default_page_size() -> u64 {
-    PageSize::default_for(SourceKind::Http)
+    PageSize::HTTP
 }
 fn default_page_param() -> String {
     "page".into()

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::spec::{PageSize, Problem, Reference, SourceConfig, SourceKind, unresolved};
+use super::super::spec::{PageSize, Problem, Reference, SourceConfig, unresolved};
 use super::super::{ConnectorError, Opening, Source};
 
 /// Options of a `jsonrpc` connector.
@@ -131,7 +131,7 @@ pub struct ChildStream {
 }
 
 fn default_page_size() -> u64 {
-    PageSize::default_for(SourceKind::Jsonrpc)
+    PageSize::JSONRPC
 }
 
 impl SourceConfig for JsonRpcOptions {

@@ -17,9 +17,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::spec::{
-    PageSize, Problem, Reference, Secrecy, SourceConfig, SourceKind, unresolved,
-};
+use super::super::spec::{PageSize, Problem, Reference, Secrecy, SourceConfig, unresolved};
 use super::super::{ConnectorError, Opening, Source};
 use super::query::{self, Dialect};
 use super::row::Zone;
@@ -66,9 +64,7 @@ fn default_sql_connections() -> u32 {
 impl SqlStream {
     /// Rows per page.
     pub(super) fn page_size(&self) -> usize {
-        let size = self
-            .page_size
-            .unwrap_or(PageSize::default_for(SourceKind::Sql));
+        let size = self.page_size.unwrap_or(PageSize::SQL);
         usize::try_from(size).unwrap_or(usize::MAX)
     }
 }
