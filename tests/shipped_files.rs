@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 use tributary::config::Project;
-use tributary::connector::config::{FileFormat, SourceKind};
+use tributary::connector::SourceKind;
+use tributary::connector::file::config::FileFormat;
 use tributary::mapping::{Mapping, MappingError};
 use tributary::model::{CanonicalRecord, CustomerKind};
 
@@ -129,9 +130,9 @@ fn sample_rows(project: &Project) -> BTreeMap<(String, String), (String, Vec<Row
     for (name, file) in project.connectors.iter().filter(|(_, c)| c.config.enabled) {
         let config = &file.config;
         assert_eq!(config.kind, SourceKind::File, "{name}");
-        let dir = root().join(&config.file.as_ref().expect("a [file] table").dir);
+        let dir = root().join(&config.file().expect("a [file] table").dir);
         for stream in &config.streams {
-            let spec = stream.file.as_ref().expect("a file stream");
+            let spec = stream.file().expect("a file stream");
             let found = files(&dir, &spec.pattern);
             assert_eq!(
                 found.len(),
@@ -490,7 +491,7 @@ fn the_http_connector_example_validates_in_place_of_the_file_connector() {
     let erp = &project.connectors["erp"].config;
     assert_eq!(erp.kind, SourceKind::Http);
     assert_eq!(
-        erp.http.as_ref().unwrap().base_url,
+        erp.http().unwrap().base_url,
         "https://erp.example.cn/api/v1"
     );
     let streams: Vec<&str> = erp.streams.iter().map(|s| s.name.as_str()).collect();

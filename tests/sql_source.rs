@@ -271,7 +271,7 @@ fn the_sql_connector_example_validates_in_place_of_the_file_connector() {
     );
     let erp = &project.connectors["erp"].config;
     assert_eq!(
-        erp.sql.as_ref().unwrap().url,
+        erp.sql().unwrap().url,
         "postgres://tributary_ro:pw@odoo-db/odoo"
     );
     let streams: Vec<&str> = erp.streams.iter().map(|s| s.name.as_str()).collect();

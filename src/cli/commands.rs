@@ -58,7 +58,14 @@ async fn dispatch(cli: Cli) -> Outcome {
             crate::server::daemon::run(project, bind.as_deref()).await?;
             Ok(EXIT_OK)
         }
-        Command::Check => check(&project),
+        Command::Check { environment } => {
+            let code = check(&project)?;
+            if environment {
+                check_environment(&project).await
+            } else {
+                Ok(code)
+            }
+        }
         Command::Test { mappings } => test(&project, &mappings),
         Command::Sync(args) => sync_cmd(&project, args).await,
         Command::Customers { query, json } => {
@@ -201,6 +208,52 @@ fn check(project: &Project) -> Outcome {
         println!("   disabled (variable unset): {}", names(&unset));
     }
     Ok(EXIT_OK)
+}
+
+/// `check --environment`: reaches every enabled connector's source and the store, one line
+/// each; exit 1 if any failed.
+async fn check_environment(project: &Project) -> Outcome {
+    let ctx = crate::connector::SourceContext {
+        root: project.root.clone(),
+    };
+    let mut failed = 0;
+    println!("environment:");
+    for c in project.connectors.values().filter(|c| c.config.enabled) {
+        let probes = crate::connector::probe(&c.config, &ctx).await;
+        let bad: Vec<String> = probes
+            .iter()
+            .filter_map(|p| {
+                p.outcome
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("stream `{}`: {e}", p.stream))
+            })
+            .collect();
+        if bad.is_empty() {
+            println!(
+                "   ok      connector {} ({}, {} streams)",
+                c.config.name,
+                c.config.kind.as_str(),
+                probes.len()
+            );
+        } else {
+            failed += 1;
+            println!(
+                "   FAILED  connector {}: {}",
+                c.config.name,
+                bad.join("; ").replace('\n', " ")
+            );
+        }
+    }
+    let url = project.store_url();
+    match Store::connect(&url).await {
+        Ok(_) => println!("   ok      store {}", redact_url(&url)),
+        Err(e) => {
+            failed += 1;
+            println!("   FAILED  store {}: {e}", redact_url(&url));
+        }
+    }
+    Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
 }
 
 fn test(project: &Project, only: &[String]) -> Outcome {

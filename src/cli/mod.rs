@@ -60,8 +60,15 @@ pub enum Command {
     },
     /// Sync connectors into the store and rebuild the customer master.
     Sync(SyncArgs),
-    /// Validate config, every connector and every mapping without touching a source.
-    Check,
+    /// Validate config, every connector and every mapping without touching a source; with
+    /// `--environment`, then reach every enabled connector and the store.
+    Check {
+        /// After the static check, open every enabled connector (log in, connect, list its
+        /// folder, or send one request per stream) and connect to the store, reporting each;
+        /// exit 1 if any failed.
+        #[arg(long)]
+        environment: bool,
+    },
     /// Run the test cases shipped inside mapping files.
     Test {
         /// Only these mappings (file stems); all when omitted.

@@ -12,10 +12,10 @@ pub mod settings;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Spans};
 pub use settings::Settings;
 
-use crate::connector::config::{ConnectorConfig, HttpAuth, SourceKind};
+use crate::connector::{ConnectorConfig, ConnectorShape, Problem};
 use crate::mapping::{Mapping, MappingSpec};
 use crate::support::secrets;
 
@@ -107,15 +107,8 @@ impl Project {
                     out.insert(name.clone(), m);
                 }
                 Err(e) => {
-                    let header =
-                        format!("[fields.{}", e.field.split(['.', '[']).next().unwrap_or(""));
-                    errors.push(ConfigError::field(
-                        &file.path,
-                        &file.text,
-                        &e.field,
-                        Some(&header),
-                        e.reason,
-                    ));
+                    let line = Spans::new(&file.text).line(&format!("fields.{}", e.field));
+                    errors.push(ConfigError::at(&file.path, line, &e.field, e.reason));
                 }
             }
         }
@@ -172,37 +165,26 @@ fn load_settings(root: &Path, env: &HashMap<String, String>) -> Result<Settings,
                 format!("with {ENV_PREFIX}__… environment overrides: {e}"),
             )
         })?;
+    let spans = Spans::new(&text);
+    let error =
+        |field: &str, message: String| ConfigError::at(&shown, spans.line(field), field, message);
     if settings.scheduler.max_concurrent_runs == 0 {
-        let field = "scheduler.max_concurrent_runs";
-        return Err(ConfigError::field(
-            &shown,
-            &text,
-            field,
-            None,
-            "must be at least 1",
+        return Err(error(
+            "scheduler.max_concurrent_runs",
+            "must be at least 1".into(),
         ));
     }
     if let Some((key, reason)) = settings.insights.invalid() {
-        let field = format!("insights.{key}");
-        return Err(ConfigError::field(&shown, &text, &field, None, reason));
+        return Err(error(&format!("insights.{key}"), reason));
     }
     if let Err(reason) = crate::reconcile::matching::Matching::new(&settings.reconcile.matching) {
-        return Err(ConfigError::field(
-            &shown,
-            &text,
-            "reconcile.matching",
-            None,
-            reason,
-        ));
+        return Err(error("reconcile.matching", reason));
     }
     let mut names = std::collections::HashSet::new();
-    for t in settings.server.tokens.iter_mut() {
+    for (i, t) in settings.server.tokens.iter_mut().enumerate() {
         if !names.insert(t.name.clone()) {
-            return Err(ConfigError::field(
-                &shown,
-                &text,
-                "server.tokens.name",
-                Some(&format!("\"{}\"", t.name)),
+            return Err(error(
+                &format!("server.tokens[{i}].name"),
                 format!("two tokens are named `{}`", t.name),
             ));
         }
@@ -212,16 +194,8 @@ fn load_settings(root: &Path, env: &HashMap<String, String>) -> Result<Settings,
             .ok()
             .filter(|v| !v.is_empty());
     }
-    settings.store.url =
-        secrets::expand(&settings.store.url, |v| env.get(v).cloned()).map_err(|var| {
-            ConfigError::field(
-                &shown,
-                &text,
-                "store.url",
-                Some(&format!("${{{var}}}")),
-                unset(&var),
-            )
-        })?;
+    settings.store.url = secrets::expand(&settings.store.url, |v| env.get(v).cloned())
+        .map_err(|var| error("store.url", unset(&var)))?;
     Ok(settings)
 }
 
@@ -272,259 +246,64 @@ fn load_dir<T>(
     out
 }
 
+/// Reads one connector file: its shape, its streams' mappings, the `${VAR}` references the
+/// kind declares (secrets only as references), then the kind's own checks through
+/// [`ConnectorConfig::validate`], the same that `open` runs. Lines come from the file's spans.
 fn load_connector(
     path: &Path,
     text: &str,
     mappings: &BTreeMap<String, MappingFile>,
     env: &HashMap<String, String>,
 ) -> Result<ConnectorFile, Vec<ConfigError>> {
-    let mut config: ConnectorConfig =
+    let shape: ConnectorShape =
         toml::from_str(text).map_err(|e| vec![ConfigError::from_toml(path, text, &e)])?;
-    if config.name.is_empty() {
-        config.name = path
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-    }
-    let mut errors = Vec::new();
-    let mut err = |field: &str, needle: Option<&str>, msg: String| {
-        errors.push(ConfigError::field(path, text, field, needle, msg));
-    };
-    if !config
-        .name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        err("name", None, "use only letters, digits, `-` and `_`".into());
-    }
-    let (kind_table, present) = match config.kind {
-        SourceKind::File => ("file", config.file.is_some()),
-        SourceKind::Http => ("http", config.http.is_some()),
-        SourceKind::Jsonrpc => ("jsonrpc", config.jsonrpc.is_some()),
-        SourceKind::Sql => ("sql", config.sql.is_some()),
-        SourceKind::Webhook => ("webhook", config.webhook.is_some()),
-    };
-    // The streams of a push-only connector need no table of their own.
-    let pushed = config.kind == SourceKind::Webhook;
-    if !present {
-        err(
-            "kind",
-            None,
-            format!("kind = \"{kind_table}\" needs a [{kind_table}] table"),
-        );
-    }
-    if config.streams.is_empty() {
-        err(
-            "streams",
-            None,
-            "at least one [[streams]] entry is needed".into(),
-        );
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (i, s) in config.streams.iter().enumerate() {
-        let at = format!("streams[{i}]");
-        let name_needle = format!("\"{}\"", s.name);
-        if !seen.insert(s.name.as_str()) {
-            err(
-                &format!("{at}.name"),
-                Some(&name_needle),
-                format!("stream `{}` is defined twice", s.name),
-            );
-        }
-        if !mappings.contains_key(&s.mapping) {
-            err(
-                &format!("{at}.mapping"),
-                Some(&format!("\"{}\"", s.mapping)),
-                format!("no mapping file mappings/{}.toml", s.mapping),
-            );
-        }
-        let tables = [
-            ("file", s.file.is_some()),
-            ("http", s.http.is_some()),
-            ("jsonrpc", s.jsonrpc.is_some()),
-            ("sql", s.sql.is_some()),
-        ];
-        let has = tables.iter().any(|&(t, set)| set && t == kind_table);
-        let other = tables.iter().any(|&(t, set)| set && t != kind_table);
-        if let Some(sql) = &s.sql
-            && let Err(e) = crate::connector::sql::validate_stream(sql)
-        {
-            err(
-                &format!("{at}.sql"),
-                Some(&name_needle),
-                format!("stream `{}`: {e}", s.name),
-            );
-        }
-        if let Some(http) = &s.http {
-            for p in crate::connector::http_stream_problems(http) {
-                err(
-                    &format!("{at}.http.{}", p.field),
-                    p.needle.as_deref(),
-                    format!("stream `{}`: {}", s.name, p.message),
-                );
-            }
-        }
-        if !has && !pushed {
-            err(
-                &at,
-                Some(&name_needle),
-                format!(
-                    "stream `{}` needs a `{kind_table}` table for kind \"{kind_table}\"",
-                    s.name
-                ),
-            );
-        }
-        if other {
-            err(
-                &at,
-                Some(&name_needle),
-                format!(
-                    "stream `{}` has options of another kind than \"{kind_table}\"",
-                    s.name
-                ),
-            );
-        }
-    }
-    if let Some(webhook) = &config.webhook {
-        for (field, needle, msg) in webhook.problems(&config.streams) {
-            err(&field, needle.as_deref(), msg);
-        }
-    }
-    let mut vars = Vars {
-        env,
-        lenient: !config.enabled,
-        unresolved: Vec::new(),
-    };
-    if let Some(file) = &mut config.file {
-        vars.expand(&mut file.dir, "file.dir", &mut err);
-    }
-    if let Some(http) = &mut config.http {
-        resolve_http_secrets(http, &mut vars, &mut err);
-    }
-    if let Some(rpc) = &mut config.jsonrpc {
-        resolve_jsonrpc_secrets(rpc, &mut vars, &mut err);
-    }
-    if let Some(webhook) = &mut config.webhook {
-        vars.secret(&mut webhook.secret, "webhook.secret", &mut err);
-        if webhook.secret.is_empty() {
-            err("webhook.secret", None, "the secret is empty".into());
-        }
-    }
-    if let Some(sql) = &mut config.sql {
-        if let Err(e) = crate::connector::sql::check_url_secret(&sql.url) {
-            err("sql.url", None, e);
-        } else {
-            vars.expand(&mut sql.url, "sql.url", &mut err);
-        }
-    }
-    for (i, s) in config.streams.iter_mut().enumerate() {
-        if let Some(h) = &mut s.http {
-            for (k, v) in h.params.iter_mut() {
-                vars.expand(v, &format!("streams[{i}].http.params.{k}"), &mut err);
-            }
-            for (k, v) in h.headers.iter_mut() {
-                vars.expand(v, &format!("streams[{i}].http.headers.{k}"), &mut err);
-            }
-            if let Some(body) = &mut h.body {
-                vars.expand(body, &format!("streams[{i}].http.body"), &mut err);
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(ConnectorFile {
-            path: path.to_path_buf(),
-            config,
-            unresolved: vars.unresolved,
+    let mut problems: Vec<Problem> = shape
+        .stream_mappings()
+        .enumerate()
+        .filter(|(_, (_, mapping))| !mappings.contains_key(*mapping))
+        .map(|(i, (_, mapping))| {
+            Problem::new(
+                format!("streams[{i}].mapping"),
+                format!("no mapping file mappings/{mapping}.toml"),
+            )
         })
-    } else {
-        Err(errors)
-    }
-}
-
-type Report<'a> = dyn FnMut(&str, Option<&str>, String) + 'a;
-
-/// Expands `${VAR}` references of one connector file.
-struct Vars<'a> {
-    env: &'a HashMap<String, String>,
-    /// A disabled connector may reference unset variables: they are listed, not errors.
-    lenient: bool,
-    unresolved: Vec<String>,
-}
-
-impl Vars<'_> {
-    fn expand(&mut self, value: &mut String, field: &str, err: &mut Report<'_>) {
-        match secrets::expand(value, |v| self.env.get(v).cloned()) {
-            Ok(v) => *value = v,
-            Err(var) if self.lenient => {
-                if !self.unresolved.contains(&var) {
-                    self.unresolved.push(var);
-                }
+        .collect();
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let (config, mut structure) = shape.into_config(&stem);
+    problems.append(&mut structure);
+    let mut unresolved = Vec::new();
+    if let Some(mut config) = config {
+        let lenient = !config.enabled;
+        for r in config.references() {
+            if let Err(message) = r.secrecy.check(r.value) {
+                problems.push(Problem::new(r.field, message));
+                continue;
             }
-            Err(var) => err(field, Some(&format!("${{{var}}}")), unset(&var)),
+            match secrets::expand(r.value, |v| env.get(v).cloned()) {
+                Ok(v) => *r.value = v,
+                // A disabled connector may reference unset variables: listed, not errors.
+                Err(var) if lenient => {
+                    if !unresolved.contains(&var) {
+                        unresolved.push(var);
+                    }
+                }
+                Err(var) => problems.push(Problem::new(r.field, unset(&var))),
+            }
+        }
+        problems.extend(config.validate());
+        if problems.is_empty() {
+            return Ok(ConnectorFile {
+                path: path.to_path_buf(),
+                config,
+                unresolved,
+            });
         }
     }
-
-    /// Expands a secret, which must be one whole `${VAR}` reference.
-    fn secret(&mut self, value: &mut String, field: &str, err: &mut Report<'_>) {
-        if secrets::is_reference(value) {
-            self.expand(value, field, err);
-        } else {
-            err(
-                field,
-                None,
-                "secrets are never written in config files: put it in an environment variable and write \"${VAR_NAME}\"".into(),
-            );
-        }
-    }
-}
-
-fn resolve_http_secrets(
-    http: &mut crate::connector::config::HttpOptions,
-    vars: &mut Vars<'_>,
-    err: &mut Report<'_>,
-) {
-    vars.expand(&mut http.base_url, "http.base_url", err);
-    for (k, v) in http.headers.iter_mut() {
-        vars.expand(v, &format!("http.headers.{k}"), err);
-    }
-    let secrets: Vec<(&str, &mut String)> = match &mut http.auth {
-        None => vec![],
-        Some(HttpAuth::Bearer { token }) => vec![("http.auth.token", token)],
-        Some(HttpAuth::Basic { username, password }) => {
-            vars.expand(username, "http.auth.username", err);
-            vec![("http.auth.password", password)]
-        }
-        Some(HttpAuth::ApiKey { key, .. }) => vec![("http.auth.key", key)],
-        Some(HttpAuth::Token { key, secret }) => {
-            vars.expand(key, "http.auth.key", err);
-            vec![("http.auth.secret", secret)]
-        }
-        Some(HttpAuth::Oauth2ClientCredentials {
-            token_url,
-            client_id,
-            client_secret,
-            ..
-        }) => {
-            vars.expand(token_url, "http.auth.token_url", err);
-            vars.expand(client_id, "http.auth.client_id", err);
-            vec![("http.auth.client_secret", client_secret)]
-        }
-    };
-    for (field, value) in secrets {
-        vars.secret(value, field, err);
-    }
-}
-
-fn resolve_jsonrpc_secrets(
-    rpc: &mut crate::connector::config::JsonRpcOptions,
-    vars: &mut Vars<'_>,
-    err: &mut Report<'_>,
-) {
-    vars.expand(&mut rpc.url, "jsonrpc.url", err);
-    vars.expand(&mut rpc.database, "jsonrpc.database", err);
-    vars.expand(&mut rpc.username, "jsonrpc.username", err);
-    vars.secret(&mut rpc.password, "jsonrpc.password", err);
+    let spans = Spans::new(text);
+    Err(problems
+        .into_iter()
+        .map(|p| ConfigError::at(path, spans.line(&p.field), &p.field, p.message))
+        .collect())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::path::Path;
 use rust_decimal_macros::dec;
 
 use super::*;
+use crate::connector::http::config::HttpAuth;
 
 const SETTINGS: &str = "[store]\nurl = \"sqlite://data/t.db\"\n[currency]\nbase = \"CNY\"\n[currency.rates]\nUSD = \"7.10\"\n";
 const MAPPING: &str =
@@ -62,7 +63,7 @@ fn loads_a_valid_project_with_secrets_and_defaults() {
     .unwrap();
     let c = &p.connectors["shop"].config;
     assert_eq!(c.name, "shop", "name defaults to the file stem");
-    let http = c.http.as_ref().unwrap();
+    let http = c.http().unwrap();
     assert_eq!(http.base_url, "http://x/api");
     assert!(matches!(&http.auth, Some(HttpAuth::Bearer { token }) if token == "t0k"));
     assert_eq!(
@@ -353,7 +354,7 @@ fn jsonrpc_connectors_expand_secrets_and_refuse_clear_passwords() {
         ]),
     )
     .unwrap();
-    let rpc = p.connectors["odoo"].config.jsonrpc.clone().unwrap();
+    let rpc = p.connectors["odoo"].config.jsonrpc().cloned().unwrap();
     assert_eq!(
         (
             rpc.url.as_str(),
@@ -412,13 +413,13 @@ fn basic_auth_users_stream_headers_and_bodies_expand_variables() {
     ];
     let p = Project::load_with_env(dir.path(), &env(&vars)).unwrap();
     let c = &p.connectors["nav"].config;
-    match &c.http.as_ref().unwrap().auth {
-        Some(crate::connector::config::HttpAuth::Basic { username, password }) => {
+    match &c.http().unwrap().auth {
+        Some(HttpAuth::Basic { username, password }) => {
             assert_eq!((username.as_str(), password.as_str()), ("ws-user", "pw"));
         }
         other => panic!("{other:?}"),
     }
-    let stream = c.streams[0].http.as_ref().unwrap();
+    let stream = c.streams[0].http().unwrap();
     assert_eq!(stream.body.as_deref(), Some("<Company>CRONUS</Company>"));
     assert_eq!(stream.headers["X-Company"], "CRONUS");
 
@@ -558,4 +559,198 @@ fn scheduler_settings_are_checked() {
             .to_string();
         assert!(err.starts_with(says), "{section}: {err}");
     }
+}
+
+/// 1-based line of the first `needle` in `text` (for the expectations of tests).
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).unwrap()].matches('\n').count() + 1
+}
+
+/// A project with one connector file `connectors/c.toml`; its load errors.
+fn connector_errors(text: &str) -> Vec<String> {
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/c.toml", text),
+    ]);
+    errors(dir.path(), &env(&[]))
+}
+
+#[test]
+fn a_wrong_value_in_the_third_stream_names_that_streams_line() {
+    let stream = |name: &str, size: u32| {
+        format!(
+            "\n[[streams]]\nname = \"{name}\"\nmapping = \"m\"\n[streams.http]\npath = \"/{name}\"\npagination = {{ type = \"page\", page_size = {size} }}\n"
+        )
+    };
+    let text = format!(
+        "kind = \"http\"\n[http]\nbase_url = \"http://erp\"\n{}{}{}",
+        stream("a", 10),
+        stream("b", 10),
+        stream("c", 0)
+    );
+    assert_eq!(line_of(&text, "page_size = 0"), 24, "the third stream's");
+    assert_eq!(
+        connector_errors(&text),
+        [
+            "connectors/c.toml:24: field `streams[2].http.pagination.page_size`: stream `c`: must be at least 1 (records per page)"
+        ]
+    );
+    // The same for a key every stream has: the third `mapping`, not the first.
+    let text = text.replace("page_size = 0", "page_size = 5").replace(
+        "name = \"c\"\nmapping = \"m\"",
+        "name = \"c\"\nmapping = \"nope\"",
+    );
+    assert_eq!(line_of(&text, "\"nope\""), 21);
+    assert_eq!(
+        connector_errors(&text),
+        ["connectors/c.toml:21: field `streams[2].mapping`: no mapping file mappings/nope.toml"]
+    );
+}
+
+const FILE_KIND: &str = "kind = \"file\"\n[file]\ndir = \"in\"\n\n[[streams]]\nname = \"s\"\nmapping = \"m\"\nfile = { pattern = \"*.csv\", format = \"csv\", batch_size = 0 }\n";
+
+#[test]
+fn page_size_0_is_refused_for_the_file_kind() {
+    assert_eq!(
+        connector_errors(FILE_KIND),
+        [
+            "connectors/c.toml:8: field `streams[0].file.page_size`: stream `s`: must be at least 1 (records per page)"
+        ]
+    );
+    let renamed = FILE_KIND.replace("batch_size", "page_size");
+    assert_eq!(connector_errors(&renamed).len(), 1);
+    let ok = FILE_KIND.replace("batch_size = 0", "page_size = 2");
+    let dir = project(&[
+        (SETTINGS_FILE, SETTINGS),
+        ("mappings/m.toml", MAPPING),
+        ("connectors/c.toml", &ok),
+    ]);
+    let p = Project::load_with_env(dir.path(), &env(&[])).unwrap();
+    assert_eq!(
+        p.connectors["c"].config.streams[0]
+            .file()
+            .unwrap()
+            .page_size,
+        Some(2)
+    );
+}
+
+#[test]
+fn page_size_0_is_refused_for_the_http_kind() {
+    for pagination in [
+        "{ type = \"page\", size = 0 }",
+        "{ type = \"offset\", page_size = 0 }",
+        "{ type = \"cursor\", token_path = \"next\", param = \"c\", size = 0 }",
+    ] {
+        let text = HTTP.replace(
+            "http = { path = \"/customers\" }",
+            &format!("[streams.http]\npath = \"/customers\"\npagination = {pagination}"),
+        );
+        let e = connector_errors(&text.replace("${ERP_URL}", "http://x"));
+        assert_eq!(e.len(), 2, "{e:?}"); // and the unset ERP_TOKEN
+        assert!(e.iter().any(|e| e.starts_with("connectors/c.toml:11: field `streams[0].http.pagination.page_size`: stream `customers`: must be at least 1")), "{pagination}: {e:?}");
+    }
+}
+
+const JSONRPC_KIND: &str = "kind = \"jsonrpc\"\n[jsonrpc]\ndialect = \"odoo\"\nurl = \"http://odoo\"\ndatabase = \"db\"\nusername = \"u\"\npassword = \"${P}\"\npage_size = 0\n\n[[streams]]\nname = \"partners\"\nmapping = \"m\"\n[streams.jsonrpc]\nmodel = \"res.partner\"\npage_size = 0\n";
+
+#[test]
+fn page_size_0_is_refused_for_the_jsonrpc_kind() {
+    let errs = connector_errors(
+        &JSONRPC_KIND
+            .replace("${P}", "${UNSET_BUT_DISABLED}")
+            .replace("kind = \"jsonrpc\"", "kind = \"jsonrpc\"\nenabled = false"),
+    );
+    assert_eq!(
+        errs,
+        [
+            "connectors/c.toml:9: field `jsonrpc.page_size`: must be at least 1 (records per page)",
+            "connectors/c.toml:16: field `streams[0].jsonrpc.page_size`: stream `partners`: must be at least 1 (records per page)",
+        ]
+    );
+}
+
+const SQL_KIND: &str = "kind = \"sql\"\n[sql]\nurl = \"postgres://ro@db/erp\"\n\n[[streams]]\nname = \"partners\"\nmapping = \"m\"\n[streams.sql]\nquery = \"SELECT id, write_date FROM res_partner\"\ncursor = \"write_date\"\nkey = \"id\"\nbatch_size = 0\n";
+
+#[test]
+fn page_size_0_is_refused_for_the_sql_kind() {
+    assert_eq!(
+        connector_errors(SQL_KIND),
+        [
+            "connectors/c.toml:12: field `streams[0].sql.page_size`: stream `partners`: must be at least 1 (records per page)"
+        ]
+    );
+}
+
+#[test]
+fn problems_that_only_open_found_are_reported_by_check_with_file_and_line() {
+    // An http cursor pagination that names both a body token and a record token, a body
+    // template using a parameter the stream does not send, and a bad header.
+    let http = HTTP.replace("${ERP_URL}", "http://x").replace("${ERP_TOKEN}", "${T}").replace(
+        "http = { path = \"/customers\" }",
+        "[streams.http]\npath = \"/customers\"\npagination = { type = \"cursor\", token_path = \"next\", token_field = \"Key\", param = \"c\" }\nbody = \"<since>{{ since }}</since>\"\nheaders = { \"Bad Header\" = \"x\" }",
+    );
+    let errs = connector_errors(&http);
+    for (needle, field) in [
+        ("pagination", "streams[0].http.pagination"),
+        ("body", "streams[0].http.body"),
+        ("headers", "streams[0].http.headers.Bad Header"),
+    ] {
+        let line = line_of(&http, &format!("\n{needle} =")) + 1;
+        let head = format!("connectors/c.toml:{line}: field `{field}`: stream `customers`: ");
+        assert!(
+            errs.iter().any(|e| e.starts_with(&head)),
+            "{head}\n{errs:#?}"
+        );
+    }
+    // A SQL query that is not one plain SELECT, and a time zone that is none.
+    let sql = SQL_KIND
+        .replace("batch_size = 0", "timezone = \"Mars/Olympus\"")
+        .replace(
+            "SELECT id, write_date FROM res_partner",
+            "SELECT 1; DELETE FROM res_partner",
+        );
+    let errs = connector_errors(&sql);
+    assert!(
+        errs.iter().any(|e| e
+            .starts_with("connectors/c.toml:9: field `streams[0].sql.query`: stream `partners`: ")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("connectors/c.toml:12: field `streams[0].sql.timezone`: ")),
+        "{errs:#?}"
+    );
+    // A file pattern naming a folder, a delimiter that cannot be one, XML without record_path.
+    let file = FILE_KIND.replace(
+        "file = { pattern = \"*.csv\", format = \"csv\", batch_size = 0 }",
+        "file = { pattern = \"sub/*.csv\", format = \"csv\", delimiter = \"\\\"\" }\n\n[[streams]]\nname = \"x\"\nmapping = \"m\"\nfile = { pattern = \"*.xml\", format = \"xml\" }",
+    );
+    let errs = connector_errors(&file);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert!(errs[0].starts_with("connectors/c.toml:8: field `streams[0].file.pattern`: stream `s`: `sub/*.csv` must be a file name pattern"), "{errs:#?}");
+    assert!(
+        errs[1].starts_with("connectors/c.toml:8: field `streams[0].file.delimiter`: "),
+        "{errs:#?}"
+    );
+    assert!(errs[2].starts_with("connectors/c.toml:13: field `streams[1].file.record_path`: stream `x`: format \"xml\" needs `record_path`"), "{errs:#?}");
+}
+
+#[test]
+fn check_and_open_refuse_the_same_stream_for_the_same_reason() {
+    let text = FILE_KIND.replace("batch_size = 0", "delimiter = \"\\n\"");
+    let check = connector_errors(&text);
+    let config: ConnectorConfig = toml::from_str(&text).unwrap();
+    let ctx = crate::connector::SourceContext {
+        root: std::env::temp_dir(),
+    };
+    let Err(crate::connector::ConnectorError::Config { reason, .. }) =
+        crate::connector::open_stream(&config, "s", None, &ctx)
+    else {
+        panic!("open must refuse the stream");
+    };
+    assert_eq!(check.len(), 1, "{check:?}");
+    let message = check[0].split("field ").nth(1).unwrap().replace('`', "");
+    assert_eq!(reason.replace('`', ""), message, "check says: {}", check[0]);
 }

@@ -3,13 +3,19 @@
 //! A connector knows nothing of canonical entities or the store. It turns a source into
 //! [`Page`]s of [`RawRecord`]s; each page carries the cursor value to commit once the page is
 //! staged, so a failed run resumes from its last committed page.
+//!
+//! Files: [`spec`] (the connector file: common keys and one enum of kinds, with the contract
+//! every kind implements), one folder per kind (`file/`, `http/`, `jsonrpc/`, `sql/`, each
+//! with its `config.rs`), [`webhook`] (the `[webhook]` table of pushed events) and `path.rs`
+//! (record paths). This module imports nothing of the crate above `model` and `support`.
 
-pub mod config;
-mod file;
-mod http;
+pub mod file;
+pub mod http;
 pub mod jsonrpc;
 mod path;
+pub mod spec;
 pub mod sql;
+pub mod webhook;
 
 use std::path::PathBuf;
 
@@ -17,10 +23,11 @@ use async_trait::async_trait;
 use serde_json::Value;
 use thiserror::Error;
 
-pub use config::ConnectorConfig;
-use config::SourceKind;
-pub use http::{Problem as HttpProblem, problems as http_stream_problems};
 pub use path::value_at_path;
+pub use spec::{
+    ConnectorConfig, ConnectorShape, Kind, PageSize, Problem, Reference, Secrecy, SourceConfig,
+    SourceKind, StreamConfig, StreamSource,
+};
 
 /// One record as the source gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,34 +137,99 @@ pub trait Source: Send {
     async fn committed(&mut self) -> Result<(), ConnectorError> {
         Ok(())
     }
+
+    /// Reaches the source once without reading a page for staging: logs in, connects and
+    /// describes the query, or sends the first list request. Exists for `tributary check
+    /// --environment`, which tells a wrong password or an unreachable host before a sync
+    /// would. Kinds that reach their source when they open (a folder is listed) need nothing.
+    async fn probe(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
+/// What the opening of one stream knows besides its options: names for errors, the root.
+#[derive(Debug, Clone, Copy)]
+pub struct Opening<'a> {
+    /// Connector name.
+    pub connector: &'a str,
+    /// Stream name.
+    pub stream: &'a str,
+    /// The surroundings.
+    pub ctx: &'a SourceContext,
+}
+
+impl Opening<'_> {
+    /// A configuration error of the connector.
+    pub fn error(&self, reason: impl Into<String>) -> ConnectorError {
+        ConnectorError::Config {
+            connector: self.connector.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A configuration error of the stream.
+    pub fn stream_error(&self, reason: impl std::fmt::Display) -> ConnectorError {
+        self.error(format!("stream `{}`: {reason}", self.stream))
+    }
+
+    /// The project root.
+    pub fn root(&self) -> &std::path::Path {
+        &self.ctx.root
+    }
 }
 
 /// Opens one stream of a connector, resuming after `cursor` (`None` = from the beginning).
+///
+/// The stream is first validated as `tributary check` validates it
+/// ([`ConnectorConfig::validate_stream`]); the first problem found is the error.
 pub fn open_stream(
     connector: &ConnectorConfig,
     stream: &str,
     cursor: Option<Value>,
     ctx: &SourceContext,
 ) -> Result<Box<dyn Source>, ConnectorError> {
+    let at = Opening {
+        connector: &connector.name,
+        stream,
+        ctx,
+    };
     let spec = connector
-        .streams
-        .iter()
-        .find(|s| s.name == stream)
-        .ok_or_else(|| ConnectorError::Config {
-            connector: connector.name.clone(),
-            reason: format!("no stream named `{stream}`"),
-        })?;
-    match connector.kind {
-        SourceKind::File => file::open(connector, spec, cursor, ctx),
-        SourceKind::Http => http::open(connector, spec, cursor, ctx),
-        SourceKind::Jsonrpc => jsonrpc::open(connector, spec, cursor, ctx),
-        SourceKind::Sql => sql::open(connector, spec, cursor, ctx),
-        SourceKind::Webhook => Ok(Box::new(Pushed)),
+        .stream(stream)
+        .ok_or_else(|| at.error(format!("no stream named `{stream}`")))?;
+    if let Some(problem) = connector.validate_stream(spec).into_iter().next() {
+        return Err(at.error(problem.to_string()));
     }
+    connector.kind.open(&spec.source, &at, cursor)
 }
 
-/// A stream of a `webhook` connector: its records are pushed (see [`crate::webhook`]), so a
-/// poll reads nothing.
+/// What reaching one connector's source gave, per enabled stream.
+#[derive(Debug)]
+pub struct Probe {
+    /// The stream.
+    pub stream: String,
+    /// `Ok` when it opened and answered.
+    pub outcome: Result<(), ConnectorError>,
+}
+
+/// Reaches every enabled stream of a connector once, as cheaply as its kind allows (see
+/// [`Source::probe`]), from the beginning: for `tributary check --environment`.
+pub async fn probe(connector: &ConnectorConfig, ctx: &SourceContext) -> Vec<Probe> {
+    let mut out = Vec::new();
+    for stream in connector.streams.iter().filter(|s| s.enabled) {
+        let outcome = match open_stream(connector, &stream.name, None, ctx) {
+            Ok(mut source) => source.probe().await,
+            Err(e) => Err(e),
+        };
+        out.push(Probe {
+            stream: stream.name.clone(),
+            outcome,
+        });
+    }
+    out
+}
+
+/// A stream of a `webhook` connector: its records are pushed (to the server's webhook
+/// intake), so a poll reads nothing.
 struct Pushed;
 
 #[async_trait]

@@ -6,8 +6,8 @@ use http::HeaderMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::config::WebhookConfig;
 use crate::connector::value_at_path;
+use crate::connector::webhook::WebhookConfig;
 
 /// Longest idempotency key accepted.
 const MAX_KEY_CHARS: usize = 512;

@@ -5,10 +5,10 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use super::WebhookError;
-use super::config::{DEFAULT_MAX_BODY_BYTES, WebhookConfig};
 use super::event::{header_text, idempotency_key, records_of, stream_of};
 use super::signature::{parse_timestamp, verify};
 use crate::config::{ConnectorFile, Project};
+use crate::connector::webhook::{DEFAULT_MAX_BODY_BYTES, WebhookConfig};
 use crate::store::{InboxId, NewEvent, Store};
 
 /// A request written to the inbox (or found there already); serializes as the answer's body.

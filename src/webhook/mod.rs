@@ -14,11 +14,10 @@
 //!    processed, so it is staged exactly once even across crashes. The caller then rebuilds the
 //!    master with [`crate::sync::reconcile_master`] when [`ProcessReport::staged_any`] says so.
 //!
-//! Files: `config.rs` (the `[webhook]` table), `signature.rs` (HMAC and timestamps), `event.rs`
+//! Files: the `[webhook]` table is [`crate::connector::webhook`]; `signature.rs` (HMAC and timestamps), `event.rs`
 //! (stream, records and idempotency key of a body), `intake.rs` ([`accept`]), `process.rs`
 //! ([`process_inbox`]).
 
-pub mod config;
 mod event;
 mod intake;
 mod process;
@@ -26,7 +25,9 @@ pub mod signature;
 
 use thiserror::Error;
 
-pub use config::{DEFAULT_MAX_BODY_BYTES, Route, SignatureEncoding, WebhookConfig};
+pub use crate::connector::webhook::{
+    DEFAULT_MAX_BODY_BYTES, Route, SignatureEncoding, WebhookConfig,
+};
 pub use intake::{Accepted, accept, body_limit, max_body_limit};
 pub use process::{InboxRun, ProcessReport, process_inbox};
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::config::{BODY, SignatureEncoding, TIMESTAMP, WebhookConfig};
+use crate::connector::webhook::{BODY, SignatureEncoding, TIMESTAMP, WebhookConfig};
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -4,7 +4,7 @@
 //! whole-file reading concerns CSV and JSON Lines.
 //!
 //! A stream reads the files of `[file] dir` whose names match its `pattern`, in name order,
-//! and yields pages of at most `batch_size` items (records plus rejected input). Each page
+//! and yields pages of at most `page_size` items (records plus rejected input). Each page
 //! carries the whole stream cursor (see [`cursor`]) up to its last item, so a run that fails
 //! resumes after the last committed page, an appended file is read only from where it
 //! stopped, and a rewritten file is read again from the start.
@@ -19,6 +19,7 @@
 //! the inbox → archive life cycle and [`settle`] for which files are ready to read.
 
 mod archive;
+pub mod config;
 mod csv;
 mod cursor;
 mod glob;
@@ -34,12 +35,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use self::config::{FileFormat, FileOptions, FileStream};
 use self::cursor::{FileCursor, FilePos, LineStart, Resume, resume_point};
-use super::config::{ConnectorConfig, FileFormat, FileStream, StreamConfig};
-use super::{ConnectorError, Page, RawRecord, RejectedInput, Source, SourceContext};
-
-/// Items per page when the stream does not say.
-const DEFAULT_BATCH_SIZE: usize = 500;
+use super::{ConnectorError, Opening, Page, RawRecord, RejectedInput, Source};
 
 /// What a format reader yields: one record or one rejected piece of input.
 pub(super) struct Item {
@@ -76,76 +74,25 @@ pub(super) fn raw_text(bytes: &[u8]) -> String {
         .to_string()
 }
 
-/// Opens a file stream.
+/// Opens a file stream (its options already validated): lists the folder.
 pub(super) fn open(
-    connector: &ConnectorConfig,
-    stream: &StreamConfig,
+    at: &Opening<'_>,
+    options: &FileOptions,
+    spec: &FileStream,
     cursor: Option<Value>,
-    ctx: &SourceContext,
 ) -> Result<Box<dyn Source>, ConnectorError> {
-    let config_error = |reason: String| ConnectorError::Config {
-        connector: connector.name.clone(),
-        reason,
-    };
-    let options = connector
-        .file
-        .as_ref()
-        .ok_or_else(|| config_error("kind \"file\" needs a [file] table".into()))?;
-    let spec = stream.file.clone().ok_or_else(|| {
-        config_error(format!(
-            "stream `{}` needs a `file` table for kind \"file\"",
-            stream.name
-        ))
-    })?;
-    let batch_size = spec.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
-    if batch_size == 0 {
-        return Err(config_error(format!(
-            "stream `{}`: batch_size must be at least 1",
-            stream.name
-        )));
-    }
-    let delimiter = match spec.delimiter {
-        None => b',',
-        Some(c) if c.is_ascii() && c != '"' && c != '\n' && c != '\r' => c as u8,
-        Some(c) => {
-            return Err(config_error(format!(
-                "stream `{}`: delimiter {c:?} must be one ASCII character other than a quote or a line break",
-                stream.name
-            )));
-        }
-    };
-    if let Some(a) = &options.archive_dir
-        && std::path::Path::new(a)
-            .components()
-            .all(|c| c == std::path::Component::CurDir)
-    {
-        return Err(config_error(format!(
-            "archive_dir `{a}` must name another folder than dir (e.g. \"archive\")"
-        )));
-    }
-    if options.file_name_field.as_deref() == Some("") {
-        return Err(config_error("file_name_field must not be empty".into()));
-    }
-    let dir = ctx.root.join(&options.dir);
+    let batch_size = spec.page_size();
+    let delimiter = spec.delimiter().map_err(|e| at.stream_error(e))?;
+    let dir = at.root().join(&options.dir);
     let xml_options = match spec.format {
-        FileFormat::Xml if options.archive_dir.is_some() => {
-            return Err(config_error(format!(
-                "stream `{}`: archive_dir is not supported with format \"xml\" yet",
-                stream.name
-            )));
-        }
-        FileFormat::Xml => Some(
-            xml::options(&spec)
-                .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?,
-        ),
+        FileFormat::Xml => Some(xml::options(spec).map_err(|p| at.stream_error(p.to_string()))?),
         _ => None,
     };
     let settle = Duration::from_secs(options.settle_secs);
     let (present, files) = list(&dir, &spec.pattern, settle, SystemTime::now())?;
     let mut state = match cursor {
         None => FileCursor::default(),
-        Some(v) => FileCursor::from_value(v)
-            .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?,
+        Some(v) => FileCursor::from_value(v).map_err(|e| at.stream_error(e))?,
     };
     let before = state.files.len();
     state
@@ -171,7 +118,7 @@ pub(super) fn open(
         finished: Vec::new(),
         uncommitted: Vec::new(),
         dir,
-        spec,
+        spec: spec.clone(),
         delimiter,
         batch_size,
         pending: files.into_iter().collect(),

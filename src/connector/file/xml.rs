@@ -24,32 +24,36 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use self::records::{XmlItem, XmlOptions, XmlRecords};
+use super::config::FileStream;
 use super::cursor::{FileCursor, FilePos};
-use crate::connector::config::FileStream;
+use crate::connector::spec::Problem;
 use crate::connector::{ConnectorError, Page, RawRecord, RejectedInput, Source};
 
 /// Read buffer per file.
 const BUFFER: usize = 64 * 1024;
 
-/// The XML options of a stream.
-pub(super) fn options(spec: &FileStream) -> Result<XmlOptions, String> {
-    let path = spec
-        .record_path
-        .as_deref()
-        .ok_or("format \"xml\" needs `record_path`, e.g. \"DEBMAS07/IDOC\"")?;
-    let mut options = XmlOptions::new(path)?;
+/// The XML options of a stream; the problem names the key at fault.
+pub(super) fn options(spec: &FileStream) -> Result<XmlOptions, Problem> {
+    let path = spec.record_path.as_deref().ok_or_else(|| {
+        Problem::new(
+            "record_path",
+            "format \"xml\" needs `record_path`, e.g. \"DEBMAS07/IDOC\"",
+        )
+    })?;
+    let mut options = XmlOptions::new(path).map_err(|e| Problem::new("record_path", e))?;
     options.arrays = spec.arrays.iter().cloned().collect();
     if let Some(depth) = spec.max_depth {
         if depth < options.record_path.len() {
-            return Err(format!(
-                "max_depth = {depth} is smaller than the depth of record_path"
+            return Err(Problem::new(
+                "max_depth",
+                format!("max_depth = {depth} is smaller than the depth of record_path"),
             ));
         }
         options.max_depth = depth;
     }
     if let Some(bytes) = spec.max_record_bytes {
         if bytes == 0 {
-            return Err("max_record_bytes must be at least 1".into());
+            return Err(Problem::new("max_record_bytes", "must be at least 1"));
         }
         options.max_record_bytes = bytes;
     }

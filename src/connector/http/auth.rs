@@ -17,7 +17,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::connector::config::HttpAuth;
+use super::config::HttpAuth;
+use crate::connector::spec::{Problem, unresolved};
 
 /// Header an API key goes in when the connector file names none.
 const DEFAULT_KEY_HEADER: &str = "X-API-Key";
@@ -25,6 +26,18 @@ const DEFAULT_KEY_HEADER: &str = "X-API-Key";
 pub(super) const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// Lifetime assumed when a token answer has no `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+
+/// Checks credentials as [`Auth::new`] does, once their `${VAR}` references are resolved.
+pub(super) fn check(config: &HttpAuth) -> Result<(), Problem> {
+    let waiting = match config {
+        HttpAuth::Oauth2ClientCredentials { token_url, .. } => unresolved(token_url),
+        _ => false,
+    };
+    if waiting {
+        return Ok(());
+    }
+    Auth::new(Some(config)).map(|_| ())
+}
 
 /// Ready-to-apply credentials.
 pub(super) enum Auth {
@@ -46,8 +59,9 @@ pub(super) enum Auth {
 }
 
 impl Auth {
-    /// Checks the configured credentials once, when the stream opens.
-    pub fn new(config: Option<&HttpAuth>) -> Result<Self, String> {
+    /// Checks the configured credentials once, when the stream opens; problems are relative
+    /// to the `auth` table.
+    pub fn new(config: Option<&HttpAuth>) -> Result<Self, Problem> {
         Ok(match config {
             None => Auth::None,
             Some(HttpAuth::Bearer { token }) => Auth::Bearer(token.clone()),
@@ -61,7 +75,10 @@ impl Auth {
                 query_param,
             }) => match (header, query_param) {
                 (Some(_), Some(_)) => {
-                    return Err("http.auth: set either `header` or `query_param`, not both".into());
+                    return Err(Problem::new(
+                        "query_param",
+                        "set either `header` or `query_param`, not both",
+                    ));
                 }
                 (_, Some(param)) => Auth::Query {
                     param: param.clone(),
@@ -69,17 +86,18 @@ impl Auth {
                 },
                 (header, None) => {
                     let name = header.as_deref().unwrap_or(DEFAULT_KEY_HEADER);
-                    let name = HeaderName::try_from(name)
-                        .map_err(|_| format!("http.auth.header: `{name}` is not a header name"))?;
+                    let name = HeaderName::try_from(name).map_err(|_| {
+                        Problem::new("header", format!("`{name}` is not a header name"))
+                    })?;
                     Auth::Header {
                         name,
-                        value: sensitive(key, "http.auth.key")?,
+                        value: sensitive(key, "key")?,
                     }
                 }
             },
             Some(HttpAuth::Token { key, secret }) => Auth::Header {
                 name: AUTHORIZATION,
-                value: sensitive(&format!("token {key}:{secret}"), "http.auth")?,
+                value: sensitive(&format!("token {key}:{secret}"), "secret")?,
             },
             Some(HttpAuth::Oauth2ClientCredentials {
                 token_url,
@@ -88,7 +106,10 @@ impl Auth {
                 scope,
             }) => {
                 let url = Url::parse(token_url).map_err(|e| {
-                    format!("http.auth.token_url: `{token_url}` is not a valid URL: {e}")
+                    Problem::new(
+                        "token_url",
+                        format!("`{token_url}` is not a valid URL: {e}"),
+                    )
                 })?;
                 let mut hash = Sha256::new();
                 for part in [
@@ -135,9 +156,13 @@ impl Auth {
     }
 }
 
-fn sensitive(text: &str, field: &str) -> Result<HeaderValue, String> {
-    let mut value = HeaderValue::try_from(text)
-        .map_err(|_| format!("{field}: the credentials hold characters a header cannot carry"))?;
+fn sensitive(text: &str, field: &str) -> Result<HeaderValue, Problem> {
+    let mut value = HeaderValue::try_from(text).map_err(|_| {
+        Problem::new(
+            field,
+            "the credentials hold characters a header cannot carry",
+        )
+    })?;
     value.set_sensitive(true);
     Ok(value)
 }

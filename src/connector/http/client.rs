@@ -14,6 +14,7 @@
 //! With `rate_limit`, every attempt (retries and token requests included) first waits for the
 //! connector's limiter.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -25,9 +26,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::auth::Auth;
+use super::config::{HttpOptions, RateLimit};
 use super::xml::{XmlBodies, soap_fault};
 use crate::connector::ConnectorError;
-use crate::connector::config::HttpOptions;
+use crate::connector::spec::Problem;
 
 /// Longest wait a `Retry-After` header can impose.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -48,6 +50,44 @@ pub(crate) struct Response {
     pub body: Value,
 }
 
+/// Headers as sent; the problem names the header (relative to the table of headers).
+pub(super) fn header_map(headers: &BTreeMap<String, String>) -> Result<HeaderMap, Problem> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let header = HeaderName::try_from(name.as_str())
+            .map_err(|_| Problem::new(name.as_str(), format!("`{name}` is not a header name")))?;
+        let value = HeaderValue::try_from(value.as_str())
+            .map_err(|_| Problem::new(name.as_str(), "the value is not a valid header"))?;
+        map.insert(header, value);
+    }
+    Ok(map)
+}
+
+/// Every problem of a table of headers, under `prefix`.
+pub(super) fn header_problems(headers: &BTreeMap<String, String>, prefix: &str) -> Vec<Problem> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| {
+            header_map(&BTreeMap::from([(k.clone(), v.clone())]))
+                .err()
+                .map(|p| p.under(prefix))
+        })
+        .collect()
+}
+
+/// The quota of a rate limit; problems are relative to the `rate_limit` table.
+pub(super) fn quota(limit: &RateLimit) -> Result<Quota, Problem> {
+    let requests =
+        NonZeroU32::new(limit.requests).ok_or(Problem::new("requests", "must be at least 1"))?;
+    if limit.per_secs == 0 {
+        return Err(Problem::new("per_secs", "must be at least 1"));
+    }
+    let period = Duration::from_secs(limit.per_secs) / limit.requests;
+    Ok(Quota::with_period(period)
+        .ok_or(Problem::new("per_secs", "the window is too short"))?
+        .allow_burst(requests))
+}
+
 /// An HTTP client bound to one connector's headers, credentials and retry policy.
 pub(crate) struct Client {
     http: reqwest::Client,
@@ -62,44 +102,29 @@ pub(crate) struct Client {
 
 impl Client {
     /// Builds the client. Installs the ring TLS provider as the process default when none is
-    /// installed yet (the binary does so in `main`; tests and library users may not).
-    pub fn new(options: &HttpOptions) -> Result<Self, String> {
+    /// installed yet (the binary does so in `main`; tests and library users may not). Problems
+    /// are relative to the `[http]` table.
+    pub fn new(options: &HttpOptions) -> Result<Self, Problem> {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             // Losing a race with another thread installing one is fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let mut headers = HeaderMap::new();
-        for (name, value) in &options.headers {
-            let header = HeaderName::try_from(name.as_str())
-                .map_err(|_| format!("http.headers: `{name}` is not a header name"))?;
-            let value = HeaderValue::try_from(value.as_str())
-                .map_err(|_| format!("http.headers.{name}: the value is not a valid header"))?;
-            headers.insert(header, value);
-        }
+        let headers = header_map(&options.headers).map_err(|p| p.under("headers"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(options.timeout_secs.max(1)))
             .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| Problem::new("", format!("cannot build the HTTP client: {e}")))?;
         let limiter = match &options.rate_limit {
             None => None,
-            Some(limit) => {
-                let requests = NonZeroU32::new(limit.requests)
-                    .ok_or("http.rate_limit.requests must be at least 1")?;
-                if limit.per_secs == 0 {
-                    return Err("http.rate_limit.per_secs must be at least 1".into());
-                }
-                let period = Duration::from_secs(limit.per_secs) / limit.requests;
-                let quota = Quota::with_period(period)
-                    .ok_or("http.rate_limit: the window is too short")?
-                    .allow_burst(requests);
-                Some(RateLimiter::direct(quota))
-            }
+            Some(limit) => Some(RateLimiter::direct(
+                quota(limit).map_err(|p| p.under("rate_limit"))?,
+            )),
         };
         Ok(Client {
             http,
             headers,
-            auth: Auth::new(options.auth.as_ref())?,
+            auth: Auth::new(options.auth.as_ref()).map_err(|p| p.under("auth"))?,
             max_retries: options.max_retries,
             backoff: Duration::from_millis(options.retry_backoff_ms),
             limiter,

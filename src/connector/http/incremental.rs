@@ -27,7 +27,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta};
 use serde_json::{Value, json};
 
-use crate::connector::config::{Incremental, ValueFormat};
+use super::config::{Incremental, ValueFormat};
 use crate::connector::value_at_path;
 
 /// Cursor format version written.

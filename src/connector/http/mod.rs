@@ -22,84 +22,51 @@
 mod auth;
 mod body;
 pub(super) mod client;
+pub mod config;
 mod incremental;
 mod paginate;
 mod xml;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::Value;
 use url::Url;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 
 use self::body::BodyTemplate;
 use self::client::{Client, Decode};
+use self::config::{Detail, HttpOptions, HttpStream, Link, ResponseFormat};
 use self::incremental::Tracker;
 use self::paginate::{NextRequest, Paginator};
 use self::xml::XmlBodies;
-use super::config::{ConnectorConfig, Detail, HttpStream, Link, ResponseFormat, StreamConfig};
-use super::{ConnectorError, Page, RawRecord, Source, SourceContext, value_at_path};
+use super::spec::Problem;
+use super::{ConnectorError, Opening, Page, RawRecord, Source, value_at_path};
 
-/// Opens an HTTP stream.
+/// Opens an HTTP stream (its options already validated); nothing is requested yet.
 pub(super) fn open(
-    connector: &ConnectorConfig,
-    stream: &StreamConfig,
+    at: &Opening<'_>,
+    options: &HttpOptions,
+    spec: &HttpStream,
     cursor: Option<Value>,
-    _ctx: &SourceContext,
 ) -> Result<Box<dyn Source>, ConnectorError> {
-    let config_error = |reason: String| ConnectorError::Config {
-        connector: connector.name.clone(),
-        reason,
-    };
-    let options = connector
-        .http
-        .as_ref()
-        .ok_or_else(|| config_error("kind \"http\" needs an [http] table".into()))?;
-    let spec = stream.http.as_ref().ok_or_else(|| {
-        config_error(format!(
-            "stream `{}` needs an `http` table for kind \"http\"",
-            stream.name
-        ))
-    })?;
-    let url = stream_url(&options.base_url, &spec.path).map_err(&config_error)?;
+    let problem = |p: Problem| at.stream_error(p.to_string());
+    let url = stream_url(&options.base_url, &spec.path).map_err(|e| at.error(e))?;
     let client = Client::new(options)
-        .map_err(&config_error)?
-        .named(&connector.name);
-    let paginator = Paginator::new(&spec.pagination)
-        .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?;
+        .map_err(|p| at.error(p.under("http").to_string()))?
+        .named(at.connector);
+    let paginator = Paginator::new(&spec.pagination).map_err(|e| at.stream_error(e))?;
     let incremental = match &spec.incremental {
-        Some(inc) => Some(
-            Tracker::new(inc, cursor)
-                .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?,
-        ),
+        Some(inc) => Some(Tracker::new(inc, cursor).map_err(|e| at.stream_error(e))?),
         None => None,
     };
-    let stream_error = |e: String| config_error(format!("stream `{}`: {e}", stream.name));
     let body = match &spec.body {
-        Some(text) => {
-            let mut known = paginator.param_names();
-            known.extend(incremental.as_ref().map(|t| t.param_name().to_string()));
-            let content_type = spec.content_type.clone().unwrap_or_else(|| {
-                match spec.response {
-                    ResponseFormat::Xml => "text/xml; charset=utf-8",
-                    ResponseFormat::Json => "application/json",
-                }
-                .to_string()
-            });
-            Some(BodyTemplate::new(text, content_type, &known).map_err(stream_error)?)
-        }
+        Some(text) => Some(body_template(spec, text).map_err(|e| at.stream_error(e))?),
         None => None,
     };
-    let headers = stream_headers(&spec.headers).map_err(stream_error)?;
-    if let Some(problem) = problems(spec).into_iter().next() {
-        return Err(stream_error(format!(
-            "{}: {}",
-            problem.field, problem.message
-        )));
-    }
+    let headers = client::header_map(&spec.headers).map_err(|p| problem(p.under("headers")))?;
     Ok(Box::new(HttpSource {
         client,
         url,
@@ -124,96 +91,22 @@ pub(super) fn open(
     }))
 }
 
-/// A mistake in a stream's `http` table found before anything is requested.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The key, relative to the stream's `http` table (`links[1].as`).
-    pub field: String,
-    /// Text of the file near the mistake (a quoted value), to find its line.
-    pub needle: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// What is wrong with the `detail` and `links` of a stream (empty when nothing is).
-pub fn problems(spec: &HttpStream) -> Vec<Problem> {
-    let mut out = Vec::new();
-    let mut problem = |field: String, needle: &str, message: String| {
-        out.push(Problem {
-            field,
-            needle: Some(format!("\"{needle}\"")),
-            message,
-        });
-    };
-    if let Some(d) = &spec.detail {
-        if d.concurrency == 0 {
-            problem(
-                "detail.concurrency".into(),
-                &d.path,
-                "must be at least 1".into(),
-            );
+/// The stream's body template, which may use the parameters of its pagination and cursor.
+fn body_template(spec: &HttpStream, text: &str) -> Result<BodyTemplate, String> {
+    let mut known = spec.pagination.param_names();
+    known.extend(spec.incremental.as_ref().map(|i| i.param.clone()));
+    let content_type = spec.content_type.clone().unwrap_or_else(|| {
+        match spec.response {
+            ResponseFormat::Xml => "text/xml; charset=utf-8",
+            ResponseFormat::Json => "application/json",
         }
-        if let Err(e) = placeholders(&d.path) {
-            problem("detail.path".into(), &d.path, e);
-        }
-    }
-    let mut keys = HashMap::new();
-    for (i, link) in spec.links.iter().enumerate() {
-        let at = |key: &str| format!("links[{i}].{key}");
-        if link.field.trim().is_empty() {
-            problem(
-                at("field"),
-                &link.path,
-                "names no field of the record".into(),
-            );
-        }
-        if link.key.trim().is_empty() {
-            problem(
-                at("as"),
-                &link.path,
-                "names no key to add the document under".into(),
-            );
-        } else if let Some(first) = keys.insert(link.key.as_str(), i) {
-            problem(
-                at("as"),
-                &link.path,
-                format!("`{}` is already the key of links[{first}]", link.key),
-            );
-        }
-        if link.concurrency == 0 {
-            problem(at("concurrency"), &link.path, "must be at least 1".into());
-        }
-        match placeholders(&link.path) {
-            Err(e) => problem(at("path"), &link.path, e),
-            Ok(keys) if keys.is_empty() => problem(
-                at("path"),
-                &link.path,
-                format!(
-                    "`{}` has no `{{field}}` placeholder: every record would fetch the same document",
-                    link.path
-                ),
-            ),
-            Ok(_) => {}
-        }
-    }
-    out
-}
-
-/// The stream's own request headers.
-fn stream_headers(headers: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        let name = HeaderName::try_from(name.as_str())
-            .map_err(|e| format!("header name `{name}`: {e}"))?;
-        let value =
-            HeaderValue::try_from(value.as_str()).map_err(|e| format!("header `{name}`: {e}"))?;
-        map.insert(name, value);
-    }
-    Ok(map)
+        .to_string()
+    });
+    BodyTemplate::new(text, content_type, &known)
 }
 
 /// `base_url` + `path`; a path that is a whole URL is used as it is.
-fn stream_url(base: &str, path: &str) -> Result<Url, String> {
+pub(super) fn stream_url(base: &str, path: &str) -> Result<Url, String> {
     let text = if path.starts_with("http://") || path.starts_with("https://") {
         path.to_string()
     } else if path.is_empty() {
@@ -255,6 +148,49 @@ impl Source for HttpSource {
         if self.done {
             return Ok(None);
         }
+        let (response, records) = self.list().await?;
+        self.page += 1;
+        let more = self.paginator.advance(&response, &records)?;
+        self.done = !more;
+        let (records, checkpoint) = match &mut self.incremental {
+            Some(t) => {
+                let records = t.skip_seen(records);
+                t.observe(&records);
+                (records, t.checkpoint(!more))
+            }
+            None => (records, None),
+        };
+        let mut records = match &self.detail {
+            Some(detail) => self.fetch_details(detail, records).await?,
+            None => records,
+        };
+        for link in &self.links {
+            self.fetch_link(link, &mut records).await?;
+        }
+        tracing::debug!(url = %response.url, page = self.page, records = records.len(), more, "page read");
+        let page = self.page;
+        Ok(Some(Page {
+            records: records
+                .into_iter()
+                .enumerate()
+                .map(|(i, payload)| RawRecord {
+                    locator: format!("page {page} #{}", i + 1),
+                    payload,
+                })
+                .collect(),
+            rejected: vec![],
+            checkpoint,
+        }))
+    }
+
+    async fn probe(&mut self) -> Result<(), ConnectorError> {
+        self.list().await.map(|_| ())
+    }
+}
+
+impl HttpSource {
+    /// Sends the next list request and takes its records out of the answer.
+    async fn list(&self) -> Result<(client::Response, Vec<Value>), ConnectorError> {
         let request = self
             .paginator
             .next_request()
@@ -309,42 +245,9 @@ impl Source for HttpSource {
                 }
             })?,
         };
-        self.page += 1;
-        let more = self.paginator.advance(&response, &records)?;
-        self.done = !more;
-        let (records, checkpoint) = match &mut self.incremental {
-            Some(t) => {
-                let records = t.skip_seen(records);
-                t.observe(&records);
-                (records, t.checkpoint(!more))
-            }
-            None => (records, None),
-        };
-        let mut records = match &self.detail {
-            Some(detail) => self.fetch_details(detail, records).await?,
-            None => records,
-        };
-        for link in &self.links {
-            self.fetch_link(link, &mut records).await?;
-        }
-        tracing::debug!(url = %response.url, page = self.page, records = records.len(), more, "page read");
-        let page = self.page;
-        Ok(Some(Page {
-            records: records
-                .into_iter()
-                .enumerate()
-                .map(|(i, payload)| RawRecord {
-                    locator: format!("page {page} #{}", i + 1),
-                    payload,
-                })
-                .collect(),
-            rejected: vec![],
-            checkpoint,
-        }))
+        Ok((response, records))
     }
-}
 
-impl HttpSource {
     /// Replaces each listed record by its full document.
     async fn fetch_details(
         &self,
@@ -482,7 +385,7 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 /// The fields a path template's placeholders name.
-fn placeholders(template: &str) -> Result<Vec<&str>, String> {
+pub(super) fn placeholders(template: &str) -> Result<Vec<&str>, String> {
     Ok(pieces(template)?
         .into_iter()
         .filter_map(|p| match p {

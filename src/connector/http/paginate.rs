@@ -16,8 +16,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::client::Response;
+use super::config::Pagination;
 use crate::connector::ConnectorError;
-use crate::connector::config::Pagination;
 
 /// What the next request looks like.
 pub(super) enum NextRequest {
@@ -25,6 +25,30 @@ pub(super) enum NextRequest {
     Params(Vec<(String, String)>),
     /// This URL as it is (a next link).
     Url(Url),
+}
+
+impl Pagination {
+    /// Names of the parameters this pagination sends.
+    pub fn param_names(&self) -> Vec<String> {
+        match self {
+            Pagination::None | Pagination::NextLink { .. } => vec![],
+            Pagination::Page {
+                page_param,
+                size_param,
+                ..
+            } => vec![page_param.clone(), size_param.clone()],
+            Pagination::Offset {
+                offset_param,
+                limit_param,
+                ..
+            } => vec![offset_param.clone(), limit_param.clone()],
+            Pagination::Cursor {
+                param, size_param, ..
+            } => std::iter::once(param.clone())
+                .chain(size_param.clone())
+                .collect(),
+        }
+    }
 }
 
 /// Pagination state of one stream read.
@@ -40,12 +64,6 @@ impl Paginator {
     /// Checks the settings.
     pub fn new(config: &Pagination) -> Result<Self, String> {
         let position = match config {
-            Pagination::Page { size: 0, .. } | Pagination::Offset { size: 0, .. } => {
-                return Err("pagination size must be at least 1".into());
-            }
-            Pagination::Cursor { size: Some(0), .. } => {
-                return Err("pagination size must be at least 1".into());
-            }
             Pagination::Cursor {
                 token_path,
                 token_field,
@@ -66,28 +84,6 @@ impl Paginator {
         })
     }
 
-    /// Names of the parameters this pagination sends.
-    pub fn param_names(&self) -> Vec<String> {
-        match &self.config {
-            Pagination::None | Pagination::NextLink { .. } => vec![],
-            Pagination::Page {
-                page_param,
-                size_param,
-                ..
-            } => vec![page_param.clone(), size_param.clone()],
-            Pagination::Offset {
-                offset_param,
-                limit_param,
-                ..
-            } => vec![offset_param.clone(), limit_param.clone()],
-            Pagination::Cursor {
-                param, size_param, ..
-            } => std::iter::once(param.clone())
-                .chain(size_param.clone())
-                .collect(),
-        }
-    }
-
     /// The next request.
     pub fn next_request(&self) -> Result<NextRequest, String> {
         Ok(match &self.config {
@@ -95,7 +91,7 @@ impl Paginator {
             Pagination::Page {
                 page_param,
                 size_param,
-                size,
+                page_size: size,
                 ..
             } => NextRequest::Params(vec![
                 (page_param.clone(), self.position.to_string()),
@@ -104,7 +100,7 @@ impl Paginator {
             Pagination::Offset {
                 offset_param,
                 limit_param,
-                size,
+                page_size: size,
             } => NextRequest::Params(vec![
                 (offset_param.clone(), self.position.to_string()),
                 (limit_param.clone(), size.to_string()),
@@ -112,7 +108,7 @@ impl Paginator {
             Pagination::Cursor {
                 param,
                 size_param,
-                size,
+                page_size: size,
                 ..
             } => {
                 let mut params = vec![];
@@ -146,11 +142,15 @@ impl Paginator {
         };
         match &self.config {
             Pagination::None => Ok(false),
-            Pagination::Page { size, .. } => {
+            Pagination::Page {
+                page_size: size, ..
+            } => {
                 self.position += 1;
                 Ok(count >= *size)
             }
-            Pagination::Offset { size, .. } => {
+            Pagination::Offset {
+                page_size: size, ..
+            } => {
                 self.position += count;
                 Ok(count >= *size)
             }
@@ -163,7 +163,7 @@ impl Paginator {
             }
             Pagination::Cursor {
                 token_field: Some(field),
-                size,
+                page_size: size,
                 ..
             } => {
                 let Some(last) = records.last() else {

@@ -21,6 +21,10 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_json::Value;
+
+use super::super::spec::{PageSize, Problem, Reference, SourceConfig, unresolved};
+use super::super::{ConnectorError, Opening, Source};
 
 /// Options of a `jsonrpc` connector.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,15 +46,15 @@ pub struct JsonRpcOptions {
     #[serde(default)]
     pub rpc_path: Option<String>,
     /// Request timeout in seconds.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "crate::connector::http::config::default_timeout")]
     pub timeout_secs: u64,
     /// Retries after transport errors and 429/502/503/504 answers (never after a refused login).
-    #[serde(default = "default_max_retries")]
+    #[serde(default = "crate::connector::http::config::default_max_retries")]
     pub max_retries: u32,
     /// Backoff base between retries in milliseconds (doubles each time, `Retry-After` wins).
-    #[serde(default = "default_retry_backoff_ms")]
+    #[serde(default = "crate::connector::http::config::default_retry_backoff_ms")]
     pub retry_backoff_ms: u64,
-    /// Records per page when the stream does not say (default 200).
+    /// Records per page when the stream does not say (default 200; 0 is refused).
     #[serde(default = "default_page_size")]
     pub page_size: u64,
 }
@@ -83,7 +87,7 @@ pub struct JsonRpcStream {
     /// An incremental stream is always read in cursor order.
     #[serde(default)]
     pub order: Option<String>,
-    /// Records per page (default: the connector's `page_size`).
+    /// Records per page (default: the connector's `page_size`; 0 is refused).
     #[serde(default)]
     pub page_size: Option<u64>,
     /// Context sent with every call, over the defaults (`active_test = false`, so archived
@@ -126,15 +130,62 @@ pub struct ChildStream {
     pub parent_field: String,
 }
 
-fn default_timeout() -> u64 {
-    30
-}
-fn default_max_retries() -> u32 {
-    3
-}
-fn default_retry_backoff_ms() -> u64 {
-    500
-}
 fn default_page_size() -> u64 {
-    200
+    PageSize::JSONRPC
+}
+
+impl SourceConfig for JsonRpcOptions {
+    type Stream = JsonRpcStream;
+
+    fn validate(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        out.extend(PageSize::check(Some(self.page_size), ""));
+        if !unresolved(&self.url)
+            && !unresolved(&self.database)
+            && let Err(e) = super::endpoint(self)
+        {
+            out.push(Problem::new("url", e));
+        }
+        out
+    }
+
+    fn validate_stream(&self, stream: &JsonRpcStream) -> Vec<Problem> {
+        let mut out = Vec::new();
+        out.extend(PageSize::check(stream.page_size, ""));
+        match (&stream.incremental, &stream.order) {
+            (Some(_), Some(_)) => out.push(Problem::new(
+                "order",
+                "`order` cannot be set on an incremental stream (it is read in cursor order)",
+            )),
+            (None, Some(order)) => {
+                if let Err(e) = super::parse_order(order) {
+                    out.push(Problem::new("order", e));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn references(&mut self) -> Vec<Reference<'_>> {
+        vec![
+            Reference::plain("url", &mut self.url),
+            Reference::plain("database", &mut self.database),
+            Reference::plain("username", &mut self.username),
+            Reference::secret("password", &mut self.password),
+        ]
+    }
+
+    fn stream_references(_stream: &mut JsonRpcStream) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+
+    fn open(
+        &self,
+        stream: &JsonRpcStream,
+        at: &Opening<'_>,
+        cursor: Option<Value>,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        super::open(at, self, stream, cursor)
+    }
 }

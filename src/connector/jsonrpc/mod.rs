@@ -46,37 +46,23 @@ use self::config::{Dialect, JsonRpcOptions, JsonRpcStream};
 use self::cursor::Position;
 use self::odoo::Odoo;
 use self::tryton::Tryton;
-use super::config::{ConnectorConfig, HttpOptions, StreamConfig};
 use super::http::client::Client;
-use super::{ConnectorError, Page, RawRecord, Source, SourceContext};
+use super::http::config::HttpOptions;
+use super::{ConnectorError, Opening, Page, RawRecord, Source};
 
 /// Children are read in pages of this many.
 const CHILD_PAGE: u64 = 1000;
 
-/// Opens a JSON-RPC stream.
+/// Opens a JSON-RPC stream (its options already validated); the login waits for the first page.
 pub(super) fn open(
-    connector: &ConnectorConfig,
-    stream: &StreamConfig,
+    at: &Opening<'_>,
+    options: &JsonRpcOptions,
+    spec: &JsonRpcStream,
     cursor: Option<Value>,
-    _ctx: &SourceContext,
 ) -> Result<Box<dyn Source>, ConnectorError> {
-    let config_error = |reason: String| ConnectorError::Config {
-        connector: connector.name.clone(),
-        reason,
-    };
-    let options = connector
-        .jsonrpc
-        .as_ref()
-        .ok_or_else(|| config_error("kind \"jsonrpc\" needs a [jsonrpc] table".into()))?;
-    let spec = stream.jsonrpc.clone().ok_or_else(|| {
-        config_error(format!(
-            "stream `{}` needs a `jsonrpc` table for kind \"jsonrpc\"",
-            stream.name
-        ))
-    })?;
-    let in_stream = |e: String| config_error(format!("stream `{}`: {e}", stream.name));
-    let rpc = Rpc::new(&connector.name, options).map_err(&config_error)?;
-    let page_size = spec.page_size.unwrap_or(options.page_size).max(1);
+    let in_stream = |e: String| at.stream_error(e);
+    let rpc = Rpc::new(at.connector, options).map_err(|e| at.error(e))?;
+    let page_size = spec.page_size.unwrap_or(options.page_size);
     let mut context = Map::new();
     context.insert("active_test".into(), Value::Bool(false));
     for (k, v) in &spec.context {
@@ -85,14 +71,8 @@ pub(super) fn open(
     let domain: Vec<Value> = spec.domain.iter().map(toml_to_json).collect();
     let mode = match &spec.incremental {
         Some(inc) => {
-            if spec.order.is_some() {
-                return Err(in_stream(
-                    "`order` cannot be set on an incremental stream (it is read in cursor order)"
-                        .into(),
-                ));
-            }
-            let stored = cursor::parse(cursor.as_ref(), &inc.field).map_err(&in_stream)?;
-            let start = cursor::start(stored, inc.lookback_secs).map_err(&in_stream)?;
+            let stored = cursor::parse(cursor.as_ref(), &inc.field).map_err(in_stream)?;
+            let start = cursor::start(stored, inc.lookback_secs).map_err(in_stream)?;
             Mode::Incremental {
                 field: inc.field.clone(),
                 start: start.clone(),
@@ -102,12 +82,12 @@ pub(super) fn open(
             }
         }
         None => Mode::Full {
-            order: parse_order(spec.order.as_deref().unwrap_or("id asc")).map_err(&in_stream)?,
+            order: parse_order(spec.order.as_deref().unwrap_or("id asc")).map_err(in_stream)?,
         },
     };
     Ok(Box::new(JsonRpcSource {
         rpc,
-        spec,
+        spec: spec.clone(),
         page_size,
         context,
         domain,
@@ -120,7 +100,7 @@ pub(super) fn open(
 }
 
 /// `"write_date desc, id"` → `[("write_date", false), ("id", true)]`.
-fn parse_order(text: &str) -> Result<Vec<(String, bool)>, String> {
+pub(super) fn parse_order(text: &str) -> Result<Vec<(String, bool)>, String> {
     text.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -154,6 +134,25 @@ fn toml_to_json(v: &toml::Value) -> Value {
     }
 }
 
+/// The RPC endpoint: `url` joined with the dialect's path (`rpc_path`, `{database}` filled).
+pub(super) fn endpoint(o: &JsonRpcOptions) -> Result<Url, String> {
+    let default_path = match o.dialect {
+        Dialect::Odoo => "/jsonrpc",
+        Dialect::Tryton => "/{database}/rpc/",
+    };
+    let path = o
+        .rpc_path
+        .as_deref()
+        .unwrap_or(default_path)
+        .replace("{database}", &o.database);
+    let text = format!(
+        "{}/{}",
+        o.url.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    Url::parse(&text).map_err(|e| format!("`{text}` is not a valid URL: {e}"))
+}
+
 /// One `search_read` call.
 pub(super) struct Query<'a> {
     model: &'a str,
@@ -181,24 +180,10 @@ impl Rpc {
             max_retries: o.max_retries,
             retry_backoff_ms: o.retry_backoff_ms,
             rate_limit: None,
-        })?
+        })
+        .map_err(|p| p.under("jsonrpc").to_string())?
         .named(connector);
-        let default_path = match o.dialect {
-            Dialect::Odoo => "/jsonrpc",
-            Dialect::Tryton => "/{database}/rpc/",
-        };
-        let path = o
-            .rpc_path
-            .as_deref()
-            .unwrap_or(default_path)
-            .replace("{database}", &o.database);
-        let text = format!(
-            "{}/{}",
-            o.url.trim_end_matches('/'),
-            path.trim_start_matches('/')
-        );
-        let url = Url::parse(&text)
-            .map_err(|e| format!("jsonrpc.url: `{text}` is not a valid URL: {e}"))?;
+        let url = endpoint(o).map_err(|e| format!("jsonrpc.url: {e}"))?;
         Ok(match o.dialect {
             Dialect::Odoo => Rpc::Odoo(Odoo {
                 connector: connector.to_string(),
@@ -294,6 +279,12 @@ struct JsonRpcSource {
 
 #[async_trait]
 impl Source for JsonRpcSource {
+    async fn probe(&mut self) -> Result<(), ConnectorError> {
+        self.rpc.login().await?;
+        self.logged_in = true;
+        Ok(())
+    }
+
     async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError> {
         if self.done {
             return Ok(None);

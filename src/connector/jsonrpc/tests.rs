@@ -9,7 +9,7 @@ use super::decode::{decode, encode_datetime};
 use super::odoo::Odoo;
 use super::parse_order;
 use super::tryton::Tryton;
-use crate::connector::config::ConnectorConfig;
+use crate::connector::ConnectorConfig;
 use crate::connector::{ConnectorError, SourceContext, open_stream};
 
 fn pos(value: &str, id: i64) -> Position {

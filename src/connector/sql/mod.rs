@@ -27,6 +27,7 @@
 //!
 //! Locators are `<key column>=<key>`; [`row`] documents the type conversions.
 
+pub mod config;
 mod query;
 mod row;
 
@@ -41,74 +42,37 @@ use sqlx::{
     AssertSqlSafe, Connection, Executor, MySql, Pool, Postgres, Row, SqlSafeStr, Statement,
 };
 
+use self::config::{SqlOptions, SqlStream};
 use self::query::{Bound, Dialect};
 use self::row::{ColType, Native, Zone};
-use super::config::{ConnectorConfig, SqlStream, StreamConfig};
-use super::{ConnectorError, Page, RawRecord, Source, SourceContext};
+use super::{ConnectorError, Opening, Page, RawRecord, Source};
 
 pub use self::query::check_url_secret;
-
-/// Rows per page when the stream does not say.
-const DEFAULT_BATCH_SIZE: usize = 1000;
 /// Cursor format version.
 const VERSION: u64 = 1;
 
-/// Checks a stream's options without touching the database (used by `tributary check`).
-pub fn validate_stream(spec: &SqlStream) -> Result<(), String> {
-    query::check_query(&spec.query)?;
-    if spec.batch_size == Some(0) {
-        return Err("batch_size must be at least 1".into());
-    }
-    for (what, col) in [("cursor", &spec.cursor), ("key", &spec.key)] {
-        if col.trim().is_empty() {
-            return Err(format!("`{what}` must name a column of the query"));
-        }
-    }
-    if let Some(tz) = &spec.timezone {
-        Zone::parse(tz)?;
-    }
-    Ok(())
-}
-
-/// Opens a SQL stream; the database is reached on the first page.
+/// Opens a SQL stream (its options already validated); the database is reached on the first
+/// page.
 pub(super) fn open(
-    connector: &ConnectorConfig,
-    stream: &StreamConfig,
+    at: &Opening<'_>,
+    options: &SqlOptions,
+    spec: &SqlStream,
     cursor: Option<Value>,
-    _ctx: &SourceContext,
 ) -> Result<Box<dyn Source>, ConnectorError> {
-    let config_error = |reason: String| ConnectorError::Config {
-        connector: connector.name.clone(),
-        reason,
-    };
-    let options = connector
-        .sql
-        .as_ref()
-        .ok_or_else(|| config_error("kind \"sql\" needs a [sql] table".into()))?;
-    let spec = stream.sql.as_ref().ok_or_else(|| {
-        config_error(format!(
-            "stream `{}` needs a `sql` table for kind \"sql\"",
-            stream.name
-        ))
-    })?;
-    validate_stream(spec).map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?;
-    let query = query::check_query(&spec.query).map_err(&config_error)?;
+    let query = query::check_query(&spec.query).map_err(|e| at.stream_error(e))?;
     let dialect = Dialect::of_url(&options.url).ok_or_else(|| {
-        config_error(format!(
+        at.error(format!(
             "`{}` is not a postgres://, mysql:// or mariadb:// URL",
             query::redact(&options.url)
         ))
     })?;
     let stored = match cursor {
         None => None,
-        Some(v) => Some(
-            Stored::from_value(&v)
-                .map_err(|e| config_error(format!("stream `{}`: {e}", stream.name)))?,
-        ),
+        Some(v) => Some(Stored::from_value(&v).map_err(|e| at.stream_error(e))?),
     };
     Ok(Box::new(SqlSource {
-        connector: connector.name.clone(),
-        stream: stream.name.clone(),
+        connector: at.connector.to_string(),
+        stream: at.stream.to_string(),
         url: options.url.clone(),
         shown_url: query::redact(&options.url),
         max_connections: options.max_connections.max(1),
@@ -117,14 +81,14 @@ pub(super) fn open(
         query,
         cursor_col: spec.cursor.clone(),
         key_col: spec.key.clone(),
-        batch_size: spec.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+        batch_size: spec.page_size(),
         lookback_secs: spec.lookback_secs,
         zone: spec
             .timezone
             .as_deref()
             .map(Zone::parse)
             .transpose()
-            .map_err(&config_error)?,
+            .map_err(|e| at.stream_error(e))?,
         stored,
         state: None,
         done: false,
@@ -481,6 +445,13 @@ async fn within<T>(
 
 #[async_trait]
 impl Source for SqlSource {
+    async fn probe(&mut self) -> Result<(), ConnectorError> {
+        if self.state.is_none() {
+            self.state = Some(self.start().await?);
+        }
+        Ok(())
+    }
+
     async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError> {
         if self.done {
             return Ok(None);

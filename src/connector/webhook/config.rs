@@ -1,4 +1,5 @@
-//! The `[webhook]` table of a connector file: how pushed events are authenticated, deduplicated
+//! The `[webhook]` table of a connector file (any kind may have one; `kind = "webhook"` has
+//! nothing else): how pushed events are authenticated, deduplicated
 //! and routed to a stream's mapping.
 //!
 //! ```toml
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use http::HeaderName;
 use serde::Deserialize;
 
-use crate::connector::config::StreamConfig;
+use crate::connector::spec::{Problem, StreamConfig};
 
 /// Default largest body accepted: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -103,11 +104,15 @@ fn default_max_body() -> usize {
 }
 
 impl WebhookConfig {
-    /// Problems of the table as (field, text to find its line by, message); the secret is
-    /// checked where `${VAR}` references are resolved.
-    pub fn problems(&self, streams: &[StreamConfig]) -> Vec<Problem> {
+    /// Every problem of the table, with paths from the top of the file. The secret's
+    /// reference is checked (and expanded) by the loader; an empty value is refused here.
+    pub fn validate(&self, streams: &[StreamConfig]) -> Vec<Problem> {
         let mut out = Vec::new();
-        let mut bad = |field: &str, msg: String| out.push((format!("webhook.{field}"), None, msg));
+        let mut bad =
+            |field: &str, msg: String| out.push(Problem::new(format!("webhook.{field}"), msg));
+        if self.secret.is_empty() {
+            bad("secret", "the secret is empty".into());
+        }
         let headers = [
             ("signature_header", Some(&self.signature_header)),
             ("timestamp_header", self.timestamp_header.as_ref()),
@@ -169,13 +174,12 @@ impl WebhookConfig {
         });
         for (field, stream) in named.chain(routed) {
             if !streams.iter().any(|c| &c.name == stream) {
-                let msg = format!("no stream named `{stream}` in [[streams]]");
-                out.push((field, Some(format!("\"{stream}\"")), msg));
+                out.push(Problem::new(
+                    field,
+                    format!("no stream named `{stream}` in [[streams]]"),
+                ));
             }
         }
         out
     }
 }
-
-/// A problem of a `[webhook]` table: field, text to find its line by, message.
-pub type Problem = (String, Option<String>, String);

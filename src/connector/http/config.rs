@@ -1,109 +1,31 @@
-//! The connector file format (`connectors/<name>.toml`).
+//! The `[http]` table of a connector file and the `[streams.http]` table of its streams, with
+//! their checks: everything a stream's runtime is built from is tried here first (URL, headers,
+//! credentials, rate limit, pagination, incremental cursor, body template, detail and link
+//! paths), so `tributary check` finds what `open` would refuse.
 //!
-//! One file describes one source system: its kind, how to reach it, and its streams. Every
-//! table denies unknown keys so a typo is an error that names the key, not a silent default.
+//! ```toml
+//! kind = "http"
+//! [http]
+//! base_url = "${ERP_URL}"
+//! auth = { type = "bearer", token = "${ERP_TOKEN}" }
+//!
+//! [[streams]]
+//! name = "customers"
+//! mapping = "erp-customers"
+//! [streams.http]
+//! path = "/api/v1/customers"
+//! records = "data"
+//! pagination = { type = "page", page_size = 200 }
+//! incremental = { field = "updated_at", param = "modified_since", sorted = true }
+//! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::support::cron::CronExpr;
-
-pub use super::jsonrpc::config::{JsonRpcOptions, JsonRpcStream};
-
-/// A whole connector file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectorConfig {
-    /// The connector's name; defaults to the file stem. Used as the `source` of its records.
-    #[serde(default)]
-    pub name: String,
-    /// Free text for humans.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Which kind of source this is.
-    pub kind: SourceKind,
-    /// Cron expression of the incremental polls run by `tributary serve` (five fields, or six
-    /// with seconds first; see [`crate::support::cron`]).
-    #[serde(default)]
-    pub schedule: Option<CronExpr>,
-    /// Cron expression of full resyncs (every stream's cursor reset first, as `sync --full`).
-    #[serde(default)]
-    pub full_schedule: Option<CronExpr>,
-    /// Time zone of both schedules (IANA name); `[scheduler] timezone` when absent.
-    #[serde(default, deserialize_with = "crate::support::cron::optional_timezone")]
-    pub timezone: Option<chrono_tz::Tz>,
-    /// Set false to leave the connector out of `sync --all`.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Options of the `file` kind.
-    #[serde(default)]
-    pub file: Option<FileOptions>,
-    /// Options of the `http` kind.
-    #[serde(default)]
-    pub http: Option<HttpOptions>,
-    /// Options of the `jsonrpc` kind (Odoo, Tryton).
-    #[serde(default)]
-    pub jsonrpc: Option<JsonRpcOptions>,
-    /// Options of the `sql` kind.
-    #[serde(default)]
-    pub sql: Option<SqlOptions>,
-    /// Events the source pushes to `POST /webhooks/{name}` (any kind may have them).
-    #[serde(default)]
-    pub webhook: Option<crate::webhook::WebhookConfig>,
-    /// The streams (record sets) this connector reads, each with its mapping.
-    pub streams: Vec<StreamConfig>,
-}
-
-/// Source kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// Files (CSV, JSON Lines, XML) dropped in a folder.
-    File,
-    /// A REST/JSON API.
-    Http,
-    /// A JSON-RPC ERP API (Odoo or Tryton).
-    Jsonrpc,
-    /// A query against an ERP's own database (PostgreSQL, MariaDB/MySQL).
-    Sql,
-    /// Push only: records arrive as webhook events (`[webhook]`); nothing is polled.
-    Webhook,
-}
-
-impl SourceKind {
-    /// The name written in connector files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::File => "file",
-            SourceKind::Http => "http",
-            SourceKind::Jsonrpc => "jsonrpc",
-            SourceKind::Sql => "sql",
-            SourceKind::Webhook => "webhook",
-        }
-    }
-}
-
-/// Options of a `file` connector.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileOptions {
-    /// Folder holding the files; relative paths are relative to the project root.
-    pub dir: String,
-    /// Upload-folder mode: once the page holding a file's last records is committed, the file
-    /// is moved into this folder (relative to `dir`), with a timestamp suffix when the name is
-    /// taken. Without it files stay where they are and the cursor tracks how far each was read.
-    #[serde(default)]
-    pub archive_dir: Option<String>,
-    /// Files modified less than this many seconds ago are still being written: they are left
-    /// for a later run (default 0: every file is read).
-    #[serde(default)]
-    pub settle_secs: u64,
-    /// When set, every record gets the name of its file under this key (e.g. `_file`), so a
-    /// mapping can take a dealer code out of `D1001_stock_20261122.csv`.
-    #[serde(default)]
-    pub file_name_field: Option<String>,
-}
+use super::super::spec::{PageSize, Problem, Reference, SourceConfig, unresolved};
+use super::super::{ConnectorError, Opening, Source};
 
 /// Options of an `http` connector.
 #[derive(Debug, Clone, Deserialize)]
@@ -192,71 +114,6 @@ pub enum HttpAuth {
         #[serde(default)]
         scope: Option<String>,
     },
-}
-
-/// One stream of a connector.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamConfig {
-    /// Stream name, unique within the connector.
-    pub name: String,
-    /// Name of the mapping file (`mappings/<mapping>.toml`) applied to its records.
-    pub mapping: String,
-    /// Set false to skip the stream.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// How to read it when the connector is of the `file` kind.
-    #[serde(default)]
-    pub file: Option<FileStream>,
-    /// How to read it when the connector is of the `http` kind.
-    #[serde(default)]
-    pub http: Option<HttpStream>,
-    /// How to read it when the connector is of the `jsonrpc` kind.
-    #[serde(default)]
-    pub jsonrpc: Option<JsonRpcStream>,
-    /// How to read it when the connector is of the `sql` kind.
-    #[serde(default)]
-    pub sql: Option<SqlStream>,
-}
-
-/// A stream read from files.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileStream {
-    /// Glob-like file name pattern inside the folder (`*` and `?`), e.g. `orders-*.jsonl`.
-    pub pattern: String,
-    /// File format.
-    pub format: FileFormat,
-    /// CSV field delimiter (default `,`).
-    #[serde(default)]
-    pub delimiter: Option<char>,
-    /// Records per committed page (default 500).
-    #[serde(default)]
-    pub batch_size: Option<usize>,
-    /// XML: `/`-separated local names of the record elements, e.g. `DEBMAS07/IDOC`.
-    #[serde(default)]
-    pub record_path: Option<String>,
-    /// XML: element names always converted to arrays, even when they occur once.
-    #[serde(default)]
-    pub arrays: Vec<String>,
-    /// XML: maximum element nesting (default 64).
-    #[serde(default)]
-    pub max_depth: Option<usize>,
-    /// XML: maximum size of one record in bytes (default 16 MiB).
-    #[serde(default)]
-    pub max_record_bytes: Option<u64>,
-}
-
-/// File formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileFormat {
-    /// Comma-separated values with a header row.
-    Csv,
-    /// One JSON object per line.
-    Jsonl,
-    /// XML documents, streamed; one record per element matched by `record_path`.
-    Xml,
 }
 
 /// A stream read from a REST endpoint.
@@ -377,9 +234,9 @@ pub enum Pagination {
         /// Page-size parameter.
         #[serde(default = "default_size_param")]
         size_param: String,
-        /// Page size.
-        #[serde(default = "default_page_size")]
-        size: u64,
+        /// Records per request (default 100; `size` is read as an alias).
+        #[serde(default = "default_page_size", alias = "size")]
+        page_size: u64,
         /// First page number.
         #[serde(default = "one")]
         start: u64,
@@ -392,9 +249,9 @@ pub enum Pagination {
         /// Limit parameter.
         #[serde(default = "default_limit_param")]
         limit_param: String,
-        /// Page size.
-        #[serde(default = "default_page_size")]
-        size: u64,
+        /// Records per request (default 100; `size` is read as an alias).
+        #[serde(default = "default_page_size", alias = "size")]
+        page_size: u64,
     },
     /// A token from the response body is sent back as a parameter; stops when it is absent.
     Cursor {
@@ -403,7 +260,7 @@ pub enum Pagination {
         token_path: Option<String>,
         /// Dotted path of the next token inside the last record of the page instead (a
         /// bookmark key such as a SOAP page service's `Key`); the read stops after a page
-        /// shorter than `size` or an empty one.
+        /// shorter than `page_size` or an empty one.
         #[serde(default)]
         token_field: Option<String>,
         /// Parameter that carries the token.
@@ -411,9 +268,9 @@ pub enum Pagination {
         /// Page-size parameter and size, if the API takes one.
         #[serde(default)]
         size_param: Option<String>,
-        /// Page size.
-        #[serde(default)]
-        size: Option<u64>,
+        /// Records per request, sent in `size_param` (`size` is read as an alias).
+        #[serde(default, alias = "size")]
+        page_size: Option<u64>,
     },
     /// The response names the next URL (body path, or the `Link: rel="next"` header).
     NextLink {
@@ -472,64 +329,26 @@ pub enum ValueFormat {
     Frappe,
 }
 
-/// Options of a `sql` connector.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqlOptions {
-    /// `postgres://…`, `mysql://…` or `mariadb://…`. A password must be a `${VAR}` reference.
-    pub url: String,
-    /// Connections kept open to the database (default 2).
-    #[serde(default = "default_sql_connections")]
-    pub max_connections: u32,
-    /// Seconds allowed to connect and to read one page (default 30).
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-}
-
-/// A stream read with a query (see `docs/connect-sql.md`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqlStream {
-    /// One `SELECT` (or `WITH … SELECT`) without `ORDER BY` or `LIMIT`; the connector wraps it.
-    pub query: String,
-    /// Column that grows when a row changes (e.g. `write_date`).
-    pub cursor: String,
-    /// Unique, non-null column that orders rows sharing a cursor value (e.g. `id`).
-    pub key: String,
-    /// Rows per committed page (default 1000).
-    #[serde(default)]
-    pub batch_size: Option<usize>,
-    /// Seconds the stored cursor is moved back before each run (default 0).
-    #[serde(default)]
-    pub lookback_secs: u64,
-    /// Time zone (`UTC`, `Europe/Berlin`, `+08:00`) attached to timestamps without one.
-    #[serde(default)]
-    pub timezone: Option<String>,
-}
-
-fn default_sql_connections() -> u32 {
-    2
-}
-fn yes() -> bool {
-    true
-}
 fn one() -> u64 {
     1
 }
-fn default_timeout() -> u64 {
+/// Shared by the kinds that speak HTTP or reach a server (jsonrpc, sql).
+pub(in crate::connector) fn default_timeout() -> u64 {
     30
 }
-fn default_max_retries() -> u32 {
+/// Shared with the jsonrpc kind, which sends its calls through the same client.
+pub(in crate::connector) fn default_max_retries() -> u32 {
     3
 }
-fn default_retry_backoff_ms() -> u64 {
+/// Shared with the jsonrpc kind, which sends its calls through the same client.
+pub(in crate::connector) fn default_retry_backoff_ms() -> u64 {
     500
 }
 fn default_detail_concurrency() -> usize {
     4
 }
 fn default_page_size() -> u64 {
-    100
+    PageSize::HTTP
 }
 fn default_page_param() -> String {
     "page".into()
@@ -542,4 +361,166 @@ fn default_offset_param() -> String {
 }
 fn default_limit_param() -> String {
     "limit".into()
+}
+
+impl Pagination {
+    /// The page size, when the style has one.
+    fn page_size(&self) -> Option<u64> {
+        match self {
+            Pagination::Page { page_size, .. } | Pagination::Offset { page_size, .. } => {
+                Some(*page_size)
+            }
+            Pagination::Cursor { page_size, .. } => *page_size,
+            Pagination::None | Pagination::NextLink { .. } => None,
+        }
+    }
+}
+
+impl SourceConfig for HttpOptions {
+    type Stream = HttpStream;
+
+    fn validate(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if !unresolved(&self.base_url)
+            && let Err(e) = super::stream_url(&self.base_url, "")
+        {
+            out.push(Problem::new("base_url", e));
+        }
+        out.extend(super::client::header_problems(&self.headers, "headers"));
+        if let Some(limit) = &self.rate_limit
+            && let Err(p) = super::client::quota(limit)
+        {
+            out.push(p.under("rate_limit"));
+        }
+        if let Some(auth) = &self.auth
+            && let Err(p) = super::auth::check(auth)
+        {
+            out.push(p.under("auth"));
+        }
+        out
+    }
+
+    fn validate_stream(&self, spec: &HttpStream) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if !unresolved(&self.base_url)
+            && let Err(e) = super::stream_url(&self.base_url, &spec.path)
+        {
+            out.push(Problem::new("path", e));
+        }
+        out.extend(PageSize::check(spec.pagination.page_size(), "pagination"));
+        if let Err(e) = super::paginate::Paginator::new(&spec.pagination) {
+            out.push(Problem::new("pagination", e));
+        }
+        if let Some(inc) = &spec.incremental
+            && let Err(e) = super::incremental::Tracker::new(inc, None)
+        {
+            out.push(Problem::new("incremental", e));
+        }
+        if let Some(text) = &spec.body
+            && let Err(e) = super::body_template(spec, text)
+        {
+            out.push(Problem::new("body", e));
+        }
+        out.extend(super::client::header_problems(&spec.headers, "headers"));
+        out.extend(detail_and_link_problems(spec));
+        out
+    }
+
+    fn references(&mut self) -> Vec<Reference<'_>> {
+        let mut out = vec![Reference::plain("base_url", &mut self.base_url)];
+        for (k, v) in self.headers.iter_mut() {
+            out.push(Reference::plain(format!("headers.{k}"), v));
+        }
+        match &mut self.auth {
+            None => {}
+            Some(HttpAuth::Bearer { token }) => out.push(Reference::secret("auth.token", token)),
+            Some(HttpAuth::Basic { username, password }) => {
+                out.push(Reference::plain("auth.username", username));
+                out.push(Reference::secret("auth.password", password));
+            }
+            Some(HttpAuth::ApiKey { key, .. }) => out.push(Reference::secret("auth.key", key)),
+            Some(HttpAuth::Token { key, secret }) => {
+                out.push(Reference::plain("auth.key", key));
+                out.push(Reference::secret("auth.secret", secret));
+            }
+            Some(HttpAuth::Oauth2ClientCredentials {
+                token_url,
+                client_id,
+                client_secret,
+                ..
+            }) => {
+                out.push(Reference::plain("auth.token_url", token_url));
+                out.push(Reference::plain("auth.client_id", client_id));
+                out.push(Reference::secret("auth.client_secret", client_secret));
+            }
+        }
+        out
+    }
+
+    fn stream_references(stream: &mut HttpStream) -> Vec<Reference<'_>> {
+        let mut out = Vec::new();
+        for (k, v) in stream.params.iter_mut() {
+            out.push(Reference::plain(format!("params.{k}"), v));
+        }
+        for (k, v) in stream.headers.iter_mut() {
+            out.push(Reference::plain(format!("headers.{k}"), v));
+        }
+        if let Some(body) = &mut stream.body {
+            out.push(Reference::plain("body", body));
+        }
+        out
+    }
+
+    fn open(
+        &self,
+        stream: &HttpStream,
+        at: &Opening<'_>,
+        cursor: Option<Value>,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        super::open(at, self, stream, cursor)
+    }
+}
+
+/// What is wrong with the `detail` and `links` of a stream (empty when nothing is).
+fn detail_and_link_problems(spec: &HttpStream) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut problem = |field: String, message: String| out.push(Problem::new(field, message));
+    if let Some(d) = &spec.detail {
+        if d.concurrency == 0 {
+            problem("detail.concurrency".into(), "must be at least 1".into());
+        }
+        if let Err(e) = super::placeholders(&d.path) {
+            problem("detail.path".into(), e);
+        }
+    }
+    let mut keys = HashMap::new();
+    for (i, link) in spec.links.iter().enumerate() {
+        let at = |key: &str| format!("links[{i}].{key}");
+        if link.field.trim().is_empty() {
+            problem(at("field"), "names no field of the record".into());
+        }
+        if link.key.trim().is_empty() {
+            problem(at("as"), "names no key to add the document under".into());
+        } else if let Some(first) = keys.insert(link.key.as_str(), i) {
+            problem(
+                at("as"),
+                format!("`{}` is already the key of links[{first}]", link.key),
+            );
+        }
+        if link.concurrency == 0 {
+            problem(at("concurrency"), "must be at least 1".into());
+        }
+        match super::placeholders(&link.path) {
+            Err(e) => problem(at("path"), e),
+            Ok(keys) if keys.is_empty() => problem(
+                at("path"),
+                format!(
+                    "`{}` has no `{{field}}` placeholder: every record would fetch the same document",
+                    link.path
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+    out
 }
