@@ -1,11 +1,21 @@
 //! Tributary: CRM–ERP–DRP integration middleware.
 //!
-//! Records flow one way: [`connector`] → [`mapping`] → [`store`] (staging) → [`reconcile`]
-//! (customer master) → [`exposure`]. [`sync`] drives one run of one connector; [`config`]
-//! loads the files a user edits; [`model`] is the shared vocabulary; [`channel`] tells the
-//! inventory held in the distribution channel per dealer; [`insight`] derives value tiers,
-//! lifecycle stages and churn warnings per master customer; [`webhook`] takes events that
-//! sources push, into a durable inbox and on through the same staging.
+//! Records flow one way: [`connector`] → [`mapping`] → [`store`] (staging) → [`master`] (the
+//! unified customer master, through [`reconcile`]) → [`views`] (credit exposure through
+//! [`exposure`], the customer 360, the review queue).
+//!
+//! The modules stand on floors; each imports only floors below it (`tests/layering.rs` keeps
+//! it so):
+//! - [`support`] (cron, secrets) and [`model`] (canonical entities, the master's rows);
+//! - [`connector`] (one folder per source kind) and [`mapping`] (declarative field mappings);
+//! - the pure engines: [`reconcile`] (matching, clustering, survivorship, groups), [`channel`]
+//!   (inventory held in the channel per dealer), [`exposure`], [`insight`] (value tier,
+//!   lifecycle, churn);
+//! - [`config`] (loading the files a user edits), then [`store`] (SQLite or PostgreSQL);
+//! - the use cases: [`views`] (read side), [`sync`] (one run of one connector), [`master`]
+//!   (rebuild, insights, steward), [`intake`] (webhook events into the same staging), [`bench`]
+//!   (generators and benchmarks, the `bench` feature);
+//! - the front ends: [`server`] (daemon, API, web page) and [`cli`].
 
 #[cfg(feature = "bench")]
 pub mod bench;
@@ -15,6 +25,7 @@ pub mod config;
 pub mod connector;
 pub mod exposure;
 pub mod insight;
+pub mod intake;
 pub mod mapping;
 pub mod master;
 pub mod model;
@@ -24,4 +35,3 @@ pub mod store;
 pub mod support;
 pub mod sync;
 pub mod views;
-pub mod webhook;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tributary::config::Project;
+use tributary::intake::signature;
 use tributary::model::Entity;
 use tributary::store::Store;
-use tributary::webhook::signature;
 
 const SECRET: &str = "shop-secret-7";
 const ADMIN: &str = "adm-4411";

@@ -10,9 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use tributary::config::Project;
+use tributary::intake::{self as webhook, WebhookConfig, WebhookError, signature};
 use tributary::model::Entity;
 use tributary::store::{Batch, InboxStatus, RunStatus, Store};
-use tributary::webhook::{self, WebhookConfig, WebhookError, signature};
 
 const ERPNEXT_SECRET: &str = "frappe-webhook-secret-1";
 const SHOP_SECRET: &str = "shop-secret-2";

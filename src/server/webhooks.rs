@@ -1,5 +1,5 @@
 //! `POST /webhooks/{connector}`: the intake (signature, replay window, size, idempotency; see
-//! [`crate::webhook`]) and the worker that stages accepted events and rebuilds the master.
+//! [`crate::intake`]) and the worker that stages accepted events and rebuilds the master.
 //!
 //! The event is in the inbox before the `202` goes out; the worker runs on every accepted event,
 //! every [`SWEEP`] and once at start, so events accepted before a crash are processed after the
@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{AppState, metrics};
-use crate::webhook;
+use crate::intake;
 
 /// How often the worker looks at the inbox without being woken.
 pub const SWEEP: Duration = Duration::from_secs(30);
@@ -27,7 +27,7 @@ pub const SWEEP: Duration = Duration::from_secs(30);
 pub fn routes(state: &AppState) -> Router<AppState> {
     // The route takes the largest body any connector allows; each connector's own limit is
     // applied by the intake (413 either way).
-    let limit = webhook::max_body_limit(&state.project()) + 1;
+    let limit = intake::max_body_limit(&state.project()) + 1;
     Router::new()
         .route("/webhooks/{connector}", post(receive))
         .layer(DefaultBodyLimit::max(limit))
@@ -40,7 +40,7 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let project = state.project();
-    match webhook::accept(
+    match intake::accept(
         &project,
         state.store(),
         &connector,
@@ -64,7 +64,7 @@ async fn receive(
         }
         Err(e) => {
             metrics::webhook_event(&connector, e.reason());
-            if matches!(e, webhook::WebhookError::Store(_)) {
+            if matches!(e, intake::WebhookError::Store(_)) {
                 tracing::error!(%connector, error = %e, "webhook event not stored");
             } else {
                 tracing::warn!(%connector, reason = e.reason(), "webhook refused");
@@ -87,7 +87,7 @@ pub async fn worker(state: AppState, shutdown: CancellationToken) {
     let mut first = true;
     loop {
         let loaded = state.loaded();
-        match webhook::process_inbox(&loaded.project, &loaded.mappings, state.store()).await {
+        match intake::process_inbox(&loaded.project, &loaded.mappings, state.store()).await {
             Ok(report) => {
                 if report.processed + report.failed > 0 {
                     tracing::info!(

@@ -19,7 +19,7 @@
 //! - a failed event keeps its body and error; nothing is ever deleted here.
 //!
 //! Crash recovery needs no step of its own: `pending` rows are simply picked up by the next
-//! [`crate::webhook::process_inbox`].
+//! [`crate::intake::process_inbox`].
 
 use std::future::Future;
 

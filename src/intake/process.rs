@@ -90,7 +90,7 @@ impl InboxRun {
 /// good is marked `failed` with the reason and the others go on.
 ///
 /// Afterwards, when [`ProcessReport::staged_any`], rebuild the master
-/// ([`crate::sync::reconcile_master`], then [`crate::sync::refresh_insights`]).
+/// ([`crate::master::reconcile_master`], then [`crate::master::refresh_insights`]).
 ///
 /// # Errors
 /// A store error stops the call; the event at hand stays pending (failed after

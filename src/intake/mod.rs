@@ -1,4 +1,4 @@
-//! Webhook intake: events that sources push to `POST /webhooks/{connector}`.
+//! Intake: webhook events that sources push to `POST /webhooks/{connector}`.
 //!
 //! Two steps, so that the sender's answer never waits on mapping or reconciliation:
 //!
@@ -12,14 +12,14 @@
 //!    stages them the way a poll run does (malformed records quarantined with a reason; one sync
 //!    run per connector in the run history), each event in the transaction that marks it
 //!    processed, so it is staged exactly once even across crashes. The caller then rebuilds the
-//!    master with [`crate::sync::reconcile_master`] when [`ProcessReport::staged_any`] says so.
+//!    master with [`crate::master::reconcile_master`] when [`ProcessReport::staged_any`] says so.
 //!
 //! Files: the `[webhook]` table is [`crate::connector::webhook`]; `signature.rs` (HMAC and timestamps), `event.rs`
-//! (stream, records and idempotency key of a body), `intake.rs` ([`accept`]), `process.rs`
+//! (stream, records and idempotency key of a body), `accept.rs` ([`accept`]), `process.rs`
 //! ([`process_inbox`]).
 
+mod accept;
 mod event;
-mod intake;
 mod process;
 pub mod signature;
 
@@ -28,7 +28,7 @@ use thiserror::Error;
 pub use crate::connector::webhook::{
     DEFAULT_MAX_BODY_BYTES, Route, SignatureEncoding, WebhookConfig,
 };
-pub use intake::{Accepted, accept, body_limit, max_body_limit};
+pub use accept::{Accepted, accept, body_limit, max_body_limit};
 pub use process::{InboxRun, ProcessReport, process_inbox};
 
 use crate::store::StoreError;
