@@ -241,8 +241,13 @@ async fn a_run_failing_on_page_three_resumes_without_loss_or_duplicates() {
         let failed = sync_once(dir.path(), &server.uri(), &store).await;
         assert_eq!(failed.status, RunStatus::Failed, "{backend}");
         assert!(
-            failed.streams[0].error.as_deref().unwrap().contains("500"),
+            failed.streams[0].error_message().unwrap().contains("500"),
             "{backend}: {failed:?}"
+        );
+        assert_eq!(
+            failed.streams[0].error.as_ref().map(|e| e.kind),
+            Some(tributary::sync::FailureKind::Http),
+            "{backend}: an error status after the retries is an HTTP failure"
         );
         assert_eq!(failed.counts.staged, 10, "{backend}: pages 1-2 are kept");
         assert_eq!(names(&store).await.len(), 10);

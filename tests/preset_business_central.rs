@@ -462,7 +462,7 @@ async fn a_wrong_client_secret_fails_the_run_with_an_auth_error_and_keeps_the_cu
 
         let failed = run(&bc, dir.path(), &server, "an-old-secret", &store).await;
         assert_eq!(failed.status, RunStatus::Failed, "{backend}: {failed:?}");
-        let error = failed.streams[0].error.as_deref().unwrap();
+        let error = failed.streams[0].error_message().unwrap();
         assert!(
             error.contains("authentication failed") && error.contains("AADSTS7000215"),
             "{backend}: {error}"

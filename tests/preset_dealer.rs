@@ -367,8 +367,15 @@ async fn the_dealer_api_preset_refuses_to_run_without_its_variables_and_fails_on
             report
                 .streams
                 .iter()
-                .all(|s| s.error.as_deref().is_some_and(|e| e.contains("401"))),
+                .all(|s| s.error_message().is_some_and(|e| e.contains("401"))),
             "{backend}: {report:?}"
+        );
+        assert!(
+            report.streams.iter().all(|s| s
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind == tributary::sync::FailureKind::Auth)),
+            "{backend}: a refused key is an authentication failure: {report:?}"
         );
         assert!(staged(&store, Entity::Customer).await.is_empty());
     })
@@ -463,7 +470,7 @@ async fn dealer_uploads_are_read_once_then_archived() {
             first
                 .streams
                 .iter()
-                .all(|s| s.error.as_deref().is_some_and(|e| e.contains("archive"))),
+                .all(|s| s.error_message().is_some_and(|e| e.contains("archive"))),
             "{first:?}"
         );
         assert_eq!(staged(&store, Entity::InventoryPosition).await.len(), 5);

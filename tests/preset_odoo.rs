@@ -219,7 +219,7 @@ async fn a_wrong_api_key_fails_the_run_with_an_auth_error_and_is_not_retried() {
         let report = sync_once(dir.path(), &server.uri(), "revoked-key", &store).await;
         assert_eq!(report.status, RunStatus::Failed, "{backend}");
         for s in &report.streams {
-            let error = s.error.as_deref().unwrap_or_default();
+            let error = s.error_message().unwrap_or_default();
             assert!(
                 error.contains("authentication failed")
                     && error.contains(USER)
@@ -243,7 +243,7 @@ async fn access_denied_after_login_is_an_auth_error_naming_the_exception() {
         let dir = project_files();
         let report = sync_once(dir.path(), &server.uri(), KEY, &store).await;
         assert_eq!(report.status, RunStatus::Failed, "{backend}");
-        let error = report.streams[0].error.as_deref().unwrap();
+        let error = report.streams[0].error_message().unwrap();
         assert!(
             error.contains("authentication failed")
                 && error.contains("odoo.exceptions.AccessDenied"),

@@ -190,7 +190,7 @@ async fn an_entity_bomb_is_refused_with_a_clear_error() {
         let project = load(dir.path());
         let report = sync_preset(&project, &store).await;
         let debmas = stream(&report, "debmas");
-        let error = debmas.error.as_deref().expect("the stream fails");
+        let error = debmas.error_message().expect("the stream fails");
         assert!(
             error.contains("DEBMAS07_bomb.xml: line 2") && error.contains("DOCTYPE"),
             "{backend}: {error}"

@@ -515,7 +515,7 @@ async fn a_wrong_password_fails_the_run_with_an_auth_error() {
         let report = sync_once(dir.path(), &server.uri(), "wrong", &store).await;
         assert_eq!(report.status, RunStatus::Failed, "{backend}");
         for s in &report.streams {
-            let error = s.error.as_deref().unwrap_or_default();
+            let error = s.error_message().unwrap_or_default();
             assert!(
                 error.contains("authentication failed") && error.contains(USER),
                 "{backend}: {error}"
@@ -544,7 +544,7 @@ async fn a_tryton_user_error_fails_its_stream_only() {
         let by_stream: BTreeMap<&str, Option<&str>> = report
             .streams
             .iter()
-            .map(|s| (s.stream.as_str(), s.error.as_deref()))
+            .map(|s| (s.stream.as_str(), s.error_message()))
             .collect();
         let error = by_stream["invoices"].unwrap();
         assert!(

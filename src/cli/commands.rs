@@ -360,13 +360,15 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
         output::exposure_table(&rows);
     }
     for r in &reports {
-        for s in r.streams.iter().filter(|s| s.error.is_some()) {
-            eprintln!(
-                "error: {}/{}: {}",
-                r.connector,
-                s.stream,
-                s.error.as_deref().unwrap_or_default()
-            );
+        for s in &r.streams {
+            if let Some(e) = &s.error {
+                eprintln!(
+                    "error: {}/{} ({}): {e}",
+                    r.connector,
+                    s.stream,
+                    e.kind.as_str()
+                );
+            }
         }
     }
     Ok(

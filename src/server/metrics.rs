@@ -86,6 +86,15 @@ pub fn run_done(report: &RunReport) {
     histogram!("tributary_run_duration_seconds", "connector" => connector.clone())
         .record(report.elapsed.as_secs_f64());
     for s in &report.streams {
+        if let Some(failure) = &s.error {
+            counter!(
+                "tributary_stream_failures_total",
+                "connector" => connector.clone(),
+                "stream" => s.stream.clone(),
+                "kind" => failure.kind.as_str()
+            )
+            .increment(1);
+        }
         for (outcome, n) in [
             ("fetched", s.counts.fetched),
             ("staged", s.counts.staged),

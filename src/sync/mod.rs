@@ -20,6 +20,7 @@ pub mod schedule;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -31,7 +32,7 @@ pub use progress::{NoProgress, Progress};
 pub use replay::{Replayed, replay_quarantined};
 
 use crate::config::{ConnectorFile, Project};
-use crate::connector::{self, RawRecord, RejectedInput, SourceContext};
+use crate::connector::{self, ConnectorError, RawRecord, RejectedInput, SourceContext};
 use crate::mapping::Mapping;
 use crate::model::{CanonicalRecord, RunId};
 use crate::store::{
@@ -83,6 +84,96 @@ pub enum SyncError {
     },
 }
 
+/// Why a stream stopped: its source or the store. The cursor stays at the last committed page.
+#[derive(Debug, Error)]
+pub enum StreamError {
+    /// The source failed (see [`ConnectorError`] for the kinds).
+    #[error(transparent)]
+    Source(#[from] ConnectorError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The kind of failure that stopped a stream, so metrics, retries and the API can tell an
+/// authentication failure from a timeout or a database error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The connector file does not work for its source.
+    Config,
+    /// A file could not be read.
+    Io,
+    /// A request failed: transport error, timeout, or an error status after the retries.
+    Http,
+    /// Input that cannot be read at all.
+    Input,
+    /// The source refused the credentials.
+    Auth,
+    /// The source answered in an unexpected shape.
+    Response,
+    /// The store failed.
+    Store,
+}
+
+impl FailureKind {
+    /// As written in metrics and JSON: `config`, `io`, `http`, `input`, `auth`, `response`,
+    /// `store`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Config => "config",
+            FailureKind::Io => "io",
+            FailureKind::Http => "http",
+            FailureKind::Input => "input",
+            FailureKind::Auth => "auth",
+            FailureKind::Response => "response",
+            FailureKind::Store => "store",
+        }
+    }
+}
+
+impl StreamError {
+    /// The kind of failure.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            StreamError::Store(_) => FailureKind::Store,
+            StreamError::Source(e) => match e {
+                ConnectorError::Config { .. } => FailureKind::Config,
+                ConnectorError::Io { .. } => FailureKind::Io,
+                ConnectorError::Http { .. } => FailureKind::Http,
+                ConnectorError::Input { .. } => FailureKind::Input,
+                ConnectorError::Auth { .. } => FailureKind::Auth,
+                ConnectorError::Response { .. } => FailureKind::Response,
+            },
+        }
+    }
+}
+
+/// A stream's failure as a run reports it: its kind and the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamFailure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// The error, as the source or the store said it.
+    pub message: String,
+}
+
+impl StreamFailure {
+    /// The report of a stream error.
+    pub fn of(e: &StreamError) -> Self {
+        StreamFailure {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for StreamFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone, Default)]
 pub struct SyncOptions {
@@ -110,9 +201,16 @@ pub struct StreamReport {
     /// Counts.
     pub counts: Counts,
     /// The error that stopped it, if any.
-    pub error: Option<String>,
+    pub error: Option<StreamFailure>,
     /// Fields the source started or stopped sending, compared with earlier runs.
     pub drift: Drift,
+}
+
+impl StreamReport {
+    /// The message of the error that stopped the stream, if any.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error.as_ref().map(|e| e.message.as_str())
+    }
 }
 
 /// The outcome of one connector run.
@@ -233,7 +331,7 @@ async fn run_streams(
             Ok(drift) => (None, drift),
             Err(e) => {
                 tracing::error!(stream = %stream.name, error = %e, "stream failed; its cursor stays at the last committed page");
-                (Some(e), Drift::default())
+                (Some(StreamFailure::of(&e)), Drift::default())
             }
         };
         total += counts;
@@ -300,18 +398,14 @@ async fn run_stream(
     counts: &mut Counts,
     progress: &dyn Progress,
     options: &SyncOptions,
-) -> Result<Drift, String> {
+) -> Result<Drift, StreamError> {
     let name = &connector.config.name;
-    let cursor = store
-        .cursor(name, stream)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut source = connector::open_stream(&connector.config, stream, cursor, ctx)
-        .map_err(|e| e.to_string())?;
+    let cursor = store.cursor(name, stream).await?;
+    let mut source = connector::open_stream(&connector.config, stream, cursor, ctx)?;
     progress.stream_started(name, stream);
     let mut fields = FieldSet::default();
     while !options.cancelled()
-        && let Some(page) = source.next_page().await.map_err(|e| e.to_string())?
+        && let Some(page) = source.next_page().await?
     {
         let fetched = (page.records.len() + page.rejected.len()) as u64;
         for raw in &page.records {
@@ -328,17 +422,14 @@ async fn run_stream(
                 quarantined,
                 cursor: page.checkpoint,
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         batch_counts.fetched = fetched;
         *counts += batch_counts;
-        source.committed().await.map_err(|e| e.to_string())?;
+        source.committed().await?;
         progress.page_committed(name, stream, *counts);
     }
     progress.stream_finished(name, stream, *counts);
-    let drift = record_drift(store, run, name, stream, &fields)
-        .await
-        .map_err(|e| e.to_string())?;
+    let drift = record_drift(store, run, name, stream, &fields).await?;
     Ok(drift)
 }
 
