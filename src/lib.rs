@@ -17,6 +17,9 @@
 //!   (generators and benchmarks, the `bench` feature);
 //! - the front ends: [`server`] (daemon, API, web page) and [`cli`].
 
+// Kept here rather than in a `[lints]` table, which would hold the tests and benches to them too.
+#![warn(missing_docs, unreachable_pub)]
+
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod channel;

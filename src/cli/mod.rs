@@ -89,6 +89,7 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// The as-of date.
         #[command(flatten)]
         asof: AsOf,
     },
@@ -119,6 +120,7 @@ pub enum Command {
         /// Print JSON (quantities as decimal strings).
         #[arg(long)]
         json: bool,
+        /// The as-of date.
         #[command(flatten)]
         asof: AsOf,
     },
@@ -186,6 +188,7 @@ pub enum ReviewCommand {
     Approve {
         /// Review number.
         id: i64,
+        /// Who acts, and why.
         #[command(flatten)]
         by: By,
     },
@@ -193,6 +196,7 @@ pub enum ReviewCommand {
     Reject {
         /// Review number.
         id: i64,
+        /// Who acts, and why.
         #[command(flatten)]
         by: By,
     },
@@ -220,6 +224,7 @@ pub enum MasterCommand {
         /// Train the matching model again on every staged customer first.
         #[arg(long)]
         retrain: bool,
+        /// The as-of date.
         #[command(flatten)]
         asof: AsOf,
     },
@@ -229,6 +234,7 @@ pub enum MasterCommand {
         a: String,
         /// The other.
         b: String,
+        /// Who acts, and why.
         #[command(flatten)]
         by: By,
     },
@@ -239,6 +245,7 @@ pub enum MasterCommand {
         /// The records to split out.
         #[arg(required = true)]
         records: Vec<String>,
+        /// Who acts, and why.
         #[command(flatten)]
         by: By,
     },
@@ -248,6 +255,7 @@ pub enum MasterCommand {
         left: String,
         /// The other.
         right: String,
+        /// Who acts, and why.
         #[command(flatten)]
         by: By,
     },
@@ -257,6 +265,7 @@ pub enum MasterCommand {
         left: String,
         /// The other.
         right: String,
+        /// Who acts, and why.
         #[command(flatten)]
         by: By,
     },
@@ -264,6 +273,7 @@ pub enum MasterCommand {
     Undo {
         /// Action number.
         action: i64,
+        /// Who acts, and why.
         #[command(flatten)]
         by: By,
     },
@@ -377,6 +387,7 @@ pub struct SyncArgs {
     /// How many customers to show by credit utilisation after the sync.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// The as-of date.
     #[command(flatten)]
     pub asof: AsOf,
 }
@@ -403,6 +414,7 @@ pub struct CreditArgs {
     /// Print the JSON contract (amounts as decimal strings).
     #[arg(long)]
     pub json: bool,
+    /// The as-of date.
     #[command(flatten)]
     pub asof: AsOf,
 }
@@ -412,6 +424,7 @@ pub struct CreditArgs {
 pub enum CreditCommand {
     /// Exposure of every customer, highest utilisation first.
     Report {
+        /// Filters, sorting and paging.
         #[command(flatten)]
         query: crate::views::ReportQuery,
         /// Group heads only, each with the exposure of its whole group.
@@ -420,6 +433,7 @@ pub enum CreditCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// The as-of date.
         #[command(flatten)]
         asof: AsOf,
     },

@@ -18,19 +18,19 @@ use crate::sync::{Progress, RunReport};
 use crate::views::{Customer360, CustomerHit, GroupLink, GroupPosition};
 
 /// A spinner per stream on stderr; drawn only when stderr is a terminal.
-pub struct Bars {
+pub(crate) struct Bars {
     bar: Mutex<Option<ProgressBar>>,
 }
 
 impl Bars {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Bars {
             bar: Mutex::new(None),
         }
     }
 
     /// Removes the bar from the screen.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Some(b) = self.bar.lock().expect("progress lock").take() {
             b.finish_and_clear();
         }
@@ -90,13 +90,17 @@ fn opt(d: Option<Decimal>) -> String {
 }
 
 /// Pretty JSON on stdout.
-pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// The per-connector summary of a sync.
-pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &InsightSummary) {
+pub(crate) fn sync_summary(
+    reports: &[RunReport],
+    master: &MasterSummary,
+    insights: &InsightSummary,
+) {
     let mut t = table(&[
         "connector",
         "run",
@@ -130,7 +134,7 @@ pub fn sync_summary(reports: &[RunReport], master: &MasterSummary, insights: &In
 }
 
 /// The lines about the master, its groups and the insights after a rebuild.
-pub fn master_summary(master: &MasterSummary, insights: &InsightSummary) {
+pub(crate) fn master_summary(master: &MasterSummary, insights: &InsightSummary) {
     println!(
         "customer master: {} source customers → {} master customers ({} merged this run, {} pairs to review, {} new)",
         master.source_records, master.masters, master.merged, master.reviews, master.new_reviews
@@ -168,12 +172,12 @@ pub fn master_summary(master: &MasterSummary, insights: &InsightSummary) {
 }
 
 /// Exposure rows as a table.
-pub fn exposure_table(rows: &[Exposure]) {
+pub(crate) fn exposure_table(rows: &[Exposure]) {
     exposure_grid(rows.iter().map(|e| (e, None)));
 }
 
 /// Group heads with their rolled-up exposure, as a table.
-pub fn group_table(rows: &[GroupExposure]) {
+pub(crate) fn group_table(rows: &[GroupExposure]) {
     exposure_grid(rows.iter().map(|g| (&g.total, Some(g.members.len()))));
 }
 
@@ -233,12 +237,12 @@ fn exposure_grid<'a>(rows: impl Iterator<Item = (&'a Exposure, Option<usize>)>) 
 }
 
 /// Exposure rows as CSV on stdout.
-pub fn exposure_csv(rows: &[Exposure]) -> anyhow::Result<()> {
+pub(crate) fn exposure_csv(rows: &[Exposure]) -> anyhow::Result<()> {
     exposure_csv_of(rows.iter().map(|e| (e, None)))
 }
 
 /// Group heads with their rolled-up exposure as CSV on stdout (with a `members` column).
-pub fn group_csv(rows: &[GroupExposure]) -> anyhow::Result<()> {
+pub(crate) fn group_csv(rows: &[GroupExposure]) -> anyhow::Result<()> {
     exposure_csv_of(rows.iter().map(|g| (&g.total, Some(g.members.len()))))
 }
 
@@ -249,7 +253,7 @@ fn exposure_csv_of<'a>(
 }
 
 /// One customer's exposure, as a list.
-pub fn exposure_detail(e: &Exposure) {
+pub(crate) fn exposure_detail(e: &Exposure) {
     println!("{}  {}  (amounts in {})", e.master_id, e.name, e.currency);
     let mut t = table(&["", "amount"]);
     let a = &e.aging;
@@ -276,7 +280,7 @@ pub fn exposure_detail(e: &Exposure) {
 
 /// A group's exposure: the rolled-up figures against the head's limit, then every member with
 /// its own figures.
-pub fn group_detail(g: &GroupExposure) {
+pub(crate) fn group_detail(g: &GroupExposure) {
     println!(
         "group of {} members; the group line uses the limit of {}",
         g.members.len(),
@@ -304,7 +308,7 @@ pub fn group_detail(g: &GroupExposure) {
 }
 
 /// The parent references a rebuild could not use, one line each (at most `limit`).
-pub fn group_issues(issues: &[GroupIssue], limit: usize) {
+pub(crate) fn group_issues(issues: &[GroupIssue], limit: usize) {
     for i in issues.iter().take(limit) {
         println!("warning: group {}: {}", i.kind.as_str(), i.detail);
     }
@@ -328,7 +332,7 @@ fn sources(e: &Exposure) {
 }
 
 /// Customer search hits.
-pub fn customers(hits: &[CustomerHit]) {
+pub(crate) fn customers(hits: &[CustomerHit]) {
     let mut t = table(&[
         "master",
         "name",
@@ -356,7 +360,7 @@ pub fn customers(hits: &[CustomerHit]) {
 }
 
 /// The customer 360.
-pub fn customer(c: &Customer360) {
+pub(crate) fn customer(c: &Customer360) {
     if let Some(alias) = &c.alias_of {
         println!("{alias} was merged into {}", c.master_id);
     }
@@ -481,7 +485,7 @@ fn insight(i: &CustomerInsight) {
 }
 
 /// Run history.
-pub fn runs(runs: &[RunRecord]) {
+pub(crate) fn runs(runs: &[RunRecord]) {
     let mut t = table(&[
         "run",
         "connector",
@@ -510,7 +514,7 @@ pub fn runs(runs: &[RunRecord]) {
 }
 
 /// Channel inventory per dealer.
-pub fn channel(rows: &[DealerInventory], today: chrono::NaiveDate) {
+pub(crate) fn channel(rows: &[DealerInventory], today: chrono::NaiveDate) {
     channel_rows(rows);
     println!("{} dealers; sell-through up to {today}", rows.len());
 }
@@ -545,7 +549,7 @@ fn channel_rows(rows: &[DealerInventory]) {
 }
 
 /// Quarantined records.
-pub fn quarantine(rows: &[QuarantineRow]) {
+pub(crate) fn quarantine(rows: &[QuarantineRow]) {
     let mut t = table(&["id", "run", "connector", "stream", "key", "where", "reason"]);
     for q in rows {
         t.add_row(vec![
@@ -563,7 +567,7 @@ pub fn quarantine(rows: &[QuarantineRow]) {
 }
 
 /// Webhook inbox events as a table (bodies only in `--json`).
-pub fn inbox(rows: &[crate::store::InboxEvent]) {
+pub(crate) fn inbox(rows: &[crate::store::InboxEvent]) {
     let mut t = table(&[
         "id",
         "connector",
@@ -593,7 +597,7 @@ pub fn inbox(rows: &[crate::store::InboxEvent]) {
 }
 
 /// A match explanation as a waterfall: prior, each comparison, total.
-pub fn explanation(e: &crate::reconcile::matching::Explanation) {
+pub(crate) fn explanation(e: &crate::reconcile::matching::Explanation) {
     println!("  {:<14} {:>+8.2}", "prior", e.prior);
     for s in &e.steps {
         println!(
@@ -612,7 +616,7 @@ pub fn explanation(e: &crate::reconcile::matching::Explanation) {
 }
 
 /// The review queue, with the exposure each task puts at stake.
-pub fn reviews(tasks: &[crate::views::ReviewTask]) {
+pub(crate) fn reviews(tasks: &[crate::views::ReviewTask]) {
     if tasks.is_empty() {
         println!("no reviews");
         return;
@@ -647,7 +651,7 @@ pub fn reviews(tasks: &[crate::views::ReviewTask]) {
 }
 
 /// One review with its explanation.
-pub fn review(r: &crate::store::steward::Review) {
+pub(crate) fn review(r: &crate::store::steward::Review) {
     println!(
         "review {} ({}): {}:{} ~ {}:{}",
         r.id,
@@ -669,7 +673,7 @@ pub fn review(r: &crate::store::steward::Review) {
 }
 
 /// What a steward action did.
-pub fn steward_done(what: &str, done: &crate::master::steward::Done) {
+pub(crate) fn steward_done(what: &str, done: &crate::master::steward::Done) {
     println!("{what} (action {})", done.decision);
     for (source, key, master) in &done.records {
         println!("  {source}:{key} → {master}");
@@ -681,7 +685,7 @@ pub fn steward_done(what: &str, done: &crate::master::steward::Done) {
 }
 
 /// A master's steward history.
-pub fn history(decisions: &[crate::store::steward::Decision]) {
+pub(crate) fn history(decisions: &[crate::store::steward::Decision]) {
     if decisions.is_empty() {
         println!("no steward actions");
         return;

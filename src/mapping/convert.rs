@@ -31,7 +31,7 @@ const SHOWN: usize = 60;
 
 /// A failure before the field name is attached.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Fail {
+pub(super) struct Fail {
     /// The offending value, shortened.
     pub value: Option<String>,
     /// Why.
@@ -40,7 +40,7 @@ pub struct Fail {
 
 impl Fail {
     /// A failure about `value`.
-    pub fn new(value: Option<String>, reason: impl Into<String>) -> Self {
+    pub(super) fn new(value: Option<String>, reason: impl Into<String>) -> Self {
         Fail {
             value,
             reason: reason.into(),
@@ -53,7 +53,7 @@ impl Fail {
 }
 
 /// A value as shown in messages: strings without quotes, others as JSON, cut at 60 chars.
-pub fn shorten(value: &Value) -> String {
+pub(super) fn shorten(value: &Value) -> String {
     let text = match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -67,7 +67,7 @@ pub fn shorten(value: &Value) -> String {
 }
 
 /// Whether `value` counts as empty for a field read as `ty` (`None`: a list of lines).
-pub fn is_empty(value: Option<&Value>, ty: Option<FieldType>) -> bool {
+pub(super) fn is_empty(value: Option<&Value>, ty: Option<FieldType>) -> bool {
     match value {
         None | Some(Value::Null) => true,
         Some(Value::String(s)) => s.trim().is_empty(),
@@ -79,7 +79,7 @@ pub fn is_empty(value: Option<&Value>, ty: Option<FieldType>) -> bool {
 
 /// A time zone for naive date-times.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Zone {
+pub(super) enum Zone {
     /// A fixed offset such as `+08:00`.
     Fixed(FixedOffset),
     /// An IANA zone such as `Asia/Shanghai`.
@@ -88,7 +88,7 @@ pub enum Zone {
 
 impl Zone {
     /// Parses `+08:00`, `-0530`, `Z`, or an IANA name.
-    pub fn parse(s: &str) -> Result<Zone, String> {
+    pub(super) fn parse(s: &str) -> Result<Zone, String> {
         let t = s.trim();
         if t == "Z" || t == "z" {
             return Ok(Zone::Fixed(utc_offset()));
@@ -133,7 +133,7 @@ fn utc_offset() -> FixedOffset {
 
 /// How a field's value is read: its source type plus date options.
 #[derive(Debug, Clone)]
-pub struct Typing {
+pub(super) struct Typing {
     /// The source type.
     pub ty: FieldType,
     /// chrono format for dates and date-times.
@@ -144,7 +144,7 @@ pub struct Typing {
 
 /// A value read as its source type.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Typed {
+pub(super) enum Typed {
     /// Text.
     Str(String),
     /// Exact decimal.
@@ -161,7 +161,7 @@ pub enum Typed {
 
 impl Typing {
     /// Reads a non-empty value as the source type.
-    pub fn read(&self, value: Cow<'_, Value>) -> Result<Typed, Fail> {
+    pub(super) fn read(&self, value: Cow<'_, Value>) -> Result<Typed, Fail> {
         if matches!(*value, Value::Array(_) | Value::Object(_)) {
             return Err(Fail::about(
                 &value,
@@ -255,14 +255,14 @@ impl Typing {
 
 /// A chrono format string, parsed once when the mapping is compiled.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+pub(super) struct Pattern {
     text: String,
     items: Vec<Item<'static>>,
 }
 
 impl Pattern {
     /// Parses a chrono format such as `%d.%m.%Y`; the error says what is wrong.
-    pub fn new(text: &str) -> Result<Pattern, String> {
+    pub(super) fn new(text: &str) -> Result<Pattern, String> {
         let items = StrftimeItems::new(text)
             .parse_to_owned()
             .map_err(|e| format!("bad `format` `{text}`: {e}"))?;
@@ -303,7 +303,7 @@ fn naive_iso(s: &str) -> Option<NaiveDateTime> {
 }
 
 /// A decimal from a string or a JSON number, exactly; `None` when it is not one.
-pub fn decimal(value: &Value) -> Option<Decimal> {
+pub(super) fn decimal(value: &Value) -> Option<Decimal> {
     match value {
         Value::String(s) => decimal_text(s.trim()),
         Value::Number(n) => decimal_text(&n.to_string()),
@@ -368,7 +368,7 @@ fn boolean(value: &Value) -> Option<bool> {
 
 impl Typed {
     /// The JSON value for a target of `kind`; `shown` is the source value for messages.
-    pub fn emit(self, kind: Kind) -> Result<Value, Fail> {
+    pub(super) fn emit(self, kind: Kind) -> Result<Value, Fail> {
         Ok(match (kind, self) {
             (Kind::Text, t) => Value::String(t.into_text()),
             (Kind::Enum(names), t) => {

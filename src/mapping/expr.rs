@@ -35,7 +35,7 @@ const IMPURE_DEFS: &[&str] = &["stderr", "debug", "halt", "halt_error"];
 
 /// A compiled jq program.
 #[derive(Clone)]
-pub struct Expr {
+pub(super) struct Expr {
     source: Arc<str>,
     filter: Arc<jaq_core::Filter<Data>>,
 }
@@ -48,7 +48,7 @@ impl fmt::Debug for Expr {
 
 impl Expr {
     /// Parses and compiles `code`; the error describes the problem.
-    pub fn compile(code: &str) -> Result<Expr, String> {
+    pub(super) fn compile(code: &str) -> Result<Expr, String> {
         let defs = jaq_core::defs()
             .chain(jaq_std::defs())
             .chain(jaq_json::defs())
@@ -107,7 +107,7 @@ impl Expr {
     }
 
     /// Runs the program on `input`: its first output, `None` when it has none.
-    pub fn run(&self, input: &JqInput) -> Result<Option<Value>, String> {
+    pub(super) fn run(&self, input: &JqInput) -> Result<Option<Value>, String> {
         let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
         // Cloning a jq value only bumps reference counts.
         let mut out = self.filter.id.run((ctx, input.0.clone())).map(unwrap_valr);
@@ -120,11 +120,11 @@ impl Expr {
 }
 
 /// A record converted to jq's value type (done once per record, shared by its `expr` fields).
-pub struct JqInput(Val);
+pub(super) struct JqInput(Val);
 
 impl JqInput {
     /// Converts `record`.
-    pub fn new(record: &Value) -> Self {
+    pub(super) fn new(record: &Value) -> Self {
         JqInput(to_val(record))
     }
 }

@@ -21,7 +21,7 @@ enum Step {
 
 /// A parsed source path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Path {
+pub(super) struct Path {
     text: String,
     steps: Vec<Step>,
 }
@@ -34,7 +34,7 @@ impl fmt::Display for Path {
 
 impl Path {
     /// Parses a path; the error says what is wrong with it.
-    pub fn parse(text: &str) -> Result<Path, String> {
+    pub(super) fn parse(text: &str) -> Result<Path, String> {
         let mut steps = Vec::new();
         let mut chars = text.trim().chars().peekable();
         // Whether a key may start here (at the start or after a dot).
@@ -119,7 +119,7 @@ impl Path {
     }
 
     /// The value at this path in `root`, if there is one.
-    pub fn get<'a>(&self, root: &'a Value) -> Option<&'a Value> {
+    pub(super) fn get<'a>(&self, root: &'a Value) -> Option<&'a Value> {
         let mut at = root;
         for step in &self.steps {
             at = match (step, at) {

@@ -34,7 +34,7 @@ enum Source {
 
 /// A code table: code → replacement, with an optional `"*"` fallback.
 #[derive(Debug)]
-pub struct Lookup {
+pub(super) struct Lookup {
     name: String,
     codes: BTreeMap<String, String>,
     fallback: Option<String>,
@@ -42,7 +42,7 @@ pub struct Lookup {
 
 impl Lookup {
     /// Builds a table from the spec's `[lookups.<name>]`.
-    pub fn new(name: &str, table: &BTreeMap<String, String>) -> Lookup {
+    pub(super) fn new(name: &str, table: &BTreeMap<String, String>) -> Lookup {
         let mut codes = table.clone();
         let fallback = codes.remove("*");
         Lookup {
@@ -98,7 +98,7 @@ impl Lookup {
 
 /// How one target field is filled.
 #[derive(Debug, Clone)]
-pub struct FieldPlan {
+pub(super) struct FieldPlan {
     /// Target field name.
     pub name: &'static str,
     kind: Kind,
@@ -114,7 +114,7 @@ pub struct FieldPlan {
 }
 
 /// Compiles the field specs of one object (the entity, or the element of an `each`).
-pub fn compile_fields(
+pub(super) fn compile_fields(
     specs: &BTreeMap<String, FieldSpec>,
     table: &'static [TargetField],
     lookups: &BTreeMap<String, Arc<Lookup>>,
@@ -352,7 +352,7 @@ fn type_name(ty: FieldType) -> &'static str {
 
 /// Where a field sits, for error messages: at the top, or inside one element of a list.
 #[derive(Debug, Clone, Copy)]
-pub enum At<'a> {
+pub(super) enum At<'a> {
     /// A field of the record itself.
     Top,
     /// A field of element `i` of the list field named here (`lines[2].quantity`).
@@ -370,14 +370,14 @@ impl At<'_> {
 
 /// The object being mapped, with its jq form made once on first use and shared by every
 /// `expr` field of the object.
-pub struct Scope<'a> {
+pub(super) struct Scope<'a> {
     record: &'a Value,
     jq: OnceCell<JqInput>,
 }
 
 impl<'a> Scope<'a> {
     /// A scope over `record`.
-    pub fn new(record: &'a Value) -> Self {
+    pub(super) fn new(record: &'a Value) -> Self {
         Scope {
             record,
             jq: OnceCell::new(),
@@ -391,7 +391,11 @@ impl<'a> Scope<'a> {
 
 impl FieldPlan {
     /// The field's output value for one object (`None`: leave the field out).
-    pub fn eval(&self, scope: &Scope<'_>, at: At<'_>) -> Result<Option<Value>, MappingError> {
+    pub(super) fn eval(
+        &self,
+        scope: &Scope<'_>,
+        at: At<'_>,
+    ) -> Result<Option<Value>, MappingError> {
         let fail = |f: Fail| MappingError {
             field: at.name(self.name),
             value: f.value,
@@ -475,7 +479,7 @@ impl FieldPlan {
 }
 
 /// Maps one object: every plan's output, keyed by field name.
-pub fn build(
+pub(super) fn build(
     plans: &[FieldPlan],
     scope: &Scope<'_>,
     at: At<'_>,
@@ -490,7 +494,7 @@ pub fn build(
 }
 
 /// A TOML value as JSON (datetimes become their RFC 3339 text).
-pub fn toml_to_json(v: &toml::Value) -> Value {
+pub(super) fn toml_to_json(v: &toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::Number((*i).into()),

@@ -19,13 +19,13 @@ enum Part {
 
 /// A parsed template.
 #[derive(Debug, Clone)]
-pub struct Template {
+pub(super) struct Template {
     parts: Vec<Part>,
 }
 
 impl Template {
     /// Parses a template; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub(super) fn parse(text: &str) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut chars = text.chars().peekable();
@@ -73,7 +73,7 @@ impl Template {
     }
 
     /// Renders the template over `record`.
-    pub fn render(&self, record: &Value) -> Result<Value, Fail> {
+    pub(super) fn render(&self, record: &Value) -> Result<Value, Fail> {
         let mut out = String::new();
         for part in &self.parts {
             match part {

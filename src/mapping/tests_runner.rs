@@ -14,7 +14,7 @@ use super::spec::MappingTest;
 use super::{Mapping, TestOutcome};
 
 /// Runs one case.
-pub fn run_case(mapping: &Mapping, case: &MappingTest) -> TestOutcome {
+pub(super) fn run_case(mapping: &Mapping, case: &MappingTest) -> TestOutcome {
     let input = toml_to_json(&case.input);
     let failure = match (mapping.apply(&input), &case.error) {
         (Err(e), Some(wanted)) => {

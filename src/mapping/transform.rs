@@ -15,7 +15,7 @@ use super::spec::Transform;
 
 /// A compiled transform step.
 #[derive(Debug, Clone)]
-pub enum Step {
+pub(super) enum Step {
     /// Strip white space at both ends.
     Trim,
     /// Lower-case.
@@ -36,7 +36,7 @@ pub enum Step {
 
 impl Step {
     /// Compiles one spec transform; the error says what is wrong.
-    pub fn compile(t: &Transform) -> Result<Step, String> {
+    pub(super) fn compile(t: &Transform) -> Result<Step, String> {
         Ok(match t {
             Transform::Trim => Step::Trim,
             Transform::Lower => Step::Lower,
@@ -59,7 +59,7 @@ impl Step {
     }
 
     /// Applies the step to a (non-empty) value.
-    pub fn apply(&self, value: Value) -> Result<Value, Fail> {
+    pub(super) fn apply(&self, value: Value) -> Result<Value, Fail> {
         match self {
             Step::Split(sep) => match value {
                 Value::Array(_) => Ok(value),
@@ -130,7 +130,7 @@ impl Step {
 }
 
 /// Runs of white space become one space; the ends are trimmed.
-pub fn collapse_whitespace(s: &str) -> String {
+pub(super) fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for word in s.split_whitespace() {
         if !out.is_empty() {

@@ -71,16 +71,16 @@ async fn require(state: AppState, mut req: Request, next: Next, role: Role) -> R
 }
 
 /// Lets `finance` and above through.
-pub async fn finance(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub(super) async fn finance(State(s): State<AppState>, req: Request, next: Next) -> Response {
     require(s, req, next, Role::Finance).await
 }
 
 /// Lets `steward` and above through.
-pub async fn steward(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub(super) async fn steward(State(s): State<AppState>, req: Request, next: Next) -> Response {
     require(s, req, next, Role::Steward).await
 }
 
 /// Lets `admin` through.
-pub async fn admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub(super) async fn admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
     require(s, req, next, Role::Admin).await
 }

@@ -56,6 +56,7 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// `GET /metrics`: the Prometheus text exposition.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
 }

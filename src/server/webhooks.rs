@@ -24,6 +24,7 @@ use crate::intake;
 /// How often the worker looks at the inbox without being woken.
 pub const SWEEP: Duration = Duration::from_secs(30);
 
+/// `POST /webhooks/{connector}`: events pushed by sources, into the inbox.
 pub fn routes(state: &AppState) -> Router<AppState> {
     // The route takes the largest body any connector allows; each connector's own limit is
     // applied by the intake (413 either way).

@@ -24,7 +24,7 @@ use super::sql::{Pool, Stamp, now};
 use super::{Store, StoreError};
 
 /// How long an SQLite lock lasts without renewal (its holder renews it every third of this).
-pub const SQLITE_LEASE: Duration = Duration::from_secs(60);
+pub(super) const SQLITE_LEASE: Duration = Duration::from_secs(60);
 
 /// The PostgreSQL advisory lock key of a connector's runs: the first 8 bytes of a SHA-256 of
 /// the name, stable across builds and processes (shown in `pg_locks` as `classid`/`objid`).

@@ -31,7 +31,7 @@ pub(super) struct CsvReader {
 impl CsvReader {
     /// Starts reading `bytes` (the whole file) at `offset`, which is `lines` line breaks in.
     /// The header is always read from the start of the file.
-    pub fn new(
+    pub(super) fn new(
         name: &str,
         bytes: Arc<[u8]>,
         offset: usize,

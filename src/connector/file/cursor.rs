@@ -88,7 +88,7 @@ pub(super) struct LineStart {
 
 impl FileCursor {
     /// Reads a stored cursor; `Err` says why it is not a file cursor of a known version.
-    pub fn from_value(value: Value) -> Result<Self, String> {
+    pub(super) fn from_value(value: Value) -> Result<Self, String> {
         let version = value.get("version").and_then(Value::as_u64);
         if version != Some(u64::from(VERSION)) {
             return Err(format!(
@@ -99,7 +99,7 @@ impl FileCursor {
     }
 
     /// The cursor as JSON.
-    pub fn to_value(&self) -> Value {
+    pub(super) fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }

@@ -20,7 +20,7 @@ pub(super) struct JsonlReader {
 
 impl JsonlReader {
     /// Starts reading `bytes` (the whole file) at `offset`, `lines` line breaks in.
-    pub fn new(name: &str, bytes: Arc<[u8]>, offset: usize, lines: u64) -> Self {
+    pub(super) fn new(name: &str, bytes: Arc<[u8]>, offset: usize, lines: u64) -> Self {
         JsonlReader {
             name: name.to_string(),
             end: offset.min(bytes.len()),

@@ -12,7 +12,7 @@
 //! rejected with its text; other syntax errors and any DOCTYPE stop the stream with an error
 //! naming the file, line and byte offset.
 
-pub mod records;
+pub(crate) mod records;
 
 use std::collections::VecDeque;
 use std::fs::File;

@@ -61,7 +61,7 @@ pub(super) enum Auth {
 impl Auth {
     /// Checks the configured credentials once, when the stream opens; problems are relative
     /// to the `auth` table.
-    pub fn new(config: Option<&HttpAuth>) -> Result<Self, Problem> {
+    pub(super) fn new(config: Option<&HttpAuth>) -> Result<Self, Problem> {
         Ok(match config {
             None => Auth::None,
             Some(HttpAuth::Bearer { token }) => Auth::Bearer(token.clone()),
@@ -134,7 +134,7 @@ impl Auth {
 
     /// Adds the credentials to a request (query-parameter keys are added to the URL by
     /// [`Auth::query_pair`] instead; OAuth tokens are passed in as `token`).
-    pub fn apply(&self, request: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    pub(super) fn apply(&self, request: RequestBuilder, token: Option<&str>) -> RequestBuilder {
         match self {
             Auth::None | Auth::Query { .. } => request,
             Auth::Bearer(token) => request.bearer_auth(token),
@@ -148,7 +148,7 @@ impl Auth {
     }
 
     /// The query parameter carrying the key, if the key goes in the URL.
-    pub fn query_pair(&self) -> Option<(&str, &str)> {
+    pub(super) fn query_pair(&self) -> Option<(&str, &str)> {
         match self {
             Auth::Query { param, key } => Some((param, key)),
             _ => None,
@@ -189,7 +189,7 @@ pub(super) struct OAuth {
 
 impl OAuth {
     /// The cached token, if it is still good.
-    pub fn cached(&self) -> Option<String> {
+    pub(super) fn cached(&self) -> Option<String> {
         let tokens = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
         tokens
             .get(&self.key)
@@ -198,7 +198,7 @@ impl OAuth {
     }
 
     /// Drops the cached token (the server refused it).
-    pub fn forget(&self) {
+    pub(super) fn forget(&self) {
         TOKENS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -206,12 +206,12 @@ impl OAuth {
     }
 
     /// The token endpoint, for messages.
-    pub fn token_url(&self) -> &Url {
+    pub(super) fn token_url(&self) -> &Url {
         &self.token_url
     }
 
     /// Requests a new token and caches it. The error is the reason to report.
-    pub async fn fetch(&self, http: &reqwest::Client) -> Result<String, String> {
+    pub(super) async fn fetch(&self, http: &reqwest::Client) -> Result<String, String> {
         let form = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             form.append_pair("grant_type", "client_credentials");

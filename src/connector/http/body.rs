@@ -23,7 +23,7 @@ pub(super) struct BodyTemplate {
 
 impl BodyTemplate {
     /// Parses `text`; every variable it uses must be one of `known`.
-    pub fn new(text: &str, content_type: String, known: &[String]) -> Result<Self, String> {
+    pub(super) fn new(text: &str, content_type: String, known: &[String]) -> Result<Self, String> {
         let json = content_type.to_ascii_lowercase().contains("json");
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
@@ -59,12 +59,12 @@ impl BodyTemplate {
     }
 
     /// True when the template renders the parameter `name` (so it is not also sent in the query).
-    pub fn uses(&self, name: &str) -> bool {
+    pub(super) fn uses(&self, name: &str) -> bool {
         self.uses.contains(name)
     }
 
     /// The body for one request; whole numbers are passed as numbers, the rest as text.
-    pub fn render(&self, params: &[(String, String)]) -> Result<String, String> {
+    pub(super) fn render(&self, params: &[(String, String)]) -> Result<String, String> {
         let context: BTreeMap<&str, Value> = params
             .iter()
             .map(|(k, v)| {

@@ -104,7 +104,7 @@ impl Client {
     /// Builds the client. Installs the ring TLS provider as the process default when none is
     /// installed yet (the binary does so in `main`; tests and library users may not). Problems
     /// are relative to the `[http]` table.
-    pub fn new(options: &HttpOptions) -> Result<Self, Problem> {
+    pub(crate) fn new(options: &HttpOptions) -> Result<Self, Problem> {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             // Losing a race with another thread installing one is fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -133,7 +133,7 @@ impl Client {
     }
 
     /// Names the connector in authentication errors.
-    pub fn named(mut self, connector: &str) -> Self {
+    pub(crate) fn named(mut self, connector: &str) -> Self {
         self.connector = connector.to_string();
         self
     }
@@ -168,7 +168,7 @@ impl Client {
     }
 
     /// GETs `url` with `query` added, retrying as described in the module doc.
-    pub async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         url: &Url,
         query: &[(String, String)],
@@ -178,7 +178,10 @@ impl Client {
 
     /// GETs `url` like [`Client::get_json`], but a 404 answer is `Ok(None)` (the document does
     /// not exist) instead of an error; it is not retried.
-    pub async fn get_json_if_found(&self, url: &Url) -> Result<Option<Response>, ConnectorError> {
+    pub(crate) async fn get_json_if_found(
+        &self,
+        url: &Url,
+    ) -> Result<Option<Response>, ConnectorError> {
         let request = || self.http.get(url.clone());
         match self
             .send_passing(url, request, StatusCode::NOT_FOUND)
@@ -192,7 +195,7 @@ impl Client {
     /// GETs `url` with `query` added — or POSTs `body` (`(content type, text)`) there with the
     /// stream's `headers` — and decodes the answer as `decode` says, retrying as described in
     /// the module doc.
-    pub async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         url: &Url,
         query: &[(String, String)],
@@ -231,7 +234,7 @@ impl Client {
     /// POSTs a JSON `body` to `url` with `headers` added (JSON-RPC calls), retrying like
     /// [`Client::get_json`]. A 401 answer is returned as [`Sent::Unauthorized`] so the caller
     /// can report refused credentials as such; it is never retried.
-    pub async fn post_json(
+    pub(crate) async fn post_json(
         &self,
         url: &Url,
         headers: &HeaderMap,

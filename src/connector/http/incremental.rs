@@ -52,7 +52,7 @@ pub(super) struct Tracker {
 
 impl Tracker {
     /// Starts from the stored cursor, if it is one of this field.
-    pub fn new(config: &Incremental, cursor: Option<Value>) -> Result<Self, String> {
+    pub(super) fn new(config: &Incremental, cursor: Option<Value>) -> Result<Self, String> {
         if let Some(t) = &config.template
             && !t.contains("{value}")
         {
@@ -110,12 +110,12 @@ impl Tracker {
     }
 
     /// Name of the query parameter.
-    pub fn param_name(&self) -> &str {
+    pub(super) fn param_name(&self) -> &str {
         &self.param
     }
 
     /// The query parameter of every request, if there is a value to send.
-    pub fn param(&self) -> Option<(String, String)> {
+    pub(super) fn param(&self) -> Option<(String, String)> {
         let value = self.sent.clone()?;
         let text = match &self.template {
             Some(t) => t.replace("{value}", &value),
@@ -126,7 +126,7 @@ impl Tracker {
 
     /// Drops the records already read by an earlier run: exactly the cursor's value and an ID
     /// not above the cursor's ID.
-    pub fn skip_seen(&self, records: Vec<Value>) -> Vec<Value> {
+    pub(super) fn skip_seen(&self, records: Vec<Value>) -> Vec<Value> {
         let (Some((value, id)), Some(tiebreak)) = (&self.from, &self.tiebreak) else {
             return records;
         };
@@ -143,7 +143,7 @@ impl Tracker {
     }
 
     /// Follows the highest (field, tiebreak) pair over a page's records.
-    pub fn observe(&mut self, records: &[Value]) {
+    pub(super) fn observe(&mut self, records: &[Value]) {
         for record in records {
             let Some(value) = value_at_path(record, &self.field).filter(|v| !v.is_null()) else {
                 continue;
@@ -178,7 +178,7 @@ impl Tracker {
     }
 
     /// The cursor to commit with a page (`last`: no page follows).
-    pub fn checkpoint(&self, last: bool) -> Option<Value> {
+    pub(super) fn checkpoint(&self, last: bool) -> Option<Value> {
         if !(self.sorted || last) {
             return None;
         }

@@ -62,7 +62,7 @@ pub(super) struct Paginator {
 
 impl Paginator {
     /// Checks the settings.
-    pub fn new(config: &Pagination) -> Result<Self, String> {
+    pub(super) fn new(config: &Pagination) -> Result<Self, String> {
         let position = match config {
             Pagination::Cursor {
                 token_path,
@@ -85,7 +85,7 @@ impl Paginator {
     }
 
     /// The next request.
-    pub fn next_request(&self) -> Result<NextRequest, String> {
+    pub(super) fn next_request(&self) -> Result<NextRequest, String> {
         Ok(match &self.config {
             Pagination::None => NextRequest::Params(vec![]),
             Pagination::Page {
@@ -130,7 +130,7 @@ impl Paginator {
     }
 
     /// Takes in a response and its records; true when another page follows.
-    pub fn advance(
+    pub(super) fn advance(
         &mut self,
         response: &Response,
         records: &[Value],

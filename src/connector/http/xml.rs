@@ -27,7 +27,7 @@ pub(crate) struct XmlBodies {
 
 impl XmlBodies {
     /// The document as `{root: content}`.
-    pub fn document(&self, bytes: &[u8]) -> Result<Value, String> {
+    pub(crate) fn document(&self, bytes: &[u8]) -> Result<Value, String> {
         let root = root_name(bytes)?;
         let mut options = XmlOptions::new(&root)?;
         options.arrays = self.arrays.clone();

@@ -34,12 +34,12 @@ pub(super) struct Position {
 
 impl Position {
     /// Orders positions as the server sorts records: by value, then by ID.
-    pub fn cmp(&self, other: &Position) -> Ordering {
+    pub(super) fn cmp(&self, other: &Position) -> Ordering {
         compare_values(&self.value, &other.value).then(self.id.cmp(&other.id))
     }
 
     /// The cursor to commit.
-    pub fn checkpoint(&self, field: &str) -> Value {
+    pub(super) fn checkpoint(&self, field: &str) -> Value {
         json!({"version": VERSION, "field": field, "value": self.value, "id": self.id})
     }
 }

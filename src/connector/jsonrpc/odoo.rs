@@ -29,7 +29,7 @@ pub(super) struct Odoo {
 
 impl Odoo {
     /// `common.login` → the user ID.
-    pub async fn login(&mut self) -> Result<(), ConnectorError> {
+    pub(super) async fn login(&mut self) -> Result<(), ConnectorError> {
         let result = self
             .call(
                 "common",
@@ -53,7 +53,10 @@ impl Odoo {
     }
 
     /// `search_read` of one page.
-    pub async fn search_read(&mut self, q: &Query<'_>) -> Result<Vec<Value>, ConnectorError> {
+    pub(super) async fn search_read(
+        &mut self,
+        q: &Query<'_>,
+    ) -> Result<Vec<Value>, ConnectorError> {
         let uid = self.uid.expect("login before search_read");
         let order: Vec<String> = q
             .order
@@ -90,7 +93,7 @@ impl Odoo {
     }
 
     /// The cursor condition `field > v OR (field = v AND id > id)` in Polish notation.
-    pub fn after(field: &str, p: &Position) -> Vec<Value> {
+    pub(super) fn after(field: &str, p: &Position) -> Vec<Value> {
         vec![
             json!("|"),
             json!([field, ">", p.value]),

@@ -36,7 +36,7 @@ pub(super) struct Tryton {
 
 impl Tryton {
     /// `common.db.login` → the session header.
-    pub async fn login(&mut self) -> Result<(), ConnectorError> {
+    pub(super) async fn login(&mut self) -> Result<(), ConnectorError> {
         let result = self
             .call(
                 "common.db.login",
@@ -70,7 +70,10 @@ impl Tryton {
     }
 
     /// `search_read` of one page, decoded.
-    pub async fn search_read(&mut self, q: &Query<'_>) -> Result<Vec<Value>, ConnectorError> {
+    pub(super) async fn search_read(
+        &mut self,
+        q: &Query<'_>,
+    ) -> Result<Vec<Value>, ConnectorError> {
         let order: Vec<Value> = q
             .order
             .iter()
@@ -101,7 +104,7 @@ impl Tryton {
     /// The cursor condition as one nested domain:
     /// `["OR", [[f, ">", v]], [[f, "=", v], ["id", ">", id]]]`, plus, for `write_date`, the same
     /// on `create_date` for records whose `write_date` is `null`.
-    pub fn after(field: &str, p: &Position) -> Vec<Value> {
+    pub(super) fn after(field: &str, p: &Position) -> Vec<Value> {
         let v = decode::encode_datetime(&p.value).unwrap_or_else(|| json!(p.value));
         let mut clause = vec![
             json!("OR"),

@@ -15,7 +15,7 @@
 
 /// The two supported database families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub(super) enum Dialect {
     /// PostgreSQL: `$1` placeholders, `"ident"`, `NULLS FIRST` spelled out.
     Postgres,
     /// MariaDB and MySQL: `?` placeholders, `` `ident` ``, NULLs sort first already.
@@ -24,7 +24,7 @@ pub enum Dialect {
 
 impl Dialect {
     /// The dialect of a URL's scheme.
-    pub fn of_url(url: &str) -> Option<Dialect> {
+    pub(super) fn of_url(url: &str) -> Option<Dialect> {
         let scheme = url.split_once("://")?.0.to_ascii_lowercase();
         match scheme.as_str() {
             "postgres" | "postgresql" => Some(Dialect::Postgres),
@@ -34,7 +34,7 @@ impl Dialect {
     }
 
     /// A quoted identifier.
-    pub fn quote(self, ident: &str) -> String {
+    pub(super) fn quote(self, ident: &str) -> String {
         match self {
             Dialect::Postgres => format!("\"{}\"", ident.replace('"', "\"\"")),
             Dialect::MySql => format!("`{}`", ident.replace('`', "``")),
@@ -44,7 +44,7 @@ impl Dialect {
 
 /// Where the next page starts, in the order `(cursor NULLS FIRST, key)`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Bound {
+pub(super) enum Bound {
     /// From the very beginning (rows with a NULL cursor first).
     Start,
     /// Among the rows with a NULL cursor, after this key; then every non-NULL cursor.
@@ -57,7 +57,7 @@ pub enum Bound {
 
 /// Builds the page query for a position; the caller binds, in order, the values named by
 /// [`binds`]. `cursor` and `key` are column names as the database reports them.
-pub fn page_sql(
+pub(super) fn page_sql(
     dialect: Dialect,
     query: &str,
     cursor: &str,
@@ -88,7 +88,7 @@ pub fn page_sql(
 }
 
 /// Which values a page query binds, in order: `C` the cursor value, `K` the key value.
-pub fn binds(dialect: Dialect, bound: &Bound) -> &'static [char] {
+pub(super) fn binds(dialect: Dialect, bound: &Bound) -> &'static [char] {
     match (bound, dialect) {
         (Bound::Start, _) => &[],
         (Bound::NullAfter, _) => &['K'],
@@ -99,14 +99,14 @@ pub fn binds(dialect: Dialect, bound: &Bound) -> &'static [char] {
 }
 
 /// The query that only describes the result columns.
-pub fn describe_sql(query: &str) -> String {
+pub(super) fn describe_sql(query: &str) -> String {
     format!("SELECT * FROM ({}) AS q", query.trim())
 }
 
 /// Checks that `query` is one `SELECT` or `WITH` statement without a top-level `ORDER BY`,
 /// `LIMIT`, `OFFSET`, `FETCH`, `FOR` (locking) or `INTO`; returns the query without a
 /// trailing `;`.
-pub fn check_query(query: &str) -> Result<String, String> {
+pub(super) fn check_query(query: &str) -> Result<String, String> {
     let mut text = query.trim();
     if let Some(stripped) = text.strip_suffix(';') {
         text = stripped.trim_end();
@@ -248,7 +248,7 @@ pub fn check_url_secret(url: &str) -> Result<(), String> {
 }
 
 /// The URL with its password replaced by `***`, for messages.
-pub fn redact(url: &str) -> String {
+pub(super) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -29,7 +29,7 @@ use sqlx::{Column, Row, TypeInfo};
 
 /// How a column is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColType {
+pub(super) enum ColType {
     /// Boolean.
     Bool,
     /// PostgreSQL `int2`.
@@ -68,7 +68,7 @@ pub enum ColType {
 
 impl ColType {
     /// The reading of a PostgreSQL type name.
-    pub fn of_postgres(name: &str) -> Option<ColType> {
+    pub(super) fn of_postgres(name: &str) -> Option<ColType> {
         Some(match name {
             "BOOL" => ColType::Bool,
             "INT2" => ColType::I16,
@@ -90,7 +90,7 @@ impl ColType {
     }
 
     /// The reading of a MySQL/MariaDB type name (as sqlx reports it).
-    pub fn of_mysql(name: &str) -> Option<ColType> {
+    pub(super) fn of_mysql(name: &str) -> Option<ColType> {
         Some(match name {
             "BOOLEAN" => ColType::Bool,
             "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => ColType::I64,
@@ -115,7 +115,7 @@ impl ColType {
     }
 
     /// True for types that can order rows as a cursor.
-    pub fn orders(self) -> bool {
+    pub(super) fn orders(self) -> bool {
         matches!(
             self,
             ColType::I16
@@ -133,7 +133,7 @@ impl ColType {
 
 /// One value as read from the database.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Native {
+pub(super) enum Native {
     /// NULL.
     Null,
     /// Boolean.
@@ -163,7 +163,7 @@ pub enum Native {
 }
 
 /// Reads column `i` of a PostgreSQL row.
-pub fn pg_value(row: &PgRow, i: usize, ty: ColType) -> Result<Native, String> {
+pub(super) fn pg_value(row: &PgRow, i: usize, ty: ColType) -> Result<Native, String> {
     macro_rules! get {
         ($t:ty, $wrap:expr) => {
             row.try_get::<Option<$t>, _>(i)
@@ -192,7 +192,7 @@ pub fn pg_value(row: &PgRow, i: usize, ty: ColType) -> Result<Native, String> {
 }
 
 /// Reads column `i` of a MySQL/MariaDB row.
-pub fn mysql_value(row: &MySqlRow, i: usize, ty: ColType) -> Result<Native, String> {
+pub(super) fn mysql_value(row: &MySqlRow, i: usize, ty: ColType) -> Result<Native, String> {
     macro_rules! get {
         ($t:ty, $wrap:expr) => {
             row.try_get::<Option<$t>, _>(i)
@@ -230,7 +230,7 @@ pub fn mysql_value(row: &MySqlRow, i: usize, ty: ColType) -> Result<Native, Stri
 /// MySQL flags text with a binary (`_bin`) collation — MariaDB's JSON columns among them —
 /// as binary; only collation 63 (`binary`) is really bytes, so other "binary" columns are
 /// reported as `TEXT`. sqlx does not expose the collation but prints it in its debug form.
-pub fn columns<C: Column>(cols: &[C]) -> Vec<(String, String)> {
+pub(super) fn columns<C: Column>(cols: &[C]) -> Vec<(String, String)> {
     cols.iter()
         .map(|c| {
             let info = c.type_info();
@@ -258,7 +258,7 @@ fn f32_to_f64(v: f32) -> f64 {
 
 /// A time zone for naive timestamps: an IANA name or a fixed `±HH:MM` offset.
 #[derive(Debug, Clone, Copy)]
-pub enum Zone {
+pub(super) enum Zone {
     /// A fixed offset (`UTC` is `+00:00`).
     Fixed(FixedOffset),
     /// A named zone with its daylight-saving rules.
@@ -267,7 +267,7 @@ pub enum Zone {
 
 impl Zone {
     /// Parses `UTC`, `Z`, `+08:00` or `Asia/Shanghai`.
-    pub fn parse(text: &str) -> Result<Zone, String> {
+    pub(super) fn parse(text: &str) -> Result<Zone, String> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("utc") || t == "Z" {
             return Ok(Zone::Fixed(FixedOffset::east_opt(0).expect("zero offset")));
@@ -311,7 +311,7 @@ fn naive_text(ts: &NaiveDateTime) -> String {
 }
 
 /// The JSON of a value (see the module table).
-pub fn to_json(value: Native, zone: Option<Zone>) -> Result<Value, String> {
+pub(super) fn to_json(value: Native, zone: Option<Zone>) -> Result<Value, String> {
     Ok(match value {
         Native::Null => Value::Null,
         Native::Bool(b) => Value::Bool(b),
@@ -337,7 +337,7 @@ pub fn to_json(value: Native, zone: Option<Zone>) -> Result<Value, String> {
 }
 
 /// The text of a cursor value as stored in the cursor (independent of `timezone`).
-pub fn cursor_text(value: &Native) -> Option<String> {
+pub(super) fn cursor_text(value: &Native) -> Option<String> {
     Some(match value {
         Native::I64(n) => n.to_string(),
         Native::U64(n) => n.to_string(),
@@ -351,7 +351,7 @@ pub fn cursor_text(value: &Native) -> Option<String> {
 }
 
 /// The key as stored in the cursor: integers as numbers, everything else as text.
-pub fn key_json(value: &Native) -> Option<Value> {
+pub(super) fn key_json(value: &Native) -> Option<Value> {
     match value {
         Native::I64(n) => Some(Value::from(*n)),
         Native::U64(n) => Some(Value::from(*n)),
@@ -360,7 +360,7 @@ pub fn key_json(value: &Native) -> Option<Value> {
 }
 
 /// Reads a stored cursor or key value back into a value of the column's type.
-pub fn parse_stored(text: &Value, ty: ColType) -> Result<Native, String> {
+pub(super) fn parse_stored(text: &Value, ty: ColType) -> Result<Native, String> {
     let s = match text {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -389,7 +389,7 @@ pub fn parse_stored(text: &Value, ty: ColType) -> Result<Native, String> {
 }
 
 /// Moves a cursor value back by `secs` (dates by whole days, rounded up).
-pub fn look_back(value: &Native, secs: u64) -> Option<Native> {
+pub(super) fn look_back(value: &Native, secs: u64) -> Option<Native> {
     let d = Duration::seconds(i64::try_from(secs).ok()?);
     Some(match value {
         Native::Timestamp(ts) => Native::Timestamp(ts.checked_sub_signed(d)?),
@@ -402,7 +402,7 @@ pub fn look_back(value: &Native, secs: u64) -> Option<Native> {
 }
 
 /// Binds a value to a PostgreSQL query.
-pub fn bind_pg<'q>(
+pub(super) fn bind_pg<'q>(
     q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     v: &Native,
     ty: ColType,
@@ -429,7 +429,7 @@ pub fn bind_pg<'q>(
 }
 
 /// Binds a value to a MySQL query.
-pub fn bind_mysql<'q>(
+pub(super) fn bind_mysql<'q>(
     q: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
     v: &Native,
 ) -> sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments> {

@@ -240,22 +240,22 @@ pub struct ComparisonParams {
 mod exact {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{x:e}"))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         String::deserialize(d)?.parse().map_err(D::Error::custom)
     }
 
-    pub mod list {
+    pub(super) mod list {
         use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
             s.collect_seq(v.iter().map(|x| format!("{x:e}")))
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
             Vec::<String>::deserialize(d)?
                 .iter()
                 .map(|x| x.parse().map_err(D::Error::custom))

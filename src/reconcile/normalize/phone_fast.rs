@@ -19,7 +19,7 @@ use regex::{Regex, RegexBuilder};
 
 /// What the fast path found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fast {
+pub(super) enum Fast {
     /// The E.164 form, or `None` for a number the crate also refuses.
     Done(Option<String>),
     /// Not a shape the fast path reads; ask the crate.
@@ -217,7 +217,7 @@ fn region_for(code: u16, national: &str) -> Result<Option<&'static Region>, ()> 
 
 /// The E.164 form of `text` (already half-width, trimmed, `tel:` and a leading `00` turned into
 /// `+`), read in `country` (an ISO code) when it has no `+`.
-pub fn e164(text: &str, country: Option<&str>) -> Fast {
+pub(super) fn e164(text: &str, country: Option<&str>) -> Fast {
     let (plus, body) = match text.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, text),

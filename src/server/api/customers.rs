@@ -15,7 +15,7 @@ use crate::views::{self, Customer360, CustomerHit, Page, ReportQuery, SortKey};
 
 /// Customer search.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct CustomerQuery {
+pub(crate) struct CustomerQuery {
     /// Text in the name, tax ID, master ID or a linked source key; all customers when empty.
     #[serde(default)]
     pub q: String,
@@ -28,7 +28,7 @@ pub struct CustomerQuery {
 
 /// `?as_of=` and `?group=` of one customer's views.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct AsOfQuery {
+pub(crate) struct AsOfQuery {
     /// Age receivables as of this date (default today, UTC).
     pub as_of: Option<NaiveDate>,
     /// Roll the exposure up over the customer's group (it and all its descendants).
@@ -38,7 +38,7 @@ pub struct AsOfQuery {
 
 /// Filters, order, paging and format of the credit report.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct ReportParams {
+pub(crate) struct ReportParams {
     /// Only customers over their credit limit.
     #[serde(default)]
     pub over_limit: bool,
@@ -67,7 +67,7 @@ pub struct ReportParams {
 /// Search master customers.
 #[utoipa::path(get, path = "/api/customers", tag = "customers", params(CustomerQuery),
     responses((status = 200, body = Page<CustomerHit>)), security(("bearer" = [])))]
-pub async fn search(
+pub(crate) async fn search(
     State(state): State<AppState>,
     Query(q): Query<CustomerQuery>,
 ) -> Result<Json<Page<CustomerHit>>, ApiError> {
@@ -91,7 +91,7 @@ pub async fn search(
     params(("id" = String, Path, description = "Master ID (an alias of a merged master resolves)"), AsOfQuery),
     responses((status = 200, body = Customer360), (status = 404, description = "unknown master")),
     security(("bearer" = [])))]
-pub async fn one(
+pub(crate) async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<AsOfQuery>,
@@ -114,7 +114,7 @@ fn unknown(id: &str) -> ApiError {
     responses((status = 200, description = "an Exposure, or a GroupExposure with ?group=true", body = Exposure),
         (status = 404, description = "unknown master")),
     security(("bearer" = [])))]
-pub async fn credit(
+pub(crate) async fn credit(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<AsOfQuery>,
@@ -143,7 +143,7 @@ pub async fn credit(
     responses((status = 200, description = "a page of Exposure rows (GroupExposure with groups=true), or CSV",
         body = Page<Exposure>)),
     security(("bearer" = [])))]
-pub async fn report(
+pub(crate) async fn report(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     Query(p): Query<ReportParams>,

@@ -1,8 +1,8 @@
 //! The REST API under `/api`, grouped by the role each route needs.
 
-pub mod customers;
-pub mod ops;
-pub mod steward;
+pub(super) mod customers;
+pub(super) mod ops;
+pub(super) mod steward;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use super::{AppState, auth};
 
 /// Every API route with its role.
-pub fn routes(state: AppState) -> Router<AppState> {
+pub(super) fn routes(state: AppState) -> Router<AppState> {
     let finance = Router::new()
         .route("/customers", get(customers::search))
         .route("/customers/{id}", get(customers::one))

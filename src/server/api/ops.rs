@@ -14,7 +14,7 @@ use crate::sync::Replayed;
 
 /// Freshness and state of one connector.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ConnectorStatus {
+pub(crate) struct ConnectorStatus {
     /// Connector name.
     pub name: String,
     /// Source kind (`file`, `http`, `jsonrpc`, `sql`, …).
@@ -39,7 +39,7 @@ pub struct ConnectorStatus {
 
 /// `?connector=&limit=` of the run and quarantine lists.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// Only this connector.
     pub connector: Option<String>,
     /// At most this many (default 50).
@@ -48,7 +48,7 @@ pub struct ListParams {
 
 /// A run to start.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct TriggerRequest {
+pub(crate) struct TriggerRequest {
     /// Connector name.
     pub connector: String,
     /// Forget the cursors first and read everything.
@@ -58,7 +58,7 @@ pub struct TriggerRequest {
 
 /// A run started in the background; follow it in `GET /api/runs`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Triggered {
+pub(crate) struct Triggered {
     /// Connector name.
     pub connector: String,
     /// Whether it reads everything.
@@ -68,7 +68,7 @@ pub struct Triggered {
 /// Every connector with its freshness.
 #[utoipa::path(get, path = "/api/connectors", tag = "operations",
     responses((status = 200, body = [ConnectorStatus])), security(("bearer" = [])))]
-pub async fn connectors(
+pub(crate) async fn connectors(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ConnectorStatus>>, ApiError> {
     let project = state.project();
@@ -111,7 +111,7 @@ pub async fn connectors(
 /// Sync run history, newest first.
 #[utoipa::path(get, path = "/api/runs", tag = "operations", params(ListParams),
     responses((status = 200, body = [RunRecord])), security(("bearer" = [])))]
-pub async fn runs(
+pub(crate) async fn runs(
     State(state): State<AppState>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Vec<RunRecord>>, ApiError> {
@@ -128,7 +128,7 @@ pub async fn runs(
     responses((status = 202, body = Triggered), (status = 404, description = "unknown connector"),
         (status = 409, description = "the connector is running")),
     security(("bearer" = [])))]
-pub async fn trigger(
+pub(crate) async fn trigger(
     State(state): State<AppState>,
     Json(req): Json<TriggerRequest>,
 ) -> Result<(StatusCode, Json<Triggered>), ApiError> {
@@ -160,7 +160,7 @@ pub async fn trigger(
 /// Quarantined records, newest first, with their raw payloads and reasons.
 #[utoipa::path(get, path = "/api/quarantine", tag = "operations", params(ListParams),
     responses((status = 200, body = [QuarantineRow])), security(("bearer" = [])))]
-pub async fn quarantine(
+pub(crate) async fn quarantine(
     State(state): State<AppState>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Vec<QuarantineRow>>, ApiError> {
@@ -175,7 +175,7 @@ pub async fn quarantine(
 /// Webhook events in the inbox, newest first (pending, processed or failed, with bodies).
 #[utoipa::path(get, path = "/api/inbox", tag = "operations", params(ListParams),
     responses((status = 200, body = [InboxEvent])), security(("bearer" = [])))]
-pub async fn inbox(
+pub(crate) async fn inbox(
     State(state): State<AppState>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Vec<InboxEvent>>, ApiError> {
@@ -192,7 +192,7 @@ pub async fn inbox(
     params(("id" = i64, Path, description = "Quarantine row id")),
     responses((status = 200, body = QuarantineRow), (status = 404, description = "no such record")),
     security(("bearer" = [])))]
-pub async fn quarantined(
+pub(crate) async fn quarantined(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<QuarantineRow>, ApiError> {
@@ -211,7 +211,7 @@ pub async fn quarantined(
     responses((status = 200, description = "`{\"outcome\": \"staged\", …}` or `{\"outcome\": \"still_failing\", \"reason\": …}`"),
         (status = 404, description = "no such record")),
     security(("bearer" = [])))]
-pub async fn replay(
+pub(crate) async fn replay(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Replayed>, ApiError> {
@@ -232,7 +232,9 @@ pub async fn replay(
 #[utoipa::path(post, path = "/api/config/reload", tag = "operations",
     responses((status = 200, description = "reloaded"), (status = 400, description = "invalid; nothing changed")),
     security(("bearer" = [])))]
-pub async fn reload(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn reload(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let connectors = crate::server::daemon::reload(&state)
         .map_err(|e| ApiError::BadRequest(format!("configuration refused:\n{e}")))?;
     Ok(Json(

@@ -14,7 +14,7 @@ use crate::views::{self, ReviewSort, ReviewTask};
 
 /// `?all=true` lists decided and obsolete reviews too; `?sort=` orders them.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct ReviewList {
+pub(crate) struct ReviewList {
     /// Also approved, rejected and obsolete reviews.
     #[serde(default)]
     pub all: bool,
@@ -26,14 +26,14 @@ pub struct ReviewList {
 
 /// Why (required for every action).
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct DecisionBody {
+pub(crate) struct DecisionBody {
     /// The reason recorded in the audit trail.
     pub reason: String,
 }
 
 /// Two masters to merge.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct MergeBody {
+pub(crate) struct MergeBody {
     /// One master ID.
     pub a: String,
     /// The other.
@@ -44,7 +44,7 @@ pub struct MergeBody {
 
 /// Records to split out of a master, written `SOURCE:KEY`.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct SplitBody {
+pub(crate) struct SplitBody {
     /// The records.
     pub records: Vec<String>,
     /// Why.
@@ -53,7 +53,7 @@ pub struct SplitBody {
 
 /// Two source records, written `SOURCE:KEY`.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct LinkBody {
+pub(crate) struct LinkBody {
     /// One record.
     pub left: String,
     /// The other.
@@ -64,7 +64,7 @@ pub struct LinkBody {
 
 /// What an action did.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ActionDone {
+pub(crate) struct ActionDone {
     /// The recorded decision (undo it with `POST /api/decisions/{id}/undo`).
     pub decision: i64,
     /// Where the records named by the action are now: (source, key, master ID).
@@ -103,7 +103,7 @@ fn record(text: &str) -> Result<RecordRef, ApiError> {
 /// records are in one master already; a credit balance counts 0). Largest stake first.
 #[utoipa::path(get, path = "/api/reviews", tag = "steward", params(ReviewList),
     responses((status = 200, body = [ReviewTask])), security(("bearer" = [])))]
-pub async fn reviews(
+pub(crate) async fn reviews(
     State(state): State<AppState>,
     Query(q): Query<ReviewList>,
 ) -> Result<Json<Vec<ReviewTask>>, ApiError> {
@@ -125,7 +125,7 @@ pub async fn reviews(
     params(("id" = i64, Path, description = "Review number")),
     responses((status = 200, body = Review), (status = 404, description = "no such review")),
     security(("bearer" = [])))]
-pub async fn review(
+pub(crate) async fn review(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Review>, ApiError> {
@@ -161,7 +161,7 @@ async fn decide(
     params(("id" = i64, Path, description = "Review number")),
     responses((status = 200, body = ActionDone), (status = 404), (status = 409, description = "already decided or refused")),
     security(("bearer" = [])))]
-pub async fn approve(
+pub(crate) async fn approve(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
@@ -175,7 +175,7 @@ pub async fn approve(
     params(("id" = i64, Path, description = "Review number")),
     responses((status = 200, body = ActionDone), (status = 404), (status = 409, description = "already decided or refused")),
     security(("bearer" = [])))]
-pub async fn reject(
+pub(crate) async fn reject(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
@@ -188,7 +188,7 @@ pub async fn reject(
 #[utoipa::path(post, path = "/api/masters/merge", tag = "steward", request_body = MergeBody,
     responses((status = 200, body = ActionDone), (status = 404), (status = 409, description = "refused, e.g. different valid tax IDs")),
     security(("bearer" = [])))]
-pub async fn merge(
+pub(crate) async fn merge(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Json(body): Json<MergeBody>,
@@ -210,7 +210,7 @@ pub async fn merge(
     params(("id" = String, Path, description = "Master ID")),
     responses((status = 200, body = ActionDone), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
-pub async fn split(
+pub(crate) async fn split(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -257,7 +257,7 @@ async fn force(
 #[utoipa::path(post, path = "/api/masters/link", tag = "steward", request_body = LinkBody,
     responses((status = 200, body = ActionDone), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
-pub async fn link(
+pub(crate) async fn link(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Json(body): Json<LinkBody>,
@@ -269,7 +269,7 @@ pub async fn link(
 #[utoipa::path(post, path = "/api/masters/unlink", tag = "steward", request_body = LinkBody,
     responses((status = 200, body = ActionDone), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
-pub async fn unlink(
+pub(crate) async fn unlink(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Json(body): Json<LinkBody>,
@@ -282,7 +282,7 @@ pub async fn unlink(
     params(("id" = i64, Path, description = "Decision number")),
     responses((status = 200, body = ActionDone), (status = 404), (status = 409, description = "already undone")),
     security(("bearer" = [])))]
-pub async fn undo(
+pub(crate) async fn undo(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
@@ -304,7 +304,7 @@ pub async fn undo(
     params(("id" = String, Path, description = "Master ID or alias")),
     responses((status = 200, body = [Decision]), (status = 404)),
     security(("bearer" = [])))]
-pub async fn history(
+pub(crate) async fn history(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Decision>>, ApiError> {

@@ -24,13 +24,13 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// Default limit on element nesting.
-pub const DEFAULT_MAX_DEPTH: usize = 64;
+pub(crate) const DEFAULT_MAX_DEPTH: usize = 64;
 /// Default limit on one record's size in bytes (16 MiB).
-pub const DEFAULT_MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How records are cut out of a document and shaped.
 #[derive(Debug, Clone)]
-pub struct XmlOptions {
+pub(crate) struct XmlOptions {
     /// Local names of the record path, e.g. `["DEBMAS07", "IDOC"]`; an element whose open
     /// ancestors (itself included) end with these names is a record.
     pub record_path: Vec<String>,
@@ -44,7 +44,7 @@ pub struct XmlOptions {
 
 impl XmlOptions {
     /// Options for a `/`-separated record path, default limits and no forced arrays.
-    pub fn new(record_path: &str) -> Result<Self, String> {
+    pub(crate) fn new(record_path: &str) -> Result<Self, String> {
         let record_path: Vec<String> = record_path
             .split('/')
             .filter(|s| !s.is_empty())
@@ -64,7 +64,7 @@ impl XmlOptions {
 
 /// Errors that stop reading a document (nothing after them can be interpreted).
 #[derive(Debug, Error)]
-pub enum XmlError {
+pub(crate) enum XmlError {
     /// The document has a DOCTYPE.
     #[error(
         "line {line} (byte {offset}): DOCTYPE declarations are refused (no DTDs or entity definitions are processed)"
@@ -102,7 +102,7 @@ pub enum XmlError {
 
 /// One item of the document.
 #[derive(Debug, Clone, PartialEq)]
-pub enum XmlItem {
+pub(crate) enum XmlItem {
     /// A converted record.
     Record {
         /// 1-based record number in the file.
@@ -126,7 +126,7 @@ pub enum XmlItem {
 }
 
 /// A [`BufRead`] that counts, hashes and optionally captures what is consumed.
-pub struct Tracked<R> {
+pub(crate) struct Tracked<R> {
     inner: R,
     hasher: Sha256,
     consumed: u64,
@@ -140,7 +140,7 @@ pub struct Tracked<R> {
 impl<R: BufRead> Tracked<R> {
     /// Wraps `inner`, positioned at `offset` after `lines` line breaks whose bytes hashed
     /// into `hasher`.
-    pub fn new(inner: R, offset: u64, lines: u64, hasher: Sha256, max_event: u64) -> Self {
+    pub(crate) fn new(inner: R, offset: u64, lines: u64, hasher: Sha256, max_event: u64) -> Self {
         Tracked {
             inner,
             hasher,
@@ -249,7 +249,7 @@ struct Safe {
 /// Where a resumed reading can start: just after the last complete record, or after the
 /// whole document once it is complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SafePoint {
+pub(crate) struct SafePoint {
     /// Bytes before it.
     pub offset: u64,
     /// Line breaks among them.
@@ -263,7 +263,7 @@ pub struct SafePoint {
 }
 
 /// Reads records out of one XML document.
-pub struct XmlRecords<R: BufRead> {
+pub(crate) struct XmlRecords<R: BufRead> {
     reader: quick_xml::Reader<Tracked<R>>,
     options: XmlOptions,
     /// Local names of the open elements.
@@ -278,13 +278,13 @@ pub struct XmlRecords<R: BufRead> {
 
 impl<R: BufRead> XmlRecords<R> {
     /// Reads from the start of a document.
-    pub fn new(input: R, options: XmlOptions) -> Self {
+    pub(crate) fn new(input: R, options: XmlOptions) -> Self {
         Self::resume(input, options, 0, 0, Sha256::new(), 0, Vec::new())
     }
 
     /// Reads from `offset` (just after a record), where `elements` are open, `records` were
     /// already read, `lines` line breaks precede and `hasher` holds the hash of the prefix.
-    pub fn resume(
+    pub(crate) fn resume(
         input: R,
         options: XmlOptions,
         offset: u64,
@@ -320,18 +320,18 @@ impl<R: BufRead> XmlRecords<R> {
 
     #[cfg_attr(not(test), allow(dead_code))]
     /// Bytes consumed from the input so far (the whole file, counting the resumed prefix).
-    pub fn consumed(&self) -> u64 {
+    pub(crate) fn consumed(&self) -> u64 {
         self.reader.get_ref().consumed
     }
 
     #[cfg_attr(not(test), allow(dead_code))]
     /// Capacity of the event buffer: stays near the size of the largest event.
-    pub fn buffer_capacity(&self) -> usize {
+    pub(crate) fn buffer_capacity(&self) -> usize {
         self.buf.capacity()
     }
 
     /// Where a resumed reading can start.
-    pub fn safe_point(&self) -> SafePoint {
+    pub(crate) fn safe_point(&self) -> SafePoint {
         SafePoint {
             offset: self.safe.offset,
             lines: self.safe.lines,
@@ -363,7 +363,7 @@ impl<R: BufRead> XmlRecords<R> {
     }
 
     /// The next record, or `None` at the end of the input.
-    pub fn next_item(&mut self) -> Result<Option<XmlItem>, XmlError> {
+    pub(crate) fn next_item(&mut self) -> Result<Option<XmlItem>, XmlError> {
         if self.finished {
             return Ok(None);
         }
@@ -657,7 +657,7 @@ impl<R: BufRead> XmlRecords<R> {
 }
 
 /// Converts a whole in-memory document (e.g. an HTTP response) into its records.
-pub fn records_of(bytes: &[u8], options: XmlOptions) -> Result<Vec<XmlItem>, XmlError> {
+pub(crate) fn records_of(bytes: &[u8], options: XmlOptions) -> Result<Vec<XmlItem>, XmlError> {
     let mut reader = XmlRecords::new(bytes, options);
     let mut out = Vec::new();
     while let Some(item) = reader.next_item()? {
