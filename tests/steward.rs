@@ -255,3 +255,60 @@ async fn steward_actions_are_audited_survive_resyncs_and_undo() {
     })
     .await;
 }
+
+/// One lock guards the master: while another process holds it, a rebuild and a steward's
+/// action wait for it, give up after `[reconcile] lock_wait_secs` naming the setting, and go
+/// through once it is free.
+#[tokio::test]
+async fn a_held_master_lock_makes_writers_wait_then_give_up() {
+    common::on_each_backend(|backend, store| async move {
+        let dir = common::shipped_project();
+        let project = &common::load(dir.path(), &[("TRIBUTARY__RECONCILE__LOCK_WAIT_SECS", "1")]);
+        assert_eq!(project.settings.reconcile.lock_wait_secs, 1);
+        sync_all(project, &store).await;
+        let a = master_of(&store, "erp", "C10001").await;
+        let b = master_of(&store, "erp", "C10002").await;
+
+        let held = store
+            .try_lock_run(tributary::master::MASTER_LOCK)
+            .await
+            .unwrap()
+            .expect("the lock is free");
+        let started = std::time::Instant::now();
+        let err = tributary::master::reconcile_master(project, &store)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, tributary::master::MasterError::LockTimeout { .. }),
+            "{backend}: {err}"
+        );
+        assert!(
+            err.to_string().contains("lock_wait_secs"),
+            "{backend}: {err}"
+        );
+        assert!(
+            started.elapsed() >= std::time::Duration::from_secs(1),
+            "{backend}"
+        );
+        let refused = steward::merge(project, &store, &a, &b, &actor("one account")).await;
+        assert!(
+            matches!(
+                refused,
+                Err(steward::StewardError::Master(
+                    tributary::master::MasterError::LockTimeout { .. }
+                ))
+            ),
+            "{backend}: {refused:?}"
+        );
+        assert!(
+            store.decisions().await.unwrap().is_empty(),
+            "{backend}: an action that never got the lock records nothing"
+        );
+
+        held.release().await.unwrap();
+        tributary::master::reconcile_master(project, &store)
+            .await
+            .unwrap();
+    })
+    .await;
+}

@@ -8,6 +8,16 @@ use super::output;
 use super::{BenchCommand, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::Project;
 
+/// The matching engine of the project's `[reconcile.matching]`.
+fn matching_of(project: &Project) -> Result<crate::reconcile::matching::Matching, Failure> {
+    crate::reconcile::matching::Matching::new(&project.settings.reconcile.matching).map_err(|e| {
+        Failure(
+            EXIT_USAGE,
+            anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
+        )
+    })
+}
+
 /// Runs one `bench` subcommand.
 pub(super) async fn run(project: &Project, command: BenchCommand) -> Outcome {
     match command {
@@ -42,13 +52,7 @@ fn bench_febrl(
     json: bool,
 ) -> Outcome {
     use crate::bench::febrl;
-    use crate::reconcile::matching::Matching;
-    let mut matching = Matching::new(&project.settings.reconcile.matching).map_err(|e| {
-        Failure(
-            EXIT_USAGE,
-            anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
-        )
-    })?;
+    let mut matching = matching_of(project)?;
     let mut sets = files
         .iter()
         .map(|f| febrl::read(f, with_ssn).map_err(|e| Failure(EXIT_USAGE, anyhow!(e))))
@@ -156,13 +160,7 @@ fn bench_master(
     json: bool,
 ) -> Outcome {
     use crate::bench::{erp_bench, febrl, scale};
-    use crate::reconcile::matching::Matching;
-    let mut matching = Matching::new(&project.settings.reconcile.matching).map_err(|e| {
-        Failure(
-            EXIT_USAGE,
-            anyhow!("config/tributary.toml [reconcile.matching]: {e}"),
-        )
-    })?;
+    let mut matching = matching_of(project)?;
     if shape == super::Shape::MultiErp {
         let (r, priors) = erp_bench::run(records, &mut matching, show);
         if let Some(path) = write_priors {

@@ -50,16 +50,8 @@ pub async fn refresh_insights(
             input.dealers.insert((source, c.source_key));
         }
     }
-    for (source, rec) in staged_of(store, Entity::Invoice).await? {
-        if let CanonicalRecord::Invoice(i) = rec {
-            input.invoices.push((source, i));
-        }
-    }
-    for (source, rec) in staged_of(store, Entity::SalesOrder).await? {
-        if let CanonicalRecord::SalesOrder(o) = rec {
-            input.orders.push((source, o));
-        }
-    }
+    input.invoices = views::staged_invoices(store).await?;
+    input.orders = views::staged_orders(store).await?;
     let insights = insight::compute(&input, &views::fx_table(project), rules, as_of, computed_at)?;
     store.replace_insights(&insights).await?;
 

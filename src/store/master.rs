@@ -209,7 +209,7 @@ impl Store {
     }
 
     /// [`Store::save_master`] when the caller knows the stored state (`stored`, read under a
-    /// lock every master writer takes: [`crate::sync::reconcile_master`]'s), so it is not read
+    /// lock every master writer takes: [`crate::master::lock_master`]), so it is not read
     /// again; only what differs from it is written.
     pub async fn save_master_over(
         &self,

@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::config::Project;
 use crate::exposure::{self, Exposure, ExposureError, ExposureInput, FxTable, GroupExposure};
 use crate::insight::CustomerInsight;
-use crate::model::{CanonicalRecord, Entity};
+use crate::model::{CanonicalRecord, Entity, Invoice, SalesOrder};
 use crate::model::{MasterRow, MasterState, XrefRow};
 use crate::reconcile::groups::{GroupIssue, Groups};
 use crate::store::{Store, StoreError};
@@ -65,6 +65,30 @@ pub fn fx_table(project: &Project) -> FxTable {
     }
 }
 
+/// Every staged invoice with its source.
+pub async fn staged_invoices(store: &Store) -> Result<Vec<(String, Invoice)>, ViewError> {
+    Ok(staged_of(store, Entity::Invoice)
+        .await?
+        .into_iter()
+        .filter_map(|(source, rec)| match rec {
+            CanonicalRecord::Invoice(i) => Some((source, i)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Every staged sales order with its source.
+pub async fn staged_orders(store: &Store) -> Result<Vec<(String, SalesOrder)>, ViewError> {
+    Ok(staged_of(store, Entity::SalesOrder)
+        .await?
+        .into_iter()
+        .filter_map(|(source, rec)| match rec {
+            CanonicalRecord::SalesOrder(o) => Some((source, o)),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Every staged record of an entity with its source, decoded.
 pub async fn staged_of(
     store: &Store,
@@ -111,16 +135,8 @@ async fn exposure_input(
         last_sync: store.last_successful_sync().await?,
         ..ExposureInput::default()
     };
-    for (source, rec) in staged_of(store, Entity::Invoice).await? {
-        if let CanonicalRecord::Invoice(i) = rec {
-            input.invoices.push((source, i));
-        }
-    }
-    for (source, rec) in staged_of(store, Entity::SalesOrder).await? {
-        if let CanonicalRecord::SalesOrder(o) = rec {
-            input.orders.push((source, o));
-        }
-    }
+    input.invoices = staged_invoices(store).await?;
+    input.orders = staged_orders(store).await?;
     for (source, rec) in staged_of(store, Entity::Payment).await? {
         if let CanonicalRecord::Payment(p) = rec {
             input.payments.push((source, p));
