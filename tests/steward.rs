@@ -132,19 +132,10 @@ async fn steward_actions_are_audited_survive_resyncs_and_undo() {
                 .map(|x| (x.source.clone(), x.key.clone()))
                 .take(2)
                 .collect();
-            let csv = dir.path().join("samples/erp/customers.csv");
-            let text = std::fs::read_to_string(&csv).unwrap();
-            let edited: Vec<String> = text
-                .lines()
-                .map(|line| {
-                    let mut cells: Vec<&str> = line.splitn(4, ',').collect();
-                    if singles.iter().any(|(_, k)| cells[0] == k) {
-                        cells[2] = "";
-                    }
-                    cells.join(",")
-                })
-                .collect();
-            std::fs::write(&csv, edited.join("\n") + "\n").unwrap();
+            common::blank_erp_tax_ids(
+                dir.path(),
+                &singles.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(),
+            );
             sync_all(project, &store).await;
             let (ka, kb) = (singles[0].clone(), singles[1].clone());
             let (a, b) = (

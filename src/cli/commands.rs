@@ -419,8 +419,7 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
         }
         (None, Some(id)) => {
             let today = args.asof.as_of.unwrap_or_else(|| now.date_naive());
-            let state = store.load_master().await?;
-            let master = views::resolve_id(&state, &id).ok_or_else(|| {
+            let master = store.master(&id).await?.ok_or_else(|| {
                 anyhow!("no customer with master ID `{id}` (try `tributary customers QUERY`)")
             })?;
             let missing = || anyhow!("no exposure computed for `{id}`");
@@ -435,9 +434,8 @@ async fn credit(project: &Project, args: CreditArgs) -> Outcome {
                 }
                 return Ok(EXIT_OK);
             }
-            let e = views::exposures(project, &store, today, now)
+            let e = views::customer_exposure(project, &store, &master.master_id, today, now)
                 .await?
-                .remove(&master.master_id)
                 .ok_or_else(missing)?;
             if args.json {
                 output::json(&e)?;

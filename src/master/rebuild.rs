@@ -212,7 +212,7 @@ pub(super) async fn lock_master(project: &Project, store: &Store) -> Result<RunL
             told = true;
         }
         tokio::time::sleep(pause.min(limit - waited)).await;
-        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+        pause = (pause * 2).min(std::time::Duration::from_millis(250));
     }
 }
 

@@ -38,6 +38,27 @@ const DELETE_ALIASES: &str = "DELETE FROM master_alias WHERE old_id IN ({ids})";
 /// `{pairs}` becomes `(source = $1 AND key = $2) OR …`.
 const DELETE_XREFS: &str = "DELETE FROM xref WHERE {pairs}";
 
+/// A `masters` row (`master_id, golden, lineage, created_at, updated_at`).
+pub(super) fn master_row(r: &impl RowExt) -> Result<MasterRow, StoreError> {
+    Ok(MasterRow {
+        master_id: r.text("masters", "master_id")?,
+        golden: r.json("masters", "golden")?,
+        lineage: r.json("masters", "lineage")?,
+        created_at: r.stamp("masters", "created_at")?,
+        updated_at: r.stamp("masters", "updated_at")?,
+    })
+}
+
+/// An `xref` row (`source, key, master_id, rule`).
+pub(super) fn xref_row(r: &impl RowExt) -> Result<XrefRow, StoreError> {
+    Ok(XrefRow {
+        source: r.text("xref", "source")?,
+        key: r.text("xref", "key")?,
+        master_id: r.text("xref", "master_id")?,
+        rule: r.text("xref", "rule")?,
+    })
+}
+
 /// Reads the whole master state through `$conn` (a pool or a transaction).
 macro_rules! read_state {
     ($conn:expr) => {{
@@ -45,29 +66,14 @@ macro_rules! read_state {
             .fetch_all(&mut *$conn)
             .await?
             .iter()
-            .map(|r| {
-                Ok::<_, StoreError>(MasterRow {
-                    master_id: r.text("masters", "master_id")?,
-                    golden: r.json("masters", "golden")?,
-                    lineage: r.json("masters", "lineage")?,
-                    created_at: r.stamp("masters", "created_at")?,
-                    updated_at: r.stamp("masters", "updated_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .map($crate::store::master::master_row)
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let xrefs = sqlx::query(XREFS)
             .fetch_all(&mut *$conn)
             .await?
             .iter()
-            .map(|r| {
-                Ok::<_, StoreError>(XrefRow {
-                    source: r.text("xref", "source")?,
-                    key: r.text("xref", "key")?,
-                    master_id: r.text("xref", "master_id")?,
-                    rule: r.text("xref", "rule")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .map($crate::store::master::xref_row)
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let aliases = sqlx::query(ALIASES)
             .fetch_all(&mut *$conn)
             .await?

@@ -40,6 +40,7 @@ mod groups;
 pub mod inbox;
 mod insights;
 mod locks;
+mod lookup;
 mod master;
 mod runs;
 mod sql;

@@ -284,23 +284,9 @@ impl Store {
         const SQL: &str = "SELECT connector, stream, key, customer_key, canonical, run, \
                            updated_at, hash FROM staged WHERE entity = $1 \
                            ORDER BY connector, stream, key";
-        const T: &str = "staged";
         on_pool!(self, pool => {
             let rows = sqlx::query(SQL).bind(entity.as_str()).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(StagedRow {
-                        connector: r.text(T, "connector")?,
-                        stream: r.text(T, "stream")?,
-                        key: r.text(T, "key")?,
-                        customer_key: r.opt_text(T, "customer_key")?,
-                        canonical: r.json(T, "canonical")?,
-                        run: r.int(T, "run")?,
-                        updated_at: r.stamp(T, "updated_at")?,
-                        hash: r.text(T, "hash")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(staged_row).collect()
         })
     }
 
@@ -362,5 +348,20 @@ fn quarantine_row(r: &impl RowExt) -> Result<QuarantineRow, StoreError> {
         payload: r.json(T, "payload")?,
         reason: r.text(T, "reason")?,
         created_at: r.stamp(T, "created_at")?,
+    })
+}
+
+/// A `staged` row as [`Store::staged`] selects it.
+pub(super) fn staged_row(r: &impl RowExt) -> Result<StagedRow, StoreError> {
+    const T: &str = "staged";
+    Ok(StagedRow {
+        connector: r.text(T, "connector")?,
+        stream: r.text(T, "stream")?,
+        key: r.text(T, "key")?,
+        customer_key: r.opt_text(T, "customer_key")?,
+        canonical: r.json(T, "canonical")?,
+        run: r.int(T, "run")?,
+        updated_at: r.stamp(T, "updated_at")?,
+        hash: r.text(T, "hash")?,
     })
 }

@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::config::Project;
 use crate::exposure::{self, Exposure, ExposureError, ExposureInput, FxTable, GroupExposure};
 use crate::insight::CustomerInsight;
-use crate::model::{CanonicalRecord, Entity, Invoice, SalesOrder};
+use crate::model::{CanonicalRecord, Entity, Invoice, Payment, SalesOrder};
 use crate::model::{MasterRow, MasterState, XrefRow};
 use crate::reconcile::groups::{GroupIssue, Groups};
 use crate::store::{Store, StoreError};
@@ -67,26 +67,12 @@ pub fn fx_table(project: &Project) -> FxTable {
 
 /// Every staged invoice with its source.
 pub async fn staged_invoices(store: &Store) -> Result<Vec<(String, Invoice)>, ViewError> {
-    Ok(staged_of(store, Entity::Invoice)
-        .await?
-        .into_iter()
-        .filter_map(|(source, rec)| match rec {
-            CanonicalRecord::Invoice(i) => Some((source, i)),
-            _ => None,
-        })
-        .collect())
+    Ok(only(staged_of(store, Entity::Invoice).await?, invoice))
 }
 
 /// Every staged sales order with its source.
 pub async fn staged_orders(store: &Store) -> Result<Vec<(String, SalesOrder)>, ViewError> {
-    Ok(staged_of(store, Entity::SalesOrder)
-        .await?
-        .into_iter()
-        .filter_map(|(source, rec)| match rec {
-            CanonicalRecord::SalesOrder(o) => Some((source, o)),
-            _ => None,
-        })
-        .collect())
+    Ok(only(staged_of(store, Entity::SalesOrder).await?, order))
 }
 
 /// Every staged record of an entity with its source, decoded.
@@ -94,10 +80,15 @@ pub async fn staged_of(
     store: &Store,
     entity: Entity,
 ) -> Result<Vec<(String, CanonicalRecord)>, ViewError> {
-    store
-        .staged(entity)
-        .await?
-        .into_iter()
+    decoded(store.staged(entity).await?, entity)
+}
+
+/// Staged rows of an entity, decoded, with their source.
+fn decoded(
+    rows: Vec<crate::store::StagedRow>,
+    entity: Entity,
+) -> Result<Vec<(String, CanonicalRecord)>, ViewError> {
+    rows.into_iter()
         .map(|row| {
             CanonicalRecord::from_value(entity, row.canonical)
                 .map(|rec| (row.connector.clone(), rec))
@@ -109,6 +100,38 @@ pub async fn staged_of(
                 })
         })
         .collect()
+}
+
+/// The records of one kind among decoded ones (`pick` keeps what it matches).
+fn only<T>(
+    records: Vec<(String, CanonicalRecord)>,
+    pick: fn(CanonicalRecord) -> Option<T>,
+) -> Vec<(String, T)> {
+    records
+        .into_iter()
+        .filter_map(|(source, rec)| pick(rec).map(|t| (source, t)))
+        .collect()
+}
+
+fn invoice(r: CanonicalRecord) -> Option<Invoice> {
+    match r {
+        CanonicalRecord::Invoice(i) => Some(i),
+        _ => None,
+    }
+}
+
+fn order(r: CanonicalRecord) -> Option<SalesOrder> {
+    match r {
+        CanonicalRecord::SalesOrder(o) => Some(o),
+        _ => None,
+    }
+}
+
+fn payment(r: CanonicalRecord) -> Option<Payment> {
+    match r {
+        CanonicalRecord::Payment(p) => Some(p),
+        _ => None,
+    }
 }
 
 /// Credit exposure of every master customer, as of `today` / `now`.
@@ -137,12 +160,51 @@ async fn exposure_input(
     };
     input.invoices = staged_invoices(store).await?;
     input.orders = staged_orders(store).await?;
-    for (source, rec) in staged_of(store, Entity::Payment).await? {
-        if let CanonicalRecord::Payment(p) = rec {
-            input.payments.push((source, p));
-        }
-    }
+    input.payments = only(staged_of(store, Entity::Payment).await?, payment);
     Ok(input)
+}
+
+/// One master (by ID or alias) and what its exposure is computed from, read through the
+/// store's per-customer indexes: its xrefs and the documents of its source customers only.
+async fn customer_input(
+    store: &Store,
+    id: &str,
+) -> Result<Option<(MasterRow, ExposureInput)>, ViewError> {
+    let Some(master) = store.master(id).await? else {
+        return Ok(None);
+    };
+    let xrefs = store.xrefs_of(&master.master_id).await?;
+    let keys: Vec<(String, String)> = xrefs
+        .iter()
+        .map(|x| (x.source.clone(), x.key.clone()))
+        .collect();
+    let keys = &keys;
+    let docs =
+        |entity| async move { decoded(store.staged_of_customers(entity, keys).await?, entity) };
+    let input = ExposureInput {
+        masters: vec![master.clone()],
+        invoices: only(docs(Entity::Invoice).await?, invoice),
+        orders: only(docs(Entity::SalesOrder).await?, order),
+        payments: only(docs(Entity::Payment).await?, payment),
+        xrefs,
+        last_sync: store.last_successful_sync().await?,
+    };
+    Ok(Some((master, input)))
+}
+
+/// The credit exposure of one master customer (by ID or alias), read per customer; `None`
+/// when no master has that ID.
+pub async fn customer_exposure(
+    project: &Project,
+    store: &Store,
+    id: &str,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Option<Exposure>, ViewError> {
+    let Some((master, input)) = customer_input(store, id).await? else {
+        return Ok(None);
+    };
+    Ok(compute_exposures(project, &input, today, now)?.remove(&master.master_id))
 }
 
 fn compute_exposures(
@@ -415,16 +477,26 @@ pub struct GroupPosition {
     pub issues: Vec<GroupIssue>,
 }
 
-/// The position of master `id` in `groups`; names come from `state`.
-pub fn group_position(state: &MasterState, groups: &Groups, id: &str) -> GroupPosition {
-    let name = |m: &str| {
-        state
-            .masters
-            .iter()
-            .find(|r| r.master_id == m)
-            .and_then(|r| text(&r.golden, "name"))
-            .unwrap_or_default()
-    };
+/// The masters next to `id` in `groups`: its parent and its children.
+fn neighbours<'a>(groups: &'a Groups, id: &str) -> Vec<&'a str> {
+    groups
+        .edges
+        .iter()
+        .filter_map(|e| {
+            if e.master_id == id {
+                Some(e.parent_id.as_str())
+            } else if e.parent_id == id {
+                Some(e.master_id.as_str())
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The position of master `id` in `groups`; `names` holds the names of its neighbours.
+pub fn group_position(names: &HashMap<String, String>, groups: &Groups, id: &str) -> GroupPosition {
+    let name = |m: &str| names.get(m).cloned().unwrap_or_default();
     let link = |other: &str, e: &crate::reconcile::groups::GroupEdge| GroupLink {
         master_id: other.to_string(),
         name: name(other),
@@ -470,22 +542,22 @@ pub async fn customer_360(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Option<Customer360>, ViewError> {
-    let state = store.load_master().await?;
-    let Some(master) = resolve_id(&state, id) else {
+    let Some((master, input)) = customer_input(store, id).await? else {
         return Ok(None);
     };
+    let keys: Vec<(String, String)> = input
+        .xrefs
+        .iter()
+        .map(|x| (x.source.clone(), x.key.clone()))
+        .collect();
     let staged: HashMap<(String, String), Value> = store
-        .staged(Entity::Customer)
+        .staged_of_customers(Entity::Customer, &keys)
         .await?
         .into_iter()
         .map(|r| ((r.connector, r.key), r.canonical))
         .collect();
-    let mine: Vec<&XrefRow> = state
+    let records = input
         .xrefs
-        .iter()
-        .filter(|x| x.master_id == master.master_id)
-        .collect();
-    let records = mine
         .iter()
         .map(|x| LinkedRecord {
             source: x.source.clone(),
@@ -494,23 +566,32 @@ pub async fn customer_360(
             record: staged.get(&(x.source.clone(), x.key.clone())).cloned(),
         })
         .collect();
-    // One read of the documents serves the exposure and the document lists.
-    let input = exposure_input(store, state.masters.clone(), state.xrefs.clone()).await?;
-    let owned: HashSet<(&str, &str)> = mine
+    let owned: HashSet<(&str, &str)> = input
+        .xrefs
         .iter()
         .map(|x| (x.source.as_str(), x.key.as_str()))
         .collect();
     let documents = documents(&input, &owned);
-    let mut all = compute_exposures(project, &input, today, now)?;
+    let mut exposure = compute_exposures(project, &input, today, now)?;
+    let groups = store.groups().await?;
+    let mut names = HashMap::new();
+    for other in neighbours(&groups, &master.master_id) {
+        if let Some(m) = store.master(other).await? {
+            names.insert(
+                other.to_string(),
+                text(&m.golden, "name").unwrap_or_default(),
+            );
+        }
+    }
     Ok(Some(Customer360 {
         master_id: master.master_id.clone(),
         alias_of: (master.master_id != id).then(|| id.to_string()),
         golden: master.golden.clone(),
         lineage: master.lineage.clone(),
         records,
-        exposure: all.remove(&master.master_id),
+        exposure: exposure.remove(&master.master_id),
         insight: store.insight(&master.master_id).await?,
-        group: group_position(&state, &store.groups().await?, &master.master_id),
+        group: group_position(&names, &groups, &master.master_id),
         documents,
     }))
 }

@@ -389,3 +389,21 @@ pub const CONTACT_FIELDS: [&str; 8] = [
     "email",
     "website",
 ];
+
+/// Blanks the tax ID (`vat`, the third column) of these customers in the project's
+/// `samples/erp/customers.csv`, so a steward may merge them into other masters.
+pub fn blank_erp_tax_ids(root: &Path, keys: &[&str]) {
+    let csv = root.join("samples/erp/customers.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let edited: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut cells: Vec<&str> = line.splitn(4, ',').collect();
+            if keys.contains(&cells[0]) {
+                cells[2] = "";
+            }
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(&csv, edited.join("\n") + "\n").unwrap();
+}

@@ -122,8 +122,11 @@ pub(crate) async fn credit(
     let now = Utc::now();
     let today = q.as_of.unwrap_or_else(|| now.date_naive());
     let project = state.project();
-    let master = views::resolve_id(&state.store().load_master().await?, &id)
-        .map(|m| m.master_id.clone())
+    let master = state
+        .store()
+        .master(&id)
+        .await?
+        .map(|m| m.master_id)
         .ok_or_else(|| unknown(&id))?;
     if q.group {
         let g = views::group_exposure(&project, state.store(), &master, today, now)
@@ -131,9 +134,8 @@ pub(crate) async fn credit(
             .ok_or_else(|| unknown(&id))?;
         return Ok(Json(g).into_response());
     }
-    let e = views::exposures(&project, state.store(), today, now)
+    let e = views::customer_exposure(&project, state.store(), &master, today, now)
         .await?
-        .remove(&master)
         .ok_or_else(|| unknown(&id))?;
     Ok(Json(e).into_response())
 }
