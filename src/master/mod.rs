@@ -13,7 +13,7 @@ pub mod steward;
 
 pub use insights::{InsightSummary, refresh_insights};
 pub use rebuild::{
-    MASTER_LOCK, MasterSummary, Matched, Rebuild, active_decisions, reconcile_master,
+    MASTER_LOCK, MasterSummary, Matched, Rebuild, active_decisions, lock_master, reconcile_master,
     reconcile_master_with,
 };
 use thiserror::Error;

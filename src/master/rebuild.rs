@@ -192,7 +192,7 @@ pub async fn reconcile_master_with(
 /// Takes the master lock [`MASTER_LOCK`], the one lock every writer of the master holds (a
 /// rebuild, a steward's action), waiting for another holder up to `[reconcile]
 /// lock_wait_secs`, then failing with [`MasterError::LockTimeout`].
-pub(super) async fn lock_master(project: &Project, store: &Store) -> Result<RunLock, MasterError> {
+pub async fn lock_master(project: &Project, store: &Store) -> Result<RunLock, MasterError> {
     let limit = std::time::Duration::from_secs(project.settings.reconcile.lock_wait_secs);
     let started = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(50);
