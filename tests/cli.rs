@@ -243,3 +243,79 @@ fn review_lists_the_costliest_splits_first_with_the_exposure_at_stake() {
     let bad = tributary(dir.path(), &["review", "--sort", "size"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }
+
+/// A sync waiting on a source that never answers: the first Ctrl-C asks it to stop after the
+/// page in flight, the second drops it at once with exit code 130 (no page is half-written: a
+/// page is committed in one transaction or not at all).
+#[test]
+fn a_second_ctrl_c_stops_a_sync_at_once_with_exit_code_130() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    // A source that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let connector = format!(
+        "kind = \"http\"\n[http]\nbase_url = \"http://127.0.0.1:{port}\"\n\n[[streams]]\nname = \"customers\"\nmapping = \"erp-customers\"\n[streams.http]\npath = \"/customers\"\nrecords = \"data\"\n"
+    );
+    let mapping = "entity = \"customer\"\n[fields.source_key]\npath = \"id\"\nrequired = true\n[fields.name]\npath = \"name\"\n";
+    let dir = common::project_dir(&[
+        ("config/tributary.toml", common::SETTINGS),
+        ("connectors/erp.toml", &connector),
+        ("mappings/erp-customers.toml", mapping),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["sync", "--all"])
+        .env("TRIBUTARY_ROOT", dir.path())
+        .env_remove("TRIBUTARY__STORE__URL")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let interrupt = |pid: u32| {
+        let sent = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the sync waits on the source"
+    );
+    interrupt(child.id());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "one Ctrl-C waits for the page in flight"
+    );
+    interrupt(child.id());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a second Ctrl-C stops the sync at once"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "stderr:\n{err}");
+    assert!(err.contains("stopping after the current page"), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+}

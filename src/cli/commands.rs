@@ -319,16 +319,26 @@ async fn sync_cmd(project: &Project, args: SyncArgs) -> Outcome {
         chosen.push(c);
     }
     let store = open(project).await?;
+    let (stop, quit) = interrupts();
     let options = SyncOptions {
         streams: args.streams.clone(),
         full: args.full,
-        cancel: Some(cancel_on_ctrl_c()),
+        cancel: Some(stop),
     };
     let bars = Bars::new();
     let mut reports = Vec::new();
     for c in chosen {
         let lock = sync::lock_connector(&store, &c.config.name).await?;
-        let report = sync::run_connector(project, &mappings, &store, c, &options, &bars).await;
+        let run = sync::run_connector(project, &mappings, &store, c, &options, &bars);
+        // A second Ctrl-C drops the run where it is: the page in flight is rolled back with
+        // its transaction, the cursor stays at the last committed page.
+        let report = tokio::select! {
+            report = run => report,
+            () = quit.cancelled() => {
+                bars.clear();
+                return Err(Failure(EXIT_INTERRUPTED, anyhow!("interrupted; the next run goes on from the last committed page")));
+            }
+        };
         lock.release().await?;
         reports.push(report?);
     }
@@ -591,19 +601,22 @@ async fn master(project: &Project, command: MasterCommand) -> Outcome {
     Ok(EXIT_OK)
 }
 
-/// A token cancelled by the first Ctrl-C, so a command-line sync stops after the page it is
-/// on; a second Ctrl-C ends the process at once (exit code 130).
-fn cancel_on_ctrl_c() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
+/// Exit code of a sync stopped by a second Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Two tokens: the first Ctrl-C cancels `stop`, so a command-line sync ends after the page it
+/// is on; a second cancels `quit`, and the sync is dropped at once (exit code 130).
+fn interrupts() -> (CancellationToken, CancellationToken) {
+    let (stop, quit) = (CancellationToken::new(), CancellationToken::new());
+    let (on_first, on_second) = (stop.clone(), quit.clone());
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("stopping after the current page (Ctrl-C again to quit at once)");
-            on_signal.cancel();
+            on_first.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
+                on_second.cancel();
             }
         }
     });
-    cancel
+    (stop, quit)
 }
