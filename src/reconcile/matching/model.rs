@@ -178,15 +178,15 @@ impl Comparison {
     }
 }
 
-/// `count / total`, drawn toward the shipped `prior` share as if it were
-/// [`super::priors::NON_MATCH_PAIRS`] more non-matching pairs.
-fn with_prior(count: f64, total: f64, prior: Option<f64>) -> f64 {
+/// The share `hits / pairs` (a probability, not money), drawn toward the shipped `prior`
+/// share as if it were [`super::priors::NON_MATCH_PAIRS`] more non-matching pairs.
+fn with_prior(hits: f64, pairs: f64, prior: Option<f64>) -> f64 {
     match prior {
         Some(p0) => {
             let k = super::priors::NON_MATCH_PAIRS;
-            (count + k * p0) / (total + k)
+            (hits + k * p0) / (pairs + k)
         }
-        None => count / total,
+        None => hits / pairs,
     }
 }
 
