@@ -9,7 +9,7 @@
 //!   same ID in the state handed in);
 //! - every xref points at an existing master (a foreign key): a state whose xref names a
 //!   missing or aliased master is refused and nothing is written;
-//! - aliases may chain (A → B, B → C); readers resolve them ([`crate::views::resolve_id`]).
+//! - aliases may chain (A → B, B → C); readers resolve them ([`Store::master`]).
 //!
 //! Timestamps are kept to the microsecond on both backends.
 

@@ -2,7 +2,7 @@
 //! customer and rolled up to groups), the credit report, customer search, the customer 360 and
 //! the steward's review queue with the exposure at stake. Nothing here writes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -164,6 +164,14 @@ async fn exposure_input(
     Ok(input)
 }
 
+/// The (source, key) of every source customer these xrefs link.
+fn source_customers(xrefs: &[XrefRow]) -> Vec<(String, String)> {
+    xrefs
+        .iter()
+        .map(|x| (x.source.clone(), x.key.clone()))
+        .collect()
+}
+
 /// One master (by ID or alias) and what its exposure is computed from, read through the
 /// store's per-customer indexes: its xrefs and the documents of its source customers only.
 async fn customer_input(
@@ -174,11 +182,7 @@ async fn customer_input(
         return Ok(None);
     };
     let xrefs = store.xrefs_of(&master.master_id).await?;
-    let keys: Vec<(String, String)> = xrefs
-        .iter()
-        .map(|x| (x.source.clone(), x.key.clone()))
-        .collect();
-    let keys = &keys;
+    let keys = &source_customers(&xrefs);
     let docs =
         |entity| async move { decoded(store.staged_of_customers(entity, keys).await?, entity) };
     let input = ExposureInput {
@@ -261,23 +265,6 @@ async fn rolled_up(
         out.extend(exposure::roll_up(h, &groups, &all)?);
     }
     Ok(out)
-}
-
-/// Resolves a master ID that may be an alias of a merged master.
-pub fn resolve_id<'a>(state: &'a MasterState, id: &str) -> Option<&'a MasterRow> {
-    let aliases: HashMap<&str, &str> = state
-        .aliases
-        .iter()
-        .map(|(a, m)| (a.as_str(), m.as_str()))
-        .collect();
-    let mut current = id;
-    for _ in 0..=state.aliases.len() {
-        if let Some(m) = state.masters.iter().find(|m| m.master_id == current) {
-            return Some(m);
-        }
-        current = aliases.get(current)?;
-    }
-    None
 }
 
 /// A line of a customer search.
@@ -407,15 +394,7 @@ pub struct SourceDocument {
 
 /// The documents of the customers keyed `(source, customer key)` in `owned`, taken from the
 /// documents exposure is computed from (read once for both).
-fn documents(input: &ExposureInput, owned: &HashSet<(&str, &str)>) -> Documents {
-    fn mine<'a, T>(
-        docs: &'a [(String, T)],
-        owned: &'a HashSet<(&str, &str)>,
-        customer: fn(&T) -> &str,
-    ) -> impl Iterator<Item = &'a (String, T)> {
-        docs.iter()
-            .filter(move |(source, d)| owned.contains(&(source.as_str(), customer(d))))
-    }
+fn documents(input: &ExposureInput) -> Documents {
     fn listed<K: Ord, T: Serialize>(
         mut docs: Vec<(K, &String, &T)>,
         limit: usize,
@@ -429,15 +408,21 @@ fn documents(input: &ExposureInput, owned: &HashSet<(&str, &str)>) -> Documents 
             })
             .collect()
     }
-    let orders = mine(&input.orders, owned, |o| &o.customer_key)
+    let orders = input
+        .orders
+        .iter()
         .filter(|(_, o)| o.open_amount() > rust_decimal::Decimal::ZERO)
         .map(|(s, o)| (std::cmp::Reverse(o.order_date), s, o))
         .collect();
-    let invoices = mine(&input.invoices, owned, |i| &i.customer_key)
+    let invoices = input
+        .invoices
+        .iter()
         .filter(|(_, i)| i.posted && !i.signed_residual().is_zero())
         .map(|(s, i)| (i.due_date, s, i))
         .collect();
-    let payments = mine(&input.payments, owned, |p| &p.customer_key)
+    let payments = input
+        .payments
+        .iter()
         .map(|(s, p)| (std::cmp::Reverse(p.payment_date), s, p))
         .collect();
     Documents {
@@ -545,13 +530,8 @@ pub async fn customer_360(
     let Some((master, input)) = customer_input(store, id).await? else {
         return Ok(None);
     };
-    let keys: Vec<(String, String)> = input
-        .xrefs
-        .iter()
-        .map(|x| (x.source.clone(), x.key.clone()))
-        .collect();
     let staged: HashMap<(String, String), Value> = store
-        .staged_of_customers(Entity::Customer, &keys)
+        .staged_of_customers(Entity::Customer, &source_customers(&input.xrefs))
         .await?
         .into_iter()
         .map(|r| ((r.connector, r.key), r.canonical))
@@ -566,12 +546,7 @@ pub async fn customer_360(
             record: staged.get(&(x.source.clone(), x.key.clone())).cloned(),
         })
         .collect();
-    let owned: HashSet<(&str, &str)> = input
-        .xrefs
-        .iter()
-        .map(|x| (x.source.as_str(), x.key.as_str()))
-        .collect();
-    let documents = documents(&input, &owned);
+    let documents = documents(&input);
     let mut exposure = compute_exposures(project, &input, today, now)?;
     let groups = store.groups().await?;
     let mut names = HashMap::new();
