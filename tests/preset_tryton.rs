@@ -50,15 +50,7 @@ struct Tryton {
 impl Tryton {
     fn new() -> Self {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tryton");
-        let tables = MODELS
-            .iter()
-            .map(|m| {
-                (
-                    m.to_string(),
-                    common::fixture_table(&dir.join(format!("{m}.json"))),
-                )
-            })
-            .collect();
+        let tables = common::fixture_tables(&dir, &MODELS);
         Tryton {
             tables: Arc::new(Mutex::new(tables)),
             calls: Arc::new(Mutex::new(vec![])),

@@ -13,6 +13,17 @@ use tributary::config::Project;
 pub mod frappe;
 pub mod odoo;
 
+/// The fixture tables `<dir>/<model>.json` of these models, by model.
+pub fn fixture_tables(
+    dir: &Path,
+    models: &[&str],
+) -> std::collections::BTreeMap<String, Vec<Value>> {
+    models
+        .iter()
+        .map(|m| (m.to_string(), fixture_table(&dir.join(format!("{m}.json")))))
+        .collect()
+}
+
 /// The JSON array of records in a fake's fixture file; no file, no records.
 pub fn fixture_table(file: &Path) -> Vec<Value> {
     match fs::read_to_string(file) {

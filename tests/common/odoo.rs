@@ -39,15 +39,7 @@ pub struct Odoo {
 impl Odoo {
     /// The fake holding the records of `dir` (`tests/fixtures/odoo`, …).
     pub fn new(dir: &Path) -> Self {
-        let tables = MODELS
-            .iter()
-            .map(|m| {
-                (
-                    m.to_string(),
-                    super::fixture_table(&dir.join(format!("{m}.json"))),
-                )
-            })
-            .collect();
+        let tables = super::fixture_tables(dir, &MODELS);
         Odoo {
             tables: Arc::new(Mutex::new(tables)),
             calls: Arc::new(Mutex::new(vec![])),
